@@ -1,0 +1,162 @@
+"""The Anthropic Messages API adapter: raw SSE events in, ``ModelResponse`` out.
+
+It reads the raw stream (no snapshot accumulation in the SDK's helper), forwards text as it
+arrives, assembles tool inputs once per block, and turns every SDK or transport failure into
+a classified ``ModelError``. The SDK is imported on first use; ``prewarm`` does that early in
+a worker thread so the first turn does not wait for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from agent.model import NO_KEY_MESSAGE, ModelError, ModelRequest, ModelResponse, StreamSink
+from agent.protocol import Usage
+
+
+def prewarm() -> None:
+    import anthropic  # noqa: F401  (the import is the work)
+
+
+class AnthropicModel:
+    """``ModelClient`` over ``anthropic.AsyncAnthropic``; retries are the loop's job."""
+
+    def __init__(self, *, timeout_s: float = 600.0) -> None:
+        self._client: Any = None
+        self._timeout_s = timeout_s
+
+    def _get_client(self) -> Any:
+        if self._client is None:
+            if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
+                raise ModelError("auth", NO_KEY_MESSAGE)
+            import anthropic
+
+            self._client = anthropic.AsyncAnthropic(max_retries=0, timeout=self._timeout_s)
+        return self._client
+
+    async def stream(self, request: ModelRequest, sink: StreamSink) -> ModelResponse:
+        client = self._get_client()
+        import anthropic
+
+        blocks: dict[int, dict[str, Any]] = {}
+        json_parts: dict[int, list[str]] = {}
+        usage: dict[str, int] = {}
+        stop_reason: str | None = None
+        model = request.model
+        try:
+            stream = await client.messages.create(
+                model=request.model,
+                max_tokens=request.max_tokens,
+                system=request.system,
+                tools=request.tools,
+                messages=request.messages,
+                stream=True,
+            )
+            async for event in stream:
+                kind = event.type
+                if kind == "content_block_delta":
+                    delta = event.delta
+                    block = blocks[event.index]
+                    if delta.type == "text_delta":
+                        block["text"] += delta.text
+                        sink.text_delta(event.index, delta.text)
+                    elif delta.type == "input_json_delta":
+                        json_parts[event.index].append(delta.partial_json)
+                    elif delta.type == "thinking_delta":
+                        block["thinking"] += delta.thinking
+                        sink.text_delta(event.index, delta.thinking)
+                    elif delta.type == "signature_delta":
+                        block["signature"] = block.get("signature", "") + delta.signature
+                elif kind == "content_block_start":
+                    block = event.content_block.model_dump(exclude_none=True)
+                    if block["type"] == "tool_use":
+                        block["input"] = {}
+                        json_parts[event.index] = []
+                    blocks[event.index] = block
+                    sink.block_started(event.index, block["type"])
+                elif kind == "content_block_stop":
+                    block = blocks[event.index]
+                    if block["type"] == "tool_use":
+                        raw = "".join(json_parts.pop(event.index, []))
+                        block["input"] = json.loads(raw) if raw.strip() else {}
+                    sink.block_finished(event.index, block)
+                elif kind == "message_start":
+                    model = event.message.model
+                    usage.update(_usage_fields(event.message.usage))
+                elif kind == "message_delta":
+                    stop_reason = event.delta.stop_reason
+                    usage.update(_usage_fields(event.usage))
+        except ModelError:
+            raise
+        except anthropic.APIStatusError as exc:
+            raise _classify_status(exc, _ordered(blocks)) from exc
+        except anthropic.APITimeoutError as exc:
+            raise ModelError("timeout", "the model API timed out", partial=_ordered(blocks)) from exc
+        except anthropic.APIConnectionError as exc:
+            raise ModelError("connection", f"could not reach the model API: {exc}", partial=_ordered(blocks)) from exc
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelError("stream", f"the model stream broke: {exc!r}", partial=_ordered(blocks)) from exc
+        except Exception as exc:  # httpx2 transport errors are not anthropic errors
+            if type(exc).__module__.split(".")[0] in ("httpx2", "httpx", "httpcore", "h11"):
+                raise ModelError("stream", f"the model stream broke: {exc!r}", partial=_ordered(blocks)) from exc
+            raise
+        if stop_reason is None:
+            raise ModelError("stream", "the model stream ended before message_stop", partial=_ordered(blocks))
+        return ModelResponse(
+            content=_ordered(blocks),
+            stop_reason=stop_reason,
+            usage=Usage(
+                input_tokens=usage.get("input_tokens", 0),
+                output_tokens=usage.get("output_tokens", 0),
+                cache_read_tokens=usage.get("cache_read_input_tokens", 0),
+                cache_creation_tokens=usage.get("cache_creation_input_tokens", 0),
+            ),
+            model=model,
+        )
+
+
+def _ordered(blocks: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [blocks[i] for i in sorted(blocks)]
+
+
+def _usage_fields(usage: Any) -> dict[str, int]:
+    if usage is None:
+        return {}
+    names = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+    return {n: int(v) for n in names if (v := getattr(usage, n, None)) is not None}
+
+
+def _classify_status(exc: Any, partial: list[dict[str, Any]]) -> ModelError:
+    status = getattr(exc, "status_code", 0)
+    error_type = getattr(exc, "type", None) or ""
+    message = getattr(exc, "api_message", None) or str(exc)
+    retry_after = _retry_after(getattr(exc, "response", None))
+    if status == 200:  # an `event: error` frame in the middle of the stream
+        return ModelError("stream", f"the model stream failed: {error_type}: {message}", partial=partial)
+    if status in (401, 403):
+        return ModelError("auth", f"the API key was refused ({status}): {message}. Check ANTHROPIC_API_KEY.")
+    if status == 429:
+        return ModelError("rate_limit", f"rate limited: {message}", retry_after=retry_after)
+    if status == 529 or error_type == "overloaded_error":
+        return ModelError("overloaded", f"the model is overloaded: {message}", retry_after=retry_after)
+    if status >= 500 or status == 408:
+        return ModelError("server", f"the model API failed ({status}): {message}", retry_after=retry_after)
+    if "prompt is too long" in message.lower():
+        return ModelError("prompt_too_long", message)
+    return ModelError("bad_request", f"the model API refused the request ({status}): {message}")
+
+
+def _retry_after(response: Any) -> float | None:
+    if response is None:
+        return None
+    headers = response.headers
+    try:
+        if headers.get("retry-after-ms"):
+            return float(headers["retry-after-ms"]) / 1000.0
+        if headers.get("retry-after"):
+            return float(headers["retry-after"])
+    except ValueError:
+        return None
+    return None

@@ -1,0 +1,86 @@
+"""Pending approvals: asked once, answered once, from whichever surface answers first.
+
+``ApprovalBroker.ask`` records the approval (``approval/requested``) and waits; ``respond``
+resolves it (``approval/resolved``, committed before it returns) or reports that another
+answer already won. Interrupting a turn cancels its waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agent.protocol import (
+    Approval,
+    ApprovalRequestedEvent,
+    ApprovalResolvedEvent,
+    ApprovalSource,
+    Decision,
+    Event,
+)
+
+
+class UnknownApproval(LookupError):
+    """No approval with this id was ever asked in this server."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    decision: Decision
+    message: str | None
+    source: ApprovalSource
+
+
+@dataclass
+class Pending:
+    thread_id: str
+    approval: Approval
+    future: asyncio.Future[Answer]
+
+
+class ApprovalBroker:
+    def __init__(self, emit: Callable[[Event], Event]) -> None:
+        self._emit = emit
+        self._pending: dict[str, Pending] = {}
+        self._answered: set[str] = set()
+        self.on_change: list[Callable[[], None]] = []
+
+    def pending(self) -> list[Pending]:
+        return list(self._pending.values())
+
+    def get(self, approval_id: str) -> Pending | None:
+        return self._pending.get(approval_id)
+
+    async def ask(self, thread_id: str, approval: Approval) -> Answer:
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._pending[approval.id] = Pending(thread_id, approval, future)
+        try:
+            self._emit(ApprovalRequestedEvent(thread_id=thread_id, turn_id=approval.turn_id, approval=approval))
+            self._changed()
+            return await future
+        finally:
+            if self._pending.pop(approval.id, None) is not None:
+                self._answered.add(approval.id)
+                self._changed()
+
+    def respond(
+        self, approval_id: str, decision: Decision, message: str | None, source: ApprovalSource
+    ) -> str:
+        """``"resolved"`` for the first answer, ``"alreadyResolved"`` for any later one."""
+        pending = self._pending.get(approval_id)
+        if pending is None or pending.future.done():
+            if pending is not None or approval_id in self._answered:
+                return "alreadyResolved"
+            raise UnknownApproval(approval_id)
+        self._emit(
+            ApprovalResolvedEvent(
+                thread_id=pending.thread_id, approval_id=approval_id, decision=decision, source=source
+            )
+        )
+        pending.future.set_result(Answer(decision, message, source))
+        return "resolved"
+
+    def _changed(self) -> None:
+        for callback in list(self.on_change):
+            callback()

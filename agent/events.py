@@ -1,0 +1,41 @@
+"""Commit-then-publish: the only way an event leaves the harness.
+
+``EventLog.emit`` stores the event (which numbers it) and only then hands it to the
+subscribers (the LSP server's ``agent/event`` notifier, the CLI printer, progress). A
+subscriber that raises is logged and skipped; it cannot lose the event or stop the turn.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from agent.protocol import Event
+from agent.store import Store
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[Event], None]
+
+
+class EventLog:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Add a subscriber; returns a function that removes it."""
+        self._subscribers.append(subscriber)
+        return lambda: self._subscribers.remove(subscriber)
+
+    def emit(self, event: Event) -> Event:
+        numbered = self.store.append(event)
+        self.publish(numbered)
+        return numbered
+
+    def publish(self, event: Event) -> None:
+        for subscriber in list(self._subscribers):
+            try:
+                subscriber(event)
+            except Exception:  # a broken view must not break the turn
+                log.exception("event subscriber failed on %s", event.type)

@@ -1,0 +1,225 @@
+"""One turn as a small state machine: prepare → call model → run tools → … → finish.
+
+Each step is a method that returns the next step. The transcript only grows at points
+where it is valid to send: an assistant message is committed together with the results of
+all its tool calls (or alone when it called none), so a crash or an interrupt can never
+leave a ``tool_use`` without its ``tool_result`` in the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.dispatch import ToolDispatcher, ToolOutcome
+from agent.items import TurnScope
+from agent.model import ModelClient, ModelError, ModelRequest, ModelResponse
+from agent.protocol import AgentMessageItem, Item, ReasoningItem, TurnStatus, Usage
+from agent.store import Store
+
+log = logging.getLogger(__name__)
+
+Step = Callable[[], Awaitable["Step | None"]]
+CACHE = {"type": "ephemeral"}
+MAX_ATTEMPTS = 5
+MAX_CONTINUATIONS = 3
+INTERRUPTED = "Interrupted by the user before this tool ran."
+
+
+@dataclass
+class TurnResult:
+    status: TurnStatus
+    usage: Usage
+    error: str | None = None
+
+
+@dataclass
+class LoopConfig:
+    model: str
+    max_tokens: int
+    system: str
+    fallback_model: str | None = None
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+
+class ItemSink:
+    """Turns streamed text and thinking blocks into ``agentMessage`` / ``reasoning`` items."""
+
+    def __init__(self, scope: TurnScope) -> None:
+        self.scope = scope
+        self.open: dict[int, Item] = {}
+
+    def block_started(self, index: int, block_type: str) -> None:
+        if block_type == "text":
+            self.open[index] = self.scope.start(AgentMessageItem(id=self.scope.new_item_id()))
+        elif block_type == "thinking":
+            self.open[index] = self.scope.start(ReasoningItem(id=self.scope.new_item_id()))
+
+    def text_delta(self, index: int, text: str) -> None:
+        item = self.open.get(index)
+        if item is not None:
+            self.scope.delta(item.id, text)
+
+    def block_finished(self, index: int, block: dict[str, Any]) -> None:
+        item = self.open.pop(index, None)
+        if item is not None:
+            text = block.get("text", block.get("thinking", ""))
+            self.scope.complete(item.model_copy(update={"status": "completed", "text": text}))
+
+    def fail_open(self) -> None:
+        """A stream that broke: whatever was shown stays visible, marked failed."""
+        for item in self.open.values():
+            self.scope.complete(item.model_copy(update={"status": "failed"}))
+        self.open.clear()
+
+
+@dataclass
+class TurnRunner:
+    scope: TurnScope
+    store: Store
+    model: ModelClient
+    dispatcher: ToolDispatcher
+    config: LoopConfig
+    history: list[dict[str, Any]]
+    usage: Usage = field(default_factory=Usage)
+    _response: ModelResponse | None = None
+    _continuations: int = 0
+
+    async def run(self, user_content: list[dict[str, Any]]) -> TurnResult:
+        self._commit([{"role": "user", "content": user_content}])
+        step: Step | None = self._call_model
+        try:
+            while step is not None:
+                step = await step()
+        except ModelError as exc:
+            return TurnResult("failed", self.usage, str(exc))
+        return TurnResult("completed", self.usage)
+
+    # --- steps -------------------------------------------------------------------------------
+
+    async def _call_model(self) -> Step | None:
+        self._response = await self._stream_with_recovery()
+        response = self._response
+        content = clean_content(response.content)
+        calls = [b for b in content if b["type"] == "tool_use"]
+        if response.stop_reason == "max_tokens":
+            return self._continue_after_max_tokens(content)
+        if calls:
+            return self._run_tools
+        if content:
+            self._commit([{"role": "assistant", "content": content}])
+        return None
+
+    async def _run_tools(self) -> Step | None:
+        assert self._response is not None
+        content = clean_content(self._response.content)
+        calls = [b for b in content if b["type"] == "tool_use"]
+        results: list[dict[str, Any]] = []
+        try:
+            for call in calls:
+                outcome = await self.dispatcher.run(self.scope, call)
+                results.append(outcome.result_block(call["id"]))
+        except asyncio.CancelledError:
+            for call in calls[len(results):]:
+                results.append(ToolOutcome(INTERRUPTED, True).result_block(call["id"]))
+            self._commit([{"role": "assistant", "content": content}, {"role": "user", "content": results}])
+            raise
+        self._commit([{"role": "assistant", "content": content}, {"role": "user", "content": results}])
+        return self._call_model
+
+    def _continue_after_max_tokens(self, content: list[dict[str, Any]]) -> Step | None:
+        # A tool_use cut off by the limit is half-formed: drop it, keep the text.
+        kept = [b for b in content if b["type"] != "tool_use"]
+        if not kept or self._continuations >= MAX_CONTINUATIONS:
+            if kept:
+                self._commit([{"role": "assistant", "content": kept}])
+            raise ModelError("bad_request", "the model hit its output limit repeatedly; the turn stopped")
+        self._continuations += 1
+        self._commit([
+            {"role": "assistant", "content": kept},
+            {"role": "user", "content": [{"type": "text", "text": "Continue exactly where you stopped."}]},
+        ])
+        return self._call_model
+
+    # --- recovery ----------------------------------------------------------------------------
+
+    async def _stream_with_recovery(self) -> ModelResponse:
+        model = self.config.model
+        overloads = 0
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            sink = ItemSink(self.scope)
+            try:
+                response = await self.model.stream(self.build_request(model), sink)
+            except asyncio.CancelledError:
+                sink.fail_open()
+                raise
+            except ModelError as exc:
+                sink.fail_open()
+                if not exc.retryable or attempt == MAX_ATTEMPTS:
+                    raise
+                overloads += exc.kind == "overloaded"
+                if overloads >= 2 and self.config.fallback_model and model != self.config.fallback_model:
+                    log.warning("model %s overloaded; falling back to %s", model, self.config.fallback_model)
+                    model = self.config.fallback_model
+                await self.config.sleep(backoff(attempt, exc.retry_after))
+                continue
+            self.usage = self.usage.add(response.usage)
+            return response
+        raise AssertionError("unreachable")
+
+    # --- request building --------------------------------------------------------------------
+
+    def build_request(self, model: str) -> ModelRequest:
+        tools = self.dispatcher.schemas()
+        if tools:
+            tools = tools[:-1] + [{**tools[-1], "cache_control": CACHE}]
+        system = [{"type": "text", "text": self.config.system, "cache_control": CACHE}]
+        return ModelRequest(model=model, max_tokens=self.config.max_tokens, system=system,
+                            tools=tools, messages=with_moving_breakpoint(merge_roles(self.history)))
+
+    def _commit(self, messages: list[dict[str, Any]]) -> None:
+        self.store.append_messages(self.scope.thread_id, self.scope.turn_id, messages)
+        self.history.extend(messages)
+
+
+def backoff(attempt: int, retry_after: float | None) -> float:
+    if retry_after is not None:
+        return min(retry_after, 60.0)
+    return min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.75 + random.random() / 2)
+
+
+def clean_content(content: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop blocks the API would refuse to take back (empty or whitespace-only text)."""
+    return [b for b in content if not (b["type"] == "text" and not b.get("text", "").strip())]
+
+
+def merge_roles(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Join consecutive same-role messages (left behind by an interrupted turn)."""
+    merged: list[dict[str, Any]] = []
+    for message in history:
+        if merged and merged[-1]["role"] == message["role"]:
+            merged[-1] = {"role": message["role"],
+                          "content": _blocks(merged[-1]["content"]) + _blocks(message["content"])}
+        else:
+            merged.append(message)
+    return merged
+
+
+def _blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+
+
+def with_moving_breakpoint(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mark the last block of the last message, so the next request reads this prefix."""
+    if not messages:
+        return messages
+    last = messages[-1]
+    blocks = _blocks(last["content"])
+    if not blocks:
+        return messages
+    blocks[-1] = {**blocks[-1], "cache_control": CACHE}
+    return messages[:-1] + [{"role": last["role"], "content": blocks}]

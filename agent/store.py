@@ -1,0 +1,297 @@
+"""Durable threads, turns, items, events and model transcripts in SQLite (WAL mode).
+
+The store owns sequence numbers: ``append`` assigns ``seq`` inside a ``BEGIN IMMEDIATE``
+transaction, so two processes sharing a file never duplicate a seq, and the event is
+committed before the caller may publish it. Items and turns are projections updated in the
+same transaction as the event that changes them, so they never disagree with the log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from agent.protocol import (
+    EVENT_ADAPTER,
+    ITEM_ADAPTER,
+    Event,
+    Item,
+    ItemCompletedEvent,
+    ItemDeltaEvent,
+    ItemStartedEvent,
+    Thread,
+    ThreadStartedEvent,
+    Turn,
+    TurnCompletedEvent,
+    TurnStartedEvent,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS threads (
+    id TEXT PRIMARY KEY, workspace TEXT NOT NULL, title TEXT NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'idle',
+    last_seq INTEGER NOT NULL DEFAULT 0, state TEXT NOT NULL DEFAULT '{}',
+    touched INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS threads_by_workspace ON threads (workspace, touched);
+CREATE INDEX IF NOT EXISTS threads_by_touch ON threads (touched);
+CREATE TABLE IF NOT EXISTS turns (
+    id TEXT PRIMARY KEY, thread_id TEXT NOT NULL, status TEXT NOT NULL, error TEXT
+);
+CREATE TABLE IF NOT EXISTS items (
+    id TEXT PRIMARY KEY, thread_id TEXT NOT NULL, turn_id TEXT NOT NULL, ord INTEGER NOT NULL,
+    body TEXT NOT NULL, streamed TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS items_by_thread ON items (thread_id, ord);
+CREATE TABLE IF NOT EXISTS events (
+    thread_id TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (thread_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+    thread_id TEXT NOT NULL, idx INTEGER NOT NULL, turn_id TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (thread_id, idx)
+) WITHOUT ROWID;
+"""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+def default_state_dir() -> Path:
+    """``AGENT_LSP_STATE_DIR``, else the platform's user state directory."""
+    configured = os.environ.get("AGENT_LSP_STATE_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("agent-lsp", appauthor=False))
+
+
+class UnknownThread(LookupError):
+    """Raised for a thread id the store does not hold."""
+
+
+class Store:
+    """One SQLite connection, safe to share between the event loop and worker threads."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process crash (kill -9); only power loss can drop
+        # the last commits, and then the log is still consistent.
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=30000")
+        with self._tx():
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+
+    @classmethod
+    def open_default(cls, state_dir: Path | None = None) -> Store:
+        return cls((state_dir or default_state_dir()) / "threads.sqlite3")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # --- threads -----------------------------------------------------------------------------
+
+    def create_thread(self, workspace: str, title: str) -> ThreadStartedEvent:
+        """Create a thread and commit its ``thread/started`` event (seq 1)."""
+        stamp = now_iso()
+        thread = Thread(id=new_id("thr"), title=title, created_at=stamp, updated_at=stamp)
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO threads (id, workspace, title, created_at, updated_at) VALUES (?,?,?,?,?)",
+                (thread.id, workspace, title, stamp, stamp),
+            )
+            thread = thread.model_copy(update={"last_seq": 1})
+            event = ThreadStartedEvent(thread_id=thread.id, seq=1, thread=thread)
+            self._insert_event(db, event, stamp)
+        return event
+
+    def get_thread(self, thread_id: str) -> Thread:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, title, created_at, updated_at, status, last_seq FROM threads WHERE id=?",
+                (thread_id,),
+            ).fetchone()
+        if row is None:
+            raise UnknownThread(thread_id)
+        return _thread_from_row(row)
+
+    def thread_workspace(self, thread_id: str) -> str:
+        with self._lock:
+            row = self._db.execute("SELECT workspace FROM threads WHERE id=?", (thread_id,)).fetchone()
+        if row is None:
+            raise UnknownThread(thread_id)
+        return str(row[0])
+
+    def list_threads(self, workspace: str) -> list[Thread]:
+        """The workspace's threads, most recently updated first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, title, created_at, updated_at, status, last_seq FROM threads "
+                "WHERE workspace=? ORDER BY touched DESC",
+                (workspace,),
+            ).fetchall()
+        return [_thread_from_row(r) for r in rows]
+
+    def get_state(self, thread_id: str) -> dict[str, Any]:
+        """Harness state kept beside the thread (todo list and the like)."""
+        with self._lock:
+            row = self._db.execute("SELECT state FROM threads WHERE id=?", (thread_id,)).fetchone()
+        if row is None:
+            raise UnknownThread(thread_id)
+        return dict(json.loads(row[0]))
+
+    def set_state(self, thread_id: str, state: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE threads SET state=? WHERE id=?", (json.dumps(state), thread_id))
+
+    # --- events ------------------------------------------------------------------------------
+
+    def append(self, event: Event) -> Event:
+        """Assign the next seq, commit the event and its projections, return it numbered."""
+        stamp = now_iso()
+        with self._tx() as db:
+            row = db.execute("SELECT last_seq FROM threads WHERE id=?", (event.thread_id,)).fetchone()
+            if row is None:
+                raise UnknownThread(event.thread_id)
+            numbered = event.model_copy(update={"seq": int(row[0]) + 1})
+            self._insert_event(db, numbered, stamp)
+            self._project(db, numbered)
+        return numbered
+
+    def _insert_event(self, db: sqlite3.Connection, event: Event, stamp: str) -> None:
+        db.execute(
+            "INSERT INTO events (thread_id, seq, body) VALUES (?,?,?)",
+            (event.thread_id, event.seq, json.dumps(event.to_wire(), separators=(",", ":"))),
+        )
+        # `touched` orders threads by last activity without trusting the clock's resolution.
+        db.execute(
+            "UPDATE threads SET last_seq=?, updated_at=?, "
+            "touched=(SELECT COALESCE(MAX(touched), 0) + 1 FROM threads) WHERE id=?",
+            (event.seq, stamp, event.thread_id),
+        )
+
+    def _project(self, db: sqlite3.Connection, event: Event) -> None:
+        if isinstance(event, ItemDeltaEvent):
+            db.execute("UPDATE items SET streamed = streamed || ? WHERE id=?", (event.text, event.item_id))
+        elif isinstance(event, ItemStartedEvent):
+            db.execute(
+                "INSERT INTO items (id, thread_id, turn_id, ord, body) VALUES (?,?,?,?,?)",
+                (event.item.id, event.thread_id, event.turn_id, event.seq, _item_json(event.item)),
+            )
+        elif isinstance(event, ItemCompletedEvent):
+            db.execute(
+                "UPDATE items SET body=?, streamed='' WHERE id=?", (_item_json(event.item), event.item.id)
+            )
+        elif isinstance(event, TurnStartedEvent):
+            db.execute(
+                "INSERT INTO turns (id, thread_id, status) VALUES (?,?,?)",
+                (event.turn.id, event.thread_id, event.turn.status),
+            )
+            db.execute("UPDATE threads SET status='running' WHERE id=?", (event.thread_id,))
+        elif isinstance(event, TurnCompletedEvent):
+            db.execute(
+                "UPDATE turns SET status=?, error=? WHERE id=?",
+                (event.turn.status, event.turn.error, event.turn.id),
+            )
+            db.execute("UPDATE threads SET status='idle' WHERE id=?", (event.thread_id,))
+
+    def events_after(self, thread_id: str, after_seq: int = 0) -> list[Event]:
+        """Every event with ``seq > after_seq``, in order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM events WHERE thread_id=? AND seq>? ORDER BY seq",
+                (thread_id, after_seq),
+            ).fetchall()
+        return [EVENT_ADAPTER.validate_json(r[0]) for r in rows]
+
+    def items(self, thread_id: str) -> list[Item]:
+        """The thread's items in order; streamed text is folded into unfinished items."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body, streamed FROM items WHERE thread_id=? ORDER BY ord", (thread_id,)
+            ).fetchall()
+        result: list[Item] = []
+        for body, streamed in rows:
+            item = ITEM_ADAPTER.validate_json(body)
+            if streamed and hasattr(item, "text"):
+                item = item.model_copy(update={"text": item.text + streamed})
+            result.append(item)
+        return result
+
+    def running_turns(self, thread_id: str | None = None) -> list[Turn]:
+        """Turns still marked running (after a crash, these are the ones to repair)."""
+        sql = "SELECT id, thread_id, status, error FROM turns WHERE status='running'"
+        args: tuple[str, ...] = ()
+        if thread_id is not None:
+            sql += " AND thread_id=?"
+            args = (thread_id,)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        return [Turn(id=r[0], thread_id=r[1], status=r[2], error=r[3]) for r in rows]
+
+    # --- model transcript --------------------------------------------------------------------
+
+    def append_messages(self, thread_id: str, turn_id: str, messages: list[dict[str, Any]]) -> None:
+        """Append API messages atomically: callers only append at points where the
+        transcript is valid to send (an assistant message together with its tool results)."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT COALESCE(MAX(idx), -1) FROM messages WHERE thread_id=?", (thread_id,)
+            ).fetchone()
+            start = int(row[0]) + 1
+            db.executemany(
+                "INSERT INTO messages (thread_id, idx, turn_id, body) VALUES (?,?,?,?)",
+                [
+                    (thread_id, start + i, turn_id, json.dumps(m, separators=(",", ":")))
+                    for i, m in enumerate(messages)
+                ],
+            )
+
+    def messages(self, thread_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM messages WHERE thread_id=? ORDER BY idx", (thread_id,)
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+
+def _item_json(item: Item) -> str:
+    return json.dumps(item.to_wire(), separators=(",", ":"))
+
+
+def _thread_from_row(row: tuple[Any, ...]) -> Thread:
+    return Thread(
+        id=row[0], title=row[1], created_at=row[2], updated_at=row[3], status=row[4], last_seq=row[5]
+    )

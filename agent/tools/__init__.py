@@ -1,0 +1,15 @@
+"""The tools the model is given (PROTOCOL.md section 7), one module each."""
+
+from __future__ import annotations
+
+from agent.tools.base import Tool, ToolContext, ToolError, ToolInput
+from agent.tools.edit_file import EditFile
+from agent.tools.read_file import ReadFile
+
+
+def default_tools() -> list[Tool]:
+    """The tool list in a fixed order, so the request prefix never changes."""
+    return [ReadFile(), EditFile()]
+
+
+__all__ = ["Tool", "ToolContext", "ToolError", "ToolInput", "default_tools"]

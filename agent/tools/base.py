@@ -1,0 +1,75 @@
+"""What every tool is: a name, a pydantic input model, a kind, and one async method.
+
+Read-only tools implement ``run`` and return text. Tools that change files implement
+``plan`` and return a ``ChangeSet`` without writing anything: the dispatcher wraps them with
+the permission step, the ``fileChange`` item and the applier, so no tool can skip approval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from agent.changes import ChangeSet
+from agent.workspace import ToolError, Workspace
+
+ToolKind = Literal["read", "edit", "command"]
+
+__all__ = ["Tool", "ToolContext", "ToolError", "ToolInput", "ToolKind"]
+
+
+class ToolInput(BaseModel):
+    """Base for tool inputs: unknown keys are an error the model can read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What a tool may use while it runs; one value per tool call."""
+
+    workspace: Workspace
+    thread_id: str
+    turn_id: str
+
+
+class Tool:
+    """Base class; subclasses set the class variables and override ``run`` or ``plan``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Input: ClassVar[type[ToolInput]]
+    kind: ClassVar[ToolKind] = "read"
+
+    def schema(self) -> dict[str, Any]:
+        """The tool definition sent to the model; identical bytes on every request."""
+        return {"name": self.name, "description": self.description, "input_schema": _schema(self.Input)}
+
+    def title(self, args: Any, ctx: ToolContext) -> str:
+        """A short human line for progress and approvals ("Reading src/calc.py")."""
+        return self.name
+
+    async def run(self, args: Any, ctx: ToolContext) -> str:
+        raise ToolError(f"{self.name} cannot be run directly")
+
+    async def plan(self, args: Any, ctx: ToolContext) -> ChangeSet:
+        raise ToolError(f"{self.name} does not change files")
+
+
+_SCHEMAS: dict[type[ToolInput], dict[str, Any]] = {}
+
+
+def _schema(model: type[ToolInput]) -> dict[str, Any]:
+    if model not in _SCHEMAS:
+        _SCHEMAS[model] = _strip_titles(model.model_json_schema())
+    return _SCHEMAS[model]
+
+
+def _strip_titles(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _strip_titles(v) for k, v in node.items() if k != "title"}
+    if isinstance(node, list):
+        return [_strip_titles(v) for v in node]
+    return node

@@ -1,0 +1,186 @@
+"""Every conversion between agent/ values and lsprotocol types, as pure functions.
+
+Nothing here sends or stores anything, so each function is tested on its own: planned
+changes to workspace edits, approvals to diagnostics and code actions, items to progress
+messages, and raw JSON-RPC params to plain data.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from lsprotocol import types as t
+from lsprotocol.converters import get_converter
+
+from agent.approvals import Pending
+from agent.changes import PlannedFile, changed_lines, split_lines
+from agent.protocol import (
+    FileChangeItem,
+    Item,
+    Range,
+    ToolCallItem,
+    TurnCompletedEvent,
+)
+
+AGENT_SOURCE = "agent"
+
+
+def to_plain(value: Any) -> Any:
+    """pygls hands custom params over as nested namedtuples; make them JSON-like again."""
+    if hasattr(value, "_asdict"):
+        return {k: to_plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    return value
+
+
+def code_units(text: str, encoding: str) -> int:
+    if encoding == t.PositionEncodingKind.Utf8:
+        return len(text.encode("utf-8"))
+    if encoding == t.PositionEncodingKind.Utf32:
+        return len(text)
+    return len(text.encode("utf-16-le")) // 2
+
+
+def lsp_range(r: Range) -> t.Range:
+    return t.Range(
+        start=t.Position(line=r.start.line, character=r.start.character),
+        end=t.Position(line=r.end.line, character=r.end.character),
+    )
+
+
+def text_edit(planned: PlannedFile, encoding: str) -> t.TextEdit:
+    """One whole-line edit turning ``old_text`` into ``new_text`` (columns only at a last line
+    without a newline, measured in the client's position encoding)."""
+    old_lines = split_lines(planned.old_text)
+    new_lines = split_lines(planned.new_text)
+    start, old_end, new_end = changed_lines(planned.old_text, planned.new_text)
+    end = t.Position(line=old_end, character=0)
+    if old_end == len(old_lines) and old_lines and not old_lines[-1].endswith(("\n", "\r")):
+        end = t.Position(line=old_end - 1, character=code_units(old_lines[-1], encoding))
+    return t.TextEdit(
+        range=t.Range(start=t.Position(line=start, character=0), end=end),
+        new_text="".join(new_lines[start:new_end]),
+    )
+
+
+def workspace_edit(edits: list[tuple[str, PlannedFile]], encoding: str, document_changes: bool) -> t.WorkspaceEdit:
+    """Versioned ``documentChanges`` when the client supports them, the ``changes`` map otherwise."""
+    if document_changes:
+        return t.WorkspaceEdit(
+            document_changes=[
+                t.TextDocumentEdit(
+                    text_document=t.OptionalVersionedTextDocumentIdentifier(uri=uri, version=planned.version),
+                    edits=[text_edit(planned, encoding)],
+                )
+                for uri, planned in edits
+            ]
+        )
+    return t.WorkspaceEdit(changes={uri: [text_edit(planned, encoding)] for uri, planned in edits})
+
+
+def approval_diagnostic(pending: Pending) -> t.Diagnostic | None:
+    approval = pending.approval
+    if approval.kind != "fileChange" or approval.range is None:
+        return None
+    return t.Diagnostic(
+        range=lsp_range(approval.range),
+        message=f"Agent proposes: {approval.title}",
+        severity=t.DiagnosticSeverity.Information,
+        source=AGENT_SOURCE,
+        code=approval.id,
+    )
+
+
+def ranges_meet(a: t.Range, b: t.Range) -> bool:
+    return (a.start.line, a.start.character) <= (b.end.line, b.end.character) and (
+        b.start.line,
+        b.start.character,
+    ) <= (a.end.line, a.end.character)
+
+
+@cache
+def _converter() -> Any:
+    return get_converter()
+
+
+def unstructure(value: Any) -> Any:
+    return _converter().unstructure(value)
+
+
+def fix_actions(uri: str, diagnostics: list[t.Diagnostic]) -> list[t.CodeAction]:
+    """"Ask agent to fix: MESSAGE" for each diagnostic that is not the agent's own."""
+    actions = []
+    for diagnostic in diagnostics:
+        raw = unstructure(diagnostic)
+        if diagnostic.source == AGENT_SOURCE:
+            continue
+        first_line = diagnostic.message.splitlines()[0] if diagnostic.message else "problem"
+        actions.append(
+            t.CodeAction(
+                title=f"Ask agent to fix: {first_line}",
+                kind=t.CodeActionKind.QuickFix,
+                diagnostics=[diagnostic],
+                command=t.Command(title="Ask agent to fix", command="agent.fix", arguments=[uri, raw]),
+            )
+        )
+    return actions
+
+
+def approval_actions(uri: str, request_range: t.Range, context: list[t.Diagnostic],
+                     pending: list[Pending]) -> list[t.CodeAction]:
+    """Approve / reject actions for approvals touching this document; commands anywhere."""
+    codes = {str(d.code) for d in context if d.source == AGENT_SOURCE}
+    actions: list[t.CodeAction] = []
+    for entry in pending:
+        approval = entry.approval
+        if approval.kind == "command":
+            shown = approval.command or approval.title
+            actions.append(_action(f"Allow agent to run: {shown}", "agent.approve", approval.id, True))
+            actions.append(_action(f"Deny agent: {shown}", "agent.reject", approval.id, False))
+            continue
+        if approval.uri != uri:
+            continue
+        meets = approval.range is not None and ranges_meet(lsp_range(approval.range), request_range)
+        if approval.id in codes or meets:
+            actions.append(_action(f"Approve agent edit: {approval.title}", "agent.approve", approval.id, True))
+            actions.append(_action(f"Reject agent edit: {approval.title}", "agent.reject", approval.id, False))
+    return actions
+
+
+def _action(title: str, command: str, approval_id: str, preferred: bool) -> t.CodeAction:
+    return t.CodeAction(
+        title=title,
+        kind=t.CodeActionKind.QuickFix,
+        is_preferred=preferred or None,
+        command=t.Command(title=title, command=command, arguments=[approval_id]),
+    )
+
+
+def item_progress(item: Item) -> str | None:
+    """The one-line progress message shown when an item starts."""
+    if isinstance(item, ToolCallItem):
+        target = item.input.get("path") or item.input.get("pattern") or ""
+        verb = {"read_file": "Reading", "glob": "Finding", "grep": "Searching"}.get(item.tool, item.tool)
+        return f"{verb} {target}".strip()
+    if isinstance(item, FileChangeItem):
+        return "Editing " + ", ".join(c.path for c in item.changes)
+    kind = item.type
+    if kind == "commandExecution":
+        return f"Running {getattr(item, 'command', '')}"
+    return {"agentMessage": "Writing", "reasoning": "Thinking", "todoList": "Updating the plan",
+            "subagent": "Delegating", "compaction": "Compacting the conversation"}.get(kind)
+
+
+def turn_summary(event: TurnCompletedEvent) -> str:
+    usage = event.usage
+    total_in = usage.input_tokens + usage.cache_read_tokens + usage.cache_creation_tokens
+    tokens = f"{total_in} in, {usage.output_tokens} out"
+    if event.turn.status == "completed":
+        return f"Done ({tokens})"
+    if event.turn.status == "interrupted":
+        return "Interrupted"
+    return f"Failed: {event.turn.error or 'unknown error'}"

@@ -1,0 +1,186 @@
+"""The ``agent/*`` requests (PROTOCOL.md section 3) and the ``agent.*`` commands (section 6).
+
+Each handler parses its params into a protocol model, calls the harness, and returns wire
+data. Errors become JSON-RPC errors a person can act on: unknown ids and malformed params
+are ``-32602``, a second turn on a busy thread is ``-32803``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+
+from agent.approvals import UnknownApproval
+from agent.harness import TurnBusy
+from agent.protocol import (
+    ApprovalRespondParams,
+    DiagnosticPart,
+    InputPart,
+    SelectionPart,
+    TextPart,
+    ThreadListParams,
+    ThreadResumeParams,
+    ThreadStartParams,
+    TurnInterruptParams,
+    TurnStartParams,
+)
+from agent.store import UnknownThread
+from lsp_server.convert import to_plain
+
+if TYPE_CHECKING:
+    from lsp_server.server import AgentServer, Runtime
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class RequestFailed(JsonRpcException):
+    CODE = -32803
+
+
+def parse(model: type[P], raw: Any, what: str) -> P:
+    try:
+        return model.model_validate(to_plain(raw) if raw is not None else {})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}" for e in exc.errors()
+        )
+        raise JsonRpcInvalidParams(f"Invalid params for {what}: {problems}") from None
+
+
+def domain_errors(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """Map harness exceptions to the JSON-RPC errors of PROTOCOL.md section 3."""
+
+    @wraps(fn)
+    async def wrapper(*args: Any) -> Any:
+        try:
+            return await fn(*args)
+        except UnknownThread as exc:
+            raise JsonRpcInvalidParams(
+                f"Unknown threadId {exc.args[0]!r} in this workspace; list threads with agent/thread/list"
+            ) from None
+        except UnknownApproval as exc:
+            raise JsonRpcInvalidParams(
+                f"Unknown approvalId {exc.args[0]!r}; pending approvals arrive as approval/requested events"
+            ) from None
+        except TurnBusy as exc:
+            raise RequestFailed(str(exc)) from None
+
+    return wrapper
+
+
+def register(server: AgentServer) -> None:
+    rt = server.require_runtime
+
+    def start_turn(runtime: Runtime, thread_id: str, parts: list[InputPart], token: str | int | None) -> dict[str, Any]:
+        turn = runtime.harness.start_turn(thread_id, parts)
+        runtime.progress.start(turn, token)
+        return {"threadId": thread_id, "turnId": turn.id, "turn": turn.to_wire()}
+
+    @server.feature("agent/thread/start")
+    @domain_errors
+    async def thread_start(params: Any) -> dict[str, Any]:
+        args = parse(ThreadStartParams, params, "agent/thread/start")
+        return {"thread": rt().harness.start_thread(args.title).to_wire()}
+
+    @server.feature("agent/thread/list")
+    @domain_errors
+    async def thread_list(params: Any) -> dict[str, Any]:
+        parse(ThreadListParams, params, "agent/thread/list")
+        return {"threads": [thread.to_wire() for thread in rt().harness.list_threads()]}
+
+    @server.feature("agent/thread/resume")
+    @domain_errors
+    async def thread_resume(params: Any) -> dict[str, Any]:
+        args = parse(ThreadResumeParams, params, "agent/thread/resume")
+        thread, items, events = rt().harness.resume(args.thread_id, args.after_seq)
+        return {"thread": thread.to_wire(), "items": [i.to_wire() for i in items],
+                "events": [e.to_wire() for e in events]}
+
+    @server.feature("agent/turn/start")
+    @domain_errors
+    async def turn_start(params: Any) -> dict[str, Any]:
+        args = parse(TurnStartParams, params, "agent/turn/start")
+        result = start_turn(rt(), args.thread_id, args.input, args.work_done_token)
+        return {"turn": result["turn"]}
+
+    @server.feature("agent/turn/interrupt")
+    @domain_errors
+    async def turn_interrupt(params: Any) -> dict[str, Any]:
+        args = parse(TurnInterruptParams, params, "agent/turn/interrupt")
+        rt().harness.get_thread(args.thread_id)
+        return {"interrupted": await rt().harness.interrupt(args.thread_id)}
+
+    @server.feature("agent/approval/respond")
+    @domain_errors
+    async def approval_respond(params: Any) -> dict[str, Any]:
+        args = parse(ApprovalRespondParams, params, "agent/approval/respond")
+        return {"outcome": rt().harness.respond(args.approval_id, args.decision, args.message, "request")}
+
+    # --- commands ----------------------------------------------------------------------------
+
+    @server.command("agent.ask")
+    @domain_errors
+    async def ask(*arguments: Any) -> dict[str, Any]:
+        spec = arguments[0] if arguments and isinstance(arguments[0], dict) else None
+        if spec is None or not isinstance(spec.get("prompt"), str) or not spec["prompt"].strip():
+            raise JsonRpcInvalidParams('agent.ask expects [{"prompt": "...", "threadId"?, "uri"?, "range"?}]')
+        runtime = rt()
+        parts: list[InputPart] = [TextPart(text=spec["prompt"])]
+        if spec.get("uri") and spec.get("range"):
+            parts.append(parse(SelectionPart, {"uri": spec["uri"], "range": spec["range"]}, "agent.ask"))
+        thread_id = spec.get("threadId") or runtime.harness.current_thread(_title(spec["prompt"]))
+        result = start_turn(runtime, thread_id, parts, None)
+        return {"threadId": result["threadId"], "turnId": result["turnId"]}
+
+    @server.command("agent.fix")
+    @domain_errors
+    async def fix(*arguments: Any) -> dict[str, Any]:
+        if len(arguments) < 2 or not isinstance(arguments[0], str) or not isinstance(arguments[1], dict):
+            raise JsonRpcInvalidParams("agent.fix expects [uri, diagnostic]")
+        part = parse(DiagnosticPart, {"uri": arguments[0], "diagnostic": arguments[1]}, "agent.fix")
+        runtime = rt()
+        thread_id = runtime.harness.current_thread(_title("Fix: " + str(arguments[1].get("message", ""))))
+        result = start_turn(runtime, thread_id, [part], None)
+        return {"threadId": result["threadId"], "turnId": result["turnId"]}
+
+    @server.command("agent.approve")
+    @domain_errors
+    async def approve(*arguments: Any) -> dict[str, Any]:
+        args = parse(ApprovalRespondParams, {"approvalId": _first(arguments, "agent.approve"),
+                                             "decision": arguments[1] if len(arguments) > 1 else "approve"},
+                     "agent.approve")
+        if args.decision == "reject":
+            raise JsonRpcInvalidParams("agent.approve cannot reject; use agent.reject")
+        return {"outcome": rt().harness.respond(args.approval_id, args.decision, None, "codeAction")}
+
+    @server.command("agent.reject")
+    @domain_errors
+    async def reject(*arguments: Any) -> dict[str, Any]:
+        message = arguments[1] if len(arguments) > 1 and isinstance(arguments[1], str) else None
+        approval_id = _first(arguments, "agent.reject")
+        return {"outcome": rt().harness.respond(approval_id, "reject", message, "codeAction")}
+
+    @server.command("agent.interrupt")
+    @domain_errors
+    async def interrupt(*arguments: Any) -> dict[str, Any]:
+        harness = rt().harness
+        thread_id = arguments[0] if arguments and isinstance(arguments[0], str) else harness.current_thread_id
+        if thread_id is None:
+            return {"interrupted": False}
+        harness.get_thread(thread_id)
+        return {"interrupted": await harness.interrupt(thread_id)}
+
+
+def _first(arguments: tuple[Any, ...], command: str) -> str:
+    if not arguments or not isinstance(arguments[0], str):
+        raise JsonRpcInvalidParams(f"{command} expects [approvalId, ...]")
+    return arguments[0]
+
+
+def _title(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else "New thread"
+    return line if len(line) <= 60 else line[:57] + "..."

@@ -1,0 +1,139 @@
+"""Standard LSP surfaces fed by harness events: work-done progress and approval diagnostics.
+
+Both are event subscribers: they never change the harness, they only draw it. Progress
+follows PROTOCOL.md section 6 (begin "Agent", a report at each item start and each
+approval, end with a one-line summary; cancel interrupts the turn).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from lsprotocol import types as t
+from pygls.capabilities import get_capability
+
+from agent.approvals import ApprovalBroker
+from agent.protocol import (
+    ApprovalRequestedEvent,
+    Event,
+    ItemStartedEvent,
+    Turn,
+    TurnCompletedEvent,
+)
+from lsp_server import convert
+
+if TYPE_CHECKING:
+    from pygls.lsp.server import LanguageServer
+
+log = logging.getLogger(__name__)
+
+Token = str | int
+
+
+@dataclass
+class _TurnProgress:
+    token: Token
+    thread_id: str
+    ready: bool = False
+    queued: list[t.WorkDoneProgressReport | t.WorkDoneProgressEnd] = field(default_factory=list)
+
+
+class ProgressTracker:
+    """One work-done progress per turn, on the client's token or one the server creates."""
+
+    def __init__(self, server: LanguageServer, interrupt: Callable[[str], None]) -> None:
+        self._server = server
+        self._interrupt = interrupt
+        self._turns: dict[str, _TurnProgress] = {}
+
+    def client_supports(self) -> bool:
+        return bool(get_capability(self._server.client_capabilities, "window.work_done_progress", False))
+
+    def start(self, turn: Turn, token: Token | None) -> None:
+        if token is None:
+            if not self.client_supports():
+                return
+            token = f"agent-lsp/{turn.id}"
+            progress = self._turns[turn.id] = _TurnProgress(token, turn.thread_id)
+            asyncio.ensure_future(self._create_then_begin(turn.id, progress))
+            return
+        progress = self._turns[turn.id] = _TurnProgress(token, turn.thread_id)
+        self._begin(progress)
+
+    async def _create_then_begin(self, turn_id: str, progress: _TurnProgress) -> None:
+        try:
+            await self._server.work_done_progress.create_async(progress.token)
+        except Exception:  # the client refused: no progress for this turn
+            log.warning("client refused work-done progress token %s", progress.token)
+            self._turns.pop(turn_id, None)
+            return
+        self._begin(progress)
+
+    def _begin(self, progress: _TurnProgress) -> None:
+        wdp = self._server.work_done_progress
+        future = wdp.tokens.setdefault(progress.token, Future())
+        loop = asyncio.get_running_loop()
+        future.add_done_callback(lambda f: loop.call_soon_threadsafe(self._cancelled, progress, f))
+        wdp.begin(progress.token, t.WorkDoneProgressBegin(title="Agent", cancellable=True, message="Starting"))
+        progress.ready = True
+        for value in progress.queued:
+            self._send(progress, value)
+        progress.queued.clear()
+
+    def _cancelled(self, progress: _TurnProgress, future: Future[object]) -> None:
+        if future.cancelled():
+            self._interrupt(progress.thread_id)
+
+    def _send(self, progress: _TurnProgress, value: t.WorkDoneProgressReport | t.WorkDoneProgressEnd) -> None:
+        if not progress.ready:
+            progress.queued.append(value)
+            return
+        wdp = self._server.work_done_progress
+        if isinstance(value, t.WorkDoneProgressEnd):
+            wdp.end(progress.token, value)
+            wdp.tokens.pop(progress.token, None)
+        else:
+            wdp.report(progress.token, value)
+
+    def on_event(self, event: Event) -> None:
+        turn_id = getattr(event, "turn_id", None)
+        if isinstance(event, TurnCompletedEvent):
+            progress = self._turns.pop(event.turn.id, None)
+            if progress is not None:
+                self._send(progress, t.WorkDoneProgressEnd(message=convert.turn_summary(event)))
+            return
+        progress = self._turns.get(turn_id) if turn_id else None
+        if progress is None:
+            return
+        if isinstance(event, ItemStartedEvent):
+            message = convert.item_progress(event.item)
+            if message:
+                self._send(progress, t.WorkDoneProgressReport(message=message))
+        elif isinstance(event, ApprovalRequestedEvent):
+            self._send(progress, t.WorkDoneProgressReport(message=f"Waiting for approval: {event.approval.title}"))
+
+
+class ApprovalDiagnostics:
+    """Publishes a diagnostic on each range a pending file-change approval would touch."""
+
+    def __init__(self, server: LanguageServer, broker: ApprovalBroker) -> None:
+        self._server = server
+        self._broker = broker
+        self._published: set[str] = set()
+
+    def refresh(self) -> None:
+        by_uri: dict[str, list[t.Diagnostic]] = {}
+        for pending in self._broker.pending():
+            diagnostic = convert.approval_diagnostic(pending)
+            if diagnostic is not None and pending.approval.uri:
+                by_uri.setdefault(pending.approval.uri, []).append(diagnostic)
+        for uri in self._published | set(by_uri):
+            self._server.text_document_publish_diagnostics(
+                t.PublishDiagnosticsParams(uri=uri, diagnostics=by_uri.get(uri, []))
+            )
+        self._published = set(by_uri)

@@ -1,0 +1,164 @@
+"""A test editor: a pytest-lsp client that behaves like a real editor towards agent-lsp.
+
+It keeps its own copy of each open document, applies ``workspace/applyEdit`` the way VS
+Code and Neovim do (refusing a stale ``TextDocumentEdit`` version), sends the matching
+``didChange``, and records every ``agent/event``. Tests wait on what it observed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types as t
+from pygls.workspace import TextDocument
+from pytest_lsp import LanguageClient, client_capabilities
+from pytest_lsp.client import make_test_lsp_client
+
+from lsp_server.convert import to_plain
+
+
+def agent_lsp_command() -> list[str]:
+    found = shutil.which("agent-lsp", path=str(Path(sys.executable).parent)) or shutil.which("agent-lsp")
+    return [found] if found else [sys.executable, "-m", "lsp_server"]
+
+
+def server_env(base_url: str | None, state_dir: Path, *, api_key: str | None = "test-key",
+               **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "AGENT_LSP_"))}
+    env["AGENT_LSP_STATE_DIR"] = str(state_dir)
+    if base_url:
+        env["ANTHROPIC_BASE_URL"] = base_url
+    if api_key:
+        env["ANTHROPIC_API_KEY"] = api_key
+    env.update(extra)
+    return env
+
+
+def capabilities(kind: str) -> t.ClientCapabilities:
+    return client_capabilities({"vscode": "visual-studio-code", "neovim": "neovim"}[kind])
+
+
+class Editor:
+    def __init__(self, client: LanguageClient, root: Path) -> None:
+        self.client = client
+        self.root = root
+        self.docs: dict[str, TextDocument] = {}
+        self.events: list[dict[str, Any]] = []
+        self.applied: list[t.ApplyWorkspaceEditParams] = []
+        self.refuse_edits = False
+        client.feature(t.WORKSPACE_APPLY_EDIT)(self._on_apply_edit)
+        client.feature("agent/event")(self._on_event)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    async def launch(cls, root: Path, env: dict[str, str], kind: str = "vscode",
+                     options: dict[str, Any] | None = None) -> Editor:
+        client = make_test_lsp_client()
+        editor = cls(client, root)
+        await client.start_io(*agent_lsp_command(), "serve", env=env)
+        editor.init_result = await client.initialize_session(t.InitializeParams(
+            capabilities=capabilities(kind),
+            root_uri=root.as_uri(),
+            workspace_folders=[t.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
+            initialization_options=options,
+        ))
+        return editor
+
+    async def close(self) -> None:
+        try:
+            await asyncio.wait_for(self.client.shutdown_session(), 10)
+        finally:
+            await self.client.stop()
+
+    # --- documents ---------------------------------------------------------------------------
+
+    def open(self, rel: str, text: str, language: str = "python") -> str:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        uri = path.as_uri()
+        self.docs[uri] = TextDocument(uri, text, version=1)
+        self.client.text_document_did_open(t.DidOpenTextDocumentParams(
+            text_document=t.TextDocumentItem(uri=uri, language_id=language, version=1, text=text)))
+        return uri
+
+    def type_text(self, uri: str, edits: list[t.TextEdit]) -> None:
+        """Change a buffer as the user would, and tell the server."""
+        self._apply(uri, edits)
+
+    def text(self, uri: str) -> str:
+        return self.docs[uri].source
+
+    def _apply(self, uri: str, edits: list[t.TextEdit]) -> None:
+        doc = self.docs[uri]
+        ordered = sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True)
+        changes = [t.TextDocumentContentChangePartial(range=e.range, text=e.new_text) for e in ordered]
+        for change in changes:
+            doc.apply_change(change)
+        doc.version = (doc.version or 0) + 1
+        self.client.text_document_did_change(t.DidChangeTextDocumentParams(
+            text_document=t.VersionedTextDocumentIdentifier(uri=uri, version=doc.version),
+            content_changes=changes))
+
+    async def _on_apply_edit(self, params: t.ApplyWorkspaceEditParams) -> t.ApplyWorkspaceEditResult:
+        self.applied.append(params)
+        if self.refuse_edits:
+            return t.ApplyWorkspaceEditResult(applied=False, failure_reason="refused by the test")
+        edit = params.edit
+        if edit.document_changes:
+            for change in edit.document_changes:
+                assert isinstance(change, t.TextDocumentEdit)
+                doc = self.docs[change.text_document.uri]
+                if change.text_document.version is not None and change.text_document.version != doc.version:
+                    return t.ApplyWorkspaceEditResult(applied=False, failure_reason="stale version")
+            for change in edit.document_changes:
+                self._apply(change.text_document.uri, list(change.edits))
+        for uri, edits in (edit.changes or {}).items():
+            self._apply(uri, list(edits))
+        return t.ApplyWorkspaceEditResult(applied=True)
+
+    # --- agent events ------------------------------------------------------------------------
+
+    def _on_event(self, params: Any) -> None:
+        self.events.append(to_plain(params))
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["type"] == kind]
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 15.0) -> Any:
+        async with asyncio.timeout(timeout):
+            while not (value := predicate()):
+                await asyncio.sleep(0.01)
+        return value
+
+    async def wait_event(self, kind: str, where: Callable[[dict[str, Any]], bool] = lambda e: True,
+                         timeout: float = 15.0) -> dict[str, Any]:
+        def find() -> dict[str, Any] | None:
+            return next((e for e in self.of_type(kind) if where(e)), None)
+        return await self.wait_for(find, timeout)
+
+    async def request(self, method: str, params: dict[str, Any]) -> Any:
+        return to_plain(await self.client.protocol.send_request_async(method, params))
+
+    async def command(self, command: t.Command | str, *arguments: Any) -> Any:
+        if isinstance(command, t.Command):
+            name, args = command.command, list(command.arguments or [])
+        else:
+            name, args = command, list(arguments)
+        result = await self.client.workspace_execute_command_async(
+            t.ExecuteCommandParams(command=name, arguments=args))
+        return to_plain(result)
+
+    async def code_actions(self, uri: str, line: int, diagnostics: list[t.Diagnostic] | None = None) -> list[t.CodeAction]:
+        result = await self.client.text_document_code_action_async(t.CodeActionParams(
+            text_document=t.TextDocumentIdentifier(uri=uri),
+            range=t.Range(start=t.Position(line=line, character=0), end=t.Position(line=line, character=0)),
+            context=t.CodeActionContext(diagnostics=diagnostics or [])))
+        return [a for a in result or [] if isinstance(a, t.CodeAction)]

@@ -1,0 +1,172 @@
+"""The loop, for real: Harness + AnthropicModel (real SDK) against the fake HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from agent.config import Settings
+from agent.harness import Harness, TurnBusy
+from agent.protocol import Event, TextPart
+from agent.store import Store
+from agent.workspace import Workspace
+from fake_anthropic import FakeAnthropic, HttpError, Reply, StreamError, text, tool_use
+
+
+class Run:
+    def __init__(self, harness: Harness) -> None:
+        self.harness = harness
+        self.events: list[Event] = []
+        harness.log.subscribe(self.events.append)
+
+    def of_type(self, kind: str) -> list[Any]:
+        return [e for e in self.events if e.type == kind]
+
+    async def turn(self, prompt: str, thread_id: str | None = None) -> Any:
+        thread_id = thread_id or self.harness.start_thread("test").id
+        turn = self.harness.start_turn(thread_id, [TextPart(text=prompt)])
+        await self.harness.wait(thread_id)
+        return next(e for e in self.of_type("turn/completed") if e.turn.id == turn.id)
+
+    async def until(self, kind: str) -> Any:
+        async with asyncio.timeout(10):
+            while not self.of_type(kind):
+                await asyncio.sleep(0.01)
+        return self.of_type(kind)[-1]
+
+
+@pytest_asyncio.fixture
+async def run(fake: FakeAnthropic, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Run]:
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    (root / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    harness = Harness(Workspace(root), Store(tmp_path / "s.db"), Settings(permission_mode="ask"))
+    yield Run(harness)
+    await harness.shutdown()
+
+
+async def test_a_text_turn_streams_items_and_stores_a_valid_transcript(run: Run, fake: FakeAnthropic) -> None:
+    fake.script(Reply([text("Hello there, friend.")]))
+    done = await run.turn("hi")
+    assert done.turn.status == "completed"
+    assert [e.type for e in run.events][:4] == ["thread/started", "turn/started", "item/started", "item/completed"]
+    deltas = "".join(e.text for e in run.of_type("item/delta"))
+    assert deltas == "Hello there, friend." and len(run.of_type("item/delta")) > 1
+    messages = run.harness.store.messages(done.thread_id)
+    assert messages == [{"role": "user", "content": [{"type": "text", "text": "hi"}]},
+                        {"role": "assistant", "content": [{"type": "text", "text": "Hello there, friend."}]}]
+    assert done.usage.input_tokens + done.usage.cache_creation_tokens > 0
+
+
+async def test_edit_approved_is_written_and_the_model_gets_each_result(run: Run, fake: FakeAnthropic, root: Path) -> None:
+    fake.script(
+        Reply([tool_use("read_file", {"path": "calc.py"})]),
+        Reply([tool_use("edit_file", {"path": "calc.py", "old_string": "a - b", "new_string": "a + b"})]),
+        Reply([text("Done.")]),
+    )
+    thread_id = run.harness.start_thread("t").id
+    run.harness.start_turn(thread_id, [TextPart(text="fix add")])
+    requested = await run.until("approval/requested")
+    assert requested.approval.title == "Edit calc.py"
+    assert (root / "calc.py").read_text().endswith("a - b\n")  # nothing written before approval
+    assert run.harness.respond(requested.approval.id, "approve", None, "request") == "resolved"
+    await run.harness.wait(thread_id)
+    assert (root / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+    third = fake.requests[2].body["messages"]
+    assert third[-1]["content"][0]["content"].startswith("Applied: Edit calc.py")
+    assert run.of_type("turn/completed")[-1].turn.status == "completed"
+    resolved = run.of_type("approval/resolved")[-1]
+    assert (resolved.decision, resolved.source) == ("approve", "request")
+
+
+async def test_a_rejection_reason_reaches_the_model(run: Run, fake: FakeAnthropic, root: Path) -> None:
+    fake.script(
+        Reply([tool_use("edit_file", {"path": "calc.py", "old_string": "a - b", "new_string": "b - a"})]),
+        Reply([text("Understood.")]),
+    )
+    thread_id = run.harness.start_thread("t").id
+    run.harness.start_turn(thread_id, [TextPart(text="swap")])
+    requested = await run.until("approval/requested")
+    run.harness.respond(requested.approval.id, "reject", "keep the order", "codeAction")
+    await run.harness.wait(thread_id)
+    result = fake.requests[1].body["messages"][-1]["content"][0]
+    assert result["is_error"] is True and "keep the order" in result["content"]
+    change = [e.item for e in run.of_type("item/completed") if e.item.type == "fileChange"][0]
+    assert (change.status, change.outcome) == ("declined", "rejected")
+    assert (root / "calc.py").read_text().endswith("a - b\n")
+
+
+async def test_interrupt_while_an_approval_waits_keeps_the_transcript_valid(run: Run, fake: FakeAnthropic) -> None:
+    fake.script(
+        Reply([tool_use("edit_file", {"path": "calc.py", "old_string": "a - b", "new_string": "a + b"}),
+               tool_use("read_file", {"path": "calc.py"})]),
+        Reply([text("ok")]),
+    )
+    thread_id = run.harness.start_thread("t").id
+    run.harness.start_turn(thread_id, [TextPart(text="fix")])
+    await run.until("approval/requested")
+    assert await run.harness.interrupt(thread_id) is True
+    assert run.of_type("turn/completed")[-1].turn.status == "interrupted"
+    transcript = run.harness.store.messages(thread_id)
+    results = transcript[-1]["content"]
+    assert [r["type"] for r in results] == ["tool_result", "tool_result"]
+    assert all(r["is_error"] for r in results)
+    # the next turn sends that history; the fake validates every tool_use is answered
+    done = await run.turn("carry on", thread_id)
+    assert done.turn.status == "completed"
+
+
+async def test_a_second_turn_on_a_busy_thread_is_refused(run: Run, fake: FakeAnthropic) -> None:
+    fake.script(Reply([tool_use("edit_file", {"path": "calc.py", "old_string": "a - b", "new_string": "a + b"})]))
+    thread_id = run.harness.start_thread("t").id
+    turn = run.harness.start_turn(thread_id, [TextPart(text="fix")])
+    with pytest.raises(TurnBusy) as busy:
+        run.harness.start_turn(thread_id, [TextPart(text="again")])
+    assert busy.value.turn_id == turn.id
+    await run.until("approval/requested")
+    await run.harness.interrupt(thread_id)
+
+
+async def test_overload_before_the_stream_is_retried(run: Run, fake: FakeAnthropic) -> None:
+    fake.script(HttpError(529, "overloaded_error", "Overloaded", retry_after=0), Reply([text("made it")]))
+    done = await run.turn("hi")
+    assert done.turn.status == "completed" and len(fake.requests) == 2
+
+
+async def test_a_stream_broken_midway_is_retried_and_the_partial_text_never_reaches_history(
+        run: Run, fake: FakeAnthropic) -> None:
+    fake.script(StreamError(Reply([text("This answer will break halfway through.")]), after_frames=4),
+                Reply([text("Second try.")]))
+    done = await run.turn("hi")
+    assert done.turn.status == "completed"
+    failed = [e.item for e in run.of_type("item/completed") if e.item.status == "failed"]
+    assert len(failed) == 1 and failed[0].type == "agentMessage"
+    messages = run.harness.store.messages(done.thread_id)
+    assert messages[-1]["content"] == [{"type": "text", "text": "Second try."}]
+
+
+async def test_the_cached_prefix_is_identical_from_request_to_request(run: Run, fake: FakeAnthropic) -> None:
+    fake.script(Reply([tool_use("read_file", {"path": "calc.py"})]), Reply([text("It subtracts.")]),
+                Reply([text("Still does.")]))
+    first = await run.turn("what does add do?")
+    await run.turn("and now?", first.thread_id)
+    bodies = [r.body for r in fake.requests]
+    assert all(b["system"] == bodies[0]["system"] and b["tools"] == bodies[0]["tools"] for b in bodies)
+    for earlier, later in zip(bodies, bodies[1:]):
+        prefix = [strip_cache(m) for m in earlier["messages"]]
+        assert [strip_cache(m) for m in later["messages"][: len(prefix)]] == prefix
+        marks = sum("cache_control" in str(m) for m in later["messages"])
+        assert marks == 1  # one moving breakpoint, on the last message
+    assert fake.requests[-1].usage["cache_read_input_tokens"] > 0
+
+
+def strip_cache(message: dict[str, Any]) -> dict[str, Any]:
+    content = message["content"]
+    if isinstance(content, list):
+        content = [{k: v for k, v in block.items() if k != "cache_control"} for block in content]
+    return {**message, "content": content}
