@@ -13,7 +13,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 from lsprotocol import types as t
 from pygls.workspace import TextDocument
@@ -44,6 +44,20 @@ def capabilities(kind: str) -> t.ClientCapabilities:
     return client_capabilities({"vscode": "visual-studio-code", "neovim": "neovim"}[kind])
 
 
+def fix_code_action_union(client: LanguageClient) -> None:
+    """lsprotocol 2025.0.0 parses any CodeAction that carries a ``command`` as a Command
+    (it checks only for the key). Real editors tell them apart by the type of ``command``."""
+    converter = client.protocol._converter
+
+    def hook(obj: Any, _: type) -> t.Command | t.CodeAction:
+        if isinstance(obj.get("command"), str):
+            return converter.structure(obj, t.Command)
+        return converter.structure(obj, t.CodeAction)
+
+    converter.register_structure_hook(t.Command | t.CodeAction, hook)
+    converter.register_structure_hook(Union[t.Command, t.CodeAction], hook)
+
+
 class Editor:
     def __init__(self, client: LanguageClient, root: Path) -> None:
         self.client = client
@@ -52,8 +66,15 @@ class Editor:
         self.events: list[dict[str, Any]] = []
         self.applied: list[t.ApplyWorkspaceEditParams] = []
         self.refuse_edits = False
-        client.feature(t.WORKSPACE_APPLY_EDIT)(self._on_apply_edit)
-        client.feature("agent/event")(self._on_event)
+        async def on_apply_edit(params: t.ApplyWorkspaceEditParams) -> t.ApplyWorkspaceEditResult:
+            return await self._on_apply_edit(params)
+
+        def on_event(params: Any) -> None:
+            self.events.append(to_plain(params))
+
+        fix_code_action_union(client)
+        client.feature(t.WORKSPACE_APPLY_EDIT)(on_apply_edit)
+        client.feature("agent/event")(on_event)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -125,9 +146,6 @@ class Editor:
         return t.ApplyWorkspaceEditResult(applied=True)
 
     # --- agent events ------------------------------------------------------------------------
-
-    def _on_event(self, params: Any) -> None:
-        self.events.append(to_plain(params))
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["type"] == kind]
