@@ -11,6 +11,7 @@ import asyncio
 import logging
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,8 +124,9 @@ def create_server() -> AgentServer:
             server.window_show_message(t.ShowMessageParams(type=t.MessageType.Warning, message=message))
         from agent.anthropic_model import prewarm
 
-        # Import the SDK now, off the event loop, so the first turn does not wait for it.
-        await asyncio.get_running_loop().run_in_executor(None, prewarm)
+        # Import the SDK now, off the event loop, so the first turn does not wait for it;
+        # a daemon thread, so an early exit does not wait for the import either.
+        threading.Thread(target=prewarm, name="prewarm-anthropic", daemon=True).start()
 
     @server.feature(t.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def on_configuration(params: t.DidChangeConfigurationParams) -> None:

@@ -13,6 +13,7 @@ serves a JSON script for non-Python tests. Nothing is logged to stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import socket
@@ -148,26 +149,25 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.error(404, "not_found_error", f"Not found: GET {urlsplit(self.path).path}")
 
-    def send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
+    def head(self, status: int, headers: dict[str, str]) -> None:
         self.send_response(status)
-        for name, value in {"content-type": "application/json", "content-length": str(len(data)),
-                            "request-id": _request_id(), **(headers or {})}.items():
+        for name, value in {"request-id": f"req_{uuid.uuid4().hex[:24]}", **headers}.items():
             self.send_header(name, value)
         self.end_headers()
+
+    def send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.head(status, {"content-type": "application/json", "content-length": str(len(data)), **(headers or {})})
         self.wfile.write(data)
 
     def error(self, status: int, error_type: str, message: str, headers: dict[str, str] | None = None) -> None:
-        request_id = _request_id()
+        request_id = f"req_{uuid.uuid4().hex[:24]}"
         self.send_json(status, {"type": "error", "error": {"type": error_type, "message": message},
                                 "request_id": request_id}, {"request-id": request_id, **(headers or {})})
 
     def start_sse(self) -> None:
-        self.send_response(200)
-        for name, value in {"content-type": "text/event-stream", "cache-control": "no-cache",
-                            "transfer-encoding": "chunked", "request-id": _request_id()}.items():
-            self.send_header(name, value)
-        self.end_headers()
+        self.head(200, {"content-type": "text/event-stream", "cache-control": "no-cache",
+                        "transfer-encoding": "chunked"})
 
     def frame(self, event: str, data: dict[str, Any]) -> None:
         chunk = f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
@@ -179,14 +179,8 @@ class _Handler(BaseHTTPRequestHandler):
     def abort(self) -> None:
         """Drop the connection without finishing the chunked body."""
         self.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-
-def _request_id() -> str:
-    return f"req_{uuid.uuid4().hex[:24]}"
 
 
 def _pieces(s: str, size: int) -> list[str]:
@@ -260,14 +254,12 @@ class FakeAnthropic:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
-    # ------------------------------------------------------------ lifecycle
-
     def start(self) -> FakeAnthropic:
         self._server = _Server(self._address, _Handler)
         self._server.fake = self
         host, port = self._server.server_address[:2]
         self.url = f"http://{host}:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), name="fake-anthropic", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
         return self
 
@@ -277,11 +269,9 @@ class FakeAnthropic:
             self._cond.notify_all()
         if self._server is not None:
             self._server.shutdown()
-            for connection in list(self._connections):
-                try:
+            for connection in list(self._connections):  # idle keep-alive or stalled streams
+                with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
             self._server.server_close()
             self._server = None
         if self._thread is not None:
@@ -292,8 +282,6 @@ class FakeAnthropic:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
-
-    # ------------------------------------------------------------ test-facing API
 
     def script(self, *steps: Step | Callable[[dict[str, Any]], Step]) -> None:
         """Queue steps; each valid messages request consumes the next one (a callable gets the body)."""
@@ -329,8 +317,6 @@ class FakeAnthropic:
             raise AssertionError(f"the fake Anthropic API saw {len(self.violations)} invalid request(s):\n"
                                  + "\n".join(f"  - {v}" for v in self.violations))
 
-    # ------------------------------------------------------------ request handling
-
     def _messages(self, handler: _Handler, body: Any, headers: dict[str, str]) -> None:
         with self._cond:
             record = RecordedRequest(len(self.requests), body if isinstance(body, dict) else {}, headers)
@@ -348,11 +334,10 @@ class FakeAnthropic:
                 except Exception as exc:  # a broken script is the test's bug; report it like one
                     failure = f"request #{record.index}: scripted step raised {exc!r}"
                     self.violations.append(failure)
-                if record.step is not None:
-                    usage, keys = self._cache.price(body)
-                    if not isinstance(record.step, HttpError):
-                        self._cache.write(keys)
-                        record.usage = {**usage, **(_reply_of(record.step).usage or {})}
+                if record.step is not None and not isinstance(record.step, HttpError):
+                    usage, keys = self._cache.price(body)  # an HTTP error processes (and caches) nothing
+                    self._cache.write(keys)
+                    record.usage = {**usage, **(_reply_of(record.step).usage or {})}
             self.requests.append(record)
             self._cond.notify_all()
         if problems:
@@ -464,17 +449,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port-file", type=Path, required=True, help="where to write the base URL")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    fake = FakeAnthropic(port=args.port)
-    fake.script(*load_steps(json.loads(args.script.read_text())))
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: done.set())
-    with fake:
+    with FakeAnthropic(port=args.port) as fake:
+        fake.script(*load_steps(json.loads(args.script.read_text())))
         partial = args.port_file.with_name(args.port_file.name + ".tmp")
         partial.write_text(fake.url)
         partial.replace(args.port_file)  # readers never see half a URL
-        while not done.wait(0.2):
-            pass
+        done.wait()
     for violation in fake.violations:
         print(violation, file=sys.stderr)
     return 1 if fake.violations else 0

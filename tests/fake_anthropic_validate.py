@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_BREAKPOINTS = 4
+TTLS = ("5m", "1h")
 LOOKBACK_BLOCKS = 20  # a breakpoint finds earlier cache entries at most this many blocks back
 ROLES = ("user", "assistant", "system")
 BLOCK_TYPES = frozenset({
@@ -153,8 +154,8 @@ def _check_block(where: str, role: str, block: Any) -> list[str]:
     if kind == "text":
         return _check_text(where, block)
     if kind == "tool_use":
-        ok = isinstance(block.get("id"), str) and block["id"] and isinstance(block.get("name"), str)
-        return [] if ok and isinstance(block.get("input"), dict) else [f"{where}: tool_use needs id, name and an input object"]
+        ok = bool(block.get("id")) and isinstance(block.get("id"), str) and isinstance(block.get("name"), str)
+        return [] if ok and isinstance(block.get("input"), dict) else [f"{where}: tool_use needs id, name and input"]
     if kind == "tool_result":
         return _check_tool_result(where, block)
     return []
@@ -263,7 +264,7 @@ def _count_cache_marks(body: dict[str, Any], problems: list[str]) -> int:
     for where, value in marked:
         if value is None:
             continue  # an explicit null marks nothing
-        if not isinstance(value, dict) or value.get("type") != "ephemeral" or value.get("ttl", "5m") not in ("5m", "1h"):
+        if not isinstance(value, dict) or value.get("type") != "ephemeral" or value.get("ttl", "5m") not in TTLS:
             problems.append(f"{where}: must be {{'type': 'ephemeral', 'ttl'?: '5m'|'1h'}}, got {value!r}")
     return sum(1 for _, value in marked if value is not None)
 
