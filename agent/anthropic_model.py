@@ -8,6 +8,7 @@ a worker thread so the first turn does not wait for it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from typing import Any
@@ -23,9 +24,12 @@ def prewarm() -> None:
 class AnthropicModel:
     """``ModelClient`` over ``anthropic.AsyncAnthropic``; retries are the loop's job."""
 
-    def __init__(self, *, timeout_s: float = 600.0) -> None:
+    def __init__(self, *, timeout_s: float = 600.0, idle_timeout_s: float | None = None) -> None:
         self._client: Any = None
         self._timeout_s = timeout_s
+        if idle_timeout_s is None:
+            idle_timeout_s = float(os.environ.get("AGENT_LSP_STREAM_IDLE_TIMEOUT", "90"))
+        self.idle_timeout_s = idle_timeout_s
 
     def _get_client(self) -> Any:
         if self._client is None:
@@ -45,51 +49,63 @@ class AnthropicModel:
         usage: dict[str, int] = {}
         stop_reason: str | None = None
         model = request.model
+        loop = asyncio.get_running_loop()
+        stream: Any = None
+        incomplete: set[int] = set()
         try:
-            stream = await client.messages.create(
-                model=request.model,
-                max_tokens=request.max_tokens,
-                system=request.system,
-                tools=request.tools,
-                messages=request.messages,
-                stream=True,
-            )
-            async for event in stream:
-                kind = event.type
-                if kind == "content_block_delta":
-                    delta = event.delta
-                    block = blocks[event.index]
-                    if delta.type == "text_delta":
-                        block["text"] += delta.text
-                        sink.text_delta(event.index, delta.text)
-                    elif delta.type == "input_json_delta":
-                        json_parts[event.index].append(delta.partial_json)
-                    elif delta.type == "thinking_delta":
-                        block["thinking"] += delta.thinking
-                        sink.text_delta(event.index, delta.thinking)
-                    elif delta.type == "signature_delta":
-                        block["signature"] = block.get("signature", "") + delta.signature
-                elif kind == "content_block_start":
-                    block = event.content_block.model_dump(exclude_none=True)
-                    if block["type"] == "tool_use":
-                        block["input"] = {}
-                        json_parts[event.index] = []
-                    blocks[event.index] = block
-                    sink.block_started(event.index, block["type"])
-                elif kind == "content_block_stop":
-                    block = blocks[event.index]
-                    if block["type"] == "tool_use":
-                        raw = "".join(json_parts.pop(event.index, []))
-                        block["input"] = json.loads(raw) if raw.strip() else {}
-                    sink.block_finished(event.index, block)
-                elif kind == "message_start":
-                    model = event.message.model
-                    usage.update(_usage_fields(event.message.usage))
-                elif kind == "message_delta":
-                    stop_reason = event.delta.stop_reason
-                    usage.update(_usage_fields(event.usage))
+            # A stream that goes quiet for idle_timeout_s is a stalled stream, not a slow one.
+            async with asyncio.timeout(self.idle_timeout_s) as deadline:
+                stream = await client.messages.create(
+                    model=request.model,
+                    max_tokens=request.max_tokens,
+                    system=request.system,
+                    tools=request.tools,
+                    messages=request.messages,
+                    stream=True,
+                )
+                async for event in stream:
+                    deadline.reschedule(loop.time() + self.idle_timeout_s)
+                    kind = event.type
+                    if kind == "content_block_delta":
+                        delta = event.delta
+                        block = blocks[event.index]
+                        if delta.type == "text_delta":
+                            block["text"] += delta.text
+                            sink.text_delta(event.index, delta.text)
+                        elif delta.type == "input_json_delta":
+                            json_parts[event.index].append(delta.partial_json)
+                        elif delta.type == "thinking_delta":
+                            block["thinking"] += delta.thinking
+                            sink.text_delta(event.index, delta.thinking)
+                        elif delta.type == "signature_delta":
+                            block["signature"] = block.get("signature", "") + delta.signature
+                    elif kind == "content_block_start":
+                        block = event.content_block.model_dump(exclude_none=True)
+                        if block["type"] == "tool_use":
+                            block["input"] = {}
+                            json_parts[event.index] = []
+                        blocks[event.index] = block
+                        sink.block_started(event.index, block["type"])
+                    elif kind == "content_block_stop":
+                        block = blocks[event.index]
+                        if block["type"] == "tool_use":
+                            raw = "".join(json_parts.pop(event.index, []))
+                            try:
+                                block["input"] = json.loads(raw) if raw.strip() else {}
+                            except ValueError:
+                                incomplete.add(event.index)  # cut off; fine only at max_tokens
+                        sink.block_finished(event.index, block)
+                    elif kind == "message_start":
+                        model = event.message.model
+                        usage.update(_usage_fields(event.message.usage))
+                    elif kind == "message_delta":
+                        stop_reason = event.delta.stop_reason
+                        usage.update(_usage_fields(event.usage))
         except ModelError:
             raise
+        except TimeoutError as exc:
+            raise ModelError("stream", f"the model stream stalled for {self.idle_timeout_s:g} s",
+                             partial=_ordered(blocks)) from exc
         except anthropic.APIStatusError as exc:
             raise _classify_status(exc, _ordered(blocks)) from exc
         except anthropic.APITimeoutError as exc:
@@ -102,8 +118,16 @@ class AnthropicModel:
             if type(exc).__module__.split(".")[0] in ("httpx2", "httpx", "httpcore", "h11"):
                 raise ModelError("stream", f"the model stream broke: {exc!r}", partial=_ordered(blocks)) from exc
             raise
+        finally:
+            if stream is not None:
+                await stream.close()
         if stop_reason is None:
             raise ModelError("stream", "the model stream ended before message_stop", partial=_ordered(blocks))
+        if incomplete:
+            if stop_reason != "max_tokens":
+                raise ModelError("stream", "the model sent a tool call with malformed input", partial=_ordered(blocks))
+            for index in incomplete:
+                del blocks[index]
         return ModelResponse(
             content=_ordered(blocks),
             stop_reason=stop_reason,

@@ -1,14 +1,16 @@
 """Running one ``tool_use``: validate, check permission, ask, act, and report as items.
 
 This is where permissions wrap tools. Read tools run and become ``toolCall`` items; change
-tools are planned first, shown as a ``fileChange`` item, approved per the permission mode,
-then handed to the applier. Every path returns exactly one ``tool_result`` block, so the
-transcript stays valid whatever happens.
+tools are planned first and shown as a ``fileChange`` item; commands become a
+``commandExecution`` item whose output streams as ``item/delta``; ``todo_write`` becomes a
+``todoList`` item. Every path returns exactly one ``tool_result``, so the transcript stays
+valid whatever happens, including an interrupt.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +19,23 @@ from pydantic import ValidationError
 from agent.approvals import ApprovalBroker
 from agent.changes import ChangeApplier, ChangeSet
 from agent.items import TurnScope
-from agent.permissions import Allow, Deny, PermissionPolicy
-from agent.protocol import Approval, FileChangeItem, ToolCallItem
+from agent.permissions import Action, Allow, Deny, PermissionPolicy
+from agent.protocol import (
+    Approval,
+    CommandExecutionItem,
+    FileChangeItem,
+    Item,
+    TodoListItem,
+    ToolCallItem,
+)
 from agent.store import new_id
 from agent.tools import Tool, ToolContext, ToolError
+from agent.tools.base import ThreadState
+from agent.tools.run_command import RunCommand, RunCommandInput
 from agent.workspace import Workspace
+
+FLUSH_CHARS = 4096
+FLUSH_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -39,12 +53,14 @@ class ToolOutcome:
 
 class ToolDispatcher:
     def __init__(self, tools: list[Tool], workspace: Workspace, policy: PermissionPolicy,
-                 broker: ApprovalBroker, applier: ChangeApplier) -> None:
+                 broker: ApprovalBroker, applier: ChangeApplier,
+                 state_for: Callable[[str], ThreadState] | None = None) -> None:
         self.tools = {tool.name: tool for tool in tools}
         self.workspace = workspace
         self.policy = policy
         self.broker = broker
         self.applier = applier
+        self.state_for = state_for
 
     def schemas(self) -> list[dict[str, Any]]:
         return [tool.schema() for tool in self.tools.values()]
@@ -53,51 +69,79 @@ class ToolDispatcher:
         tool = self.tools.get(call["name"])
         if tool is None:
             return ToolOutcome(f"Unknown tool {call['name']!r}; use one of: {', '.join(self.tools)}", True)
+        raw = call.get("input") or {}
         try:
-            args = tool.Input.model_validate(call.get("input") or {})
+            args = tool.Input.model_validate(raw)
         except ValidationError as exc:
             return ToolOutcome(f"Invalid input for {tool.name}: {_brief(exc)}", True)
-        ctx = ToolContext(self.workspace, scope.thread_id, scope.turn_id)
+        state = self.state_for(scope.thread_id) if self.state_for else None
+        ctx = ToolContext(self.workspace, scope.thread_id, scope.turn_id, state)
         if tool.kind == "edit":
             return await self._run_change(scope, tool, args, ctx)
-        return await self._run_read(scope, tool, args, ctx, call.get("input") or {})
+        if tool.kind == "command":
+            return await self._run_command(scope, tool, args, ctx)
+        return await self._run_read(scope, tool, args, ctx, raw)
+
+    # --- permission, shared by every kind -----------------------------------------------------
+
+    async def _permit(self, scope: TurnScope, item: Item, action: Action,
+                      approval: Callable[[], Approval]) -> ToolOutcome | None:
+        """None when the action may go ahead; otherwise the result to give the model. On a
+        refusal the item is completed as declined here."""
+        verdict = self.policy.check(scope.thread_id, action)
+        if isinstance(verdict, Allow):
+            return None
+        if isinstance(verdict, Deny):
+            scope.complete(_declined(item))
+            return ToolOutcome(verdict.message, True)
+        try:
+            answer = await self.broker.ask(scope.thread_id, approval())
+        except asyncio.CancelledError:
+            scope.complete(_declined(item))
+            raise
+        if answer.decision == "reject":
+            scope.complete(_declined(item))
+            reason = f" Their reason: {answer.message}" if answer.message else " They gave no reason."
+            return ToolOutcome(f"The user rejected this; nothing was done.{reason}", True)
+        self.policy.remember(scope.thread_id, action, answer.decision)
+        return None
+
+    # --- kinds -------------------------------------------------------------------------------
 
     async def _run_read(self, scope: TurnScope, tool: Tool, args: Any, ctx: ToolContext,
                         raw: dict[str, Any]) -> ToolOutcome:
-        item = scope.start(ToolCallItem(id=scope.new_item_id(), tool=tool.name, input=raw))
+        todo = tool.kind == "todo"
+        item: Item = (TodoListItem(id=scope.new_item_id(), todos=args.todos) if todo
+                      else ToolCallItem(id=scope.new_item_id(), tool=tool.name, input=raw))
+        scope.start(item)
         try:
+            refused = await self._permit(scope, item, Action(tool.name, "read", self._targets(args)),
+                                         lambda: _never())
+            if refused is not None:
+                return refused
             text = await tool.run(args, ctx)
         except ToolError as exc:
-            scope.complete(item.model_copy(update={"status": "failed", "output": str(exc)}))
+            update: dict[str, Any] = {"status": "failed"} if todo else {"status": "failed", "output": str(exc)}
+            scope.complete(item.model_copy(update=update))
             return ToolOutcome(str(exc), True)
-        scope.complete(item.model_copy(update={"status": "completed", "output": text}))
+        scope.complete(item.model_copy(update={"status": "completed"} if todo else
+                                       {"status": "completed", "output": text}))
         return ToolOutcome(text)
 
     async def _run_change(self, scope: TurnScope, tool: Tool, args: Any, ctx: ToolContext) -> ToolOutcome:
         try:
             changes = await tool.plan(args, ctx)
         except ToolError as exc:
-            item = scope.start(ToolCallItem(id=scope.new_item_id(), tool=tool.name,
-                                            input=args.model_dump(exclude_none=True)))
-            scope.complete(item.model_copy(update={"status": "failed", "output": str(exc)}))
+            failed = scope.start(ToolCallItem(id=scope.new_item_id(), tool=tool.name,
+                                              input=args.model_dump(exclude_none=True)))
+            scope.complete(failed.model_copy(update={"status": "failed", "output": str(exc)}))
             return ToolOutcome(str(exc), True)
         item = scope.start(FileChangeItem(id=scope.new_item_id(), changes=changes.to_protocol()))
-        verdict = self.policy.check(scope.thread_id, "edit")
-        if isinstance(verdict, Deny):
-            scope.complete(item.model_copy(update={"status": "declined", "outcome": "rejected"}))
-            return ToolOutcome(verdict.message, True)
-        if not isinstance(verdict, Allow):
-            try:
-                answer = await self.broker.ask(scope.thread_id, _approval(scope, item.id, changes, self.workspace))
-            except asyncio.CancelledError:
-                scope.complete(item.model_copy(update={"status": "declined", "outcome": "rejected"}))
-                raise
-            if answer.decision == "reject":
-                scope.complete(item.model_copy(update={"status": "declined", "outcome": "rejected"}))
-                reason = f" Their reason: {answer.message}" if answer.message else ""
-                return ToolOutcome(f"The user rejected this change; nothing was written.{reason}", True)
-            if answer.decision in ("approveForSession", "approveAlways"):
-                self.policy.grant_session(scope.thread_id, "edit")
+        action = Action(tool.name, "edit", tuple(f.rel for f in changes.files))
+        refused = await self._permit(scope, item, action,
+                                     lambda: _change_approval(scope, item.id, changes, self.workspace))
+        if refused is not None:
+            return refused
         result = await self.applier.apply(changes)
         if result.outcome != "applied":
             scope.complete(item.model_copy(update={"status": "failed", "outcome": "conflict"}))
@@ -110,8 +154,78 @@ class ToolDispatcher:
         names = ", ".join(f.rel for f in changes.files)
         return ToolOutcome(f"Applied: {changes.title} ({names}).")
 
+    async def _run_command(self, scope: TurnScope, tool: Tool, args: Any, ctx: ToolContext) -> ToolOutcome:
+        assert isinstance(tool, RunCommand) and isinstance(args, RunCommandInput)
+        item = scope.start(CommandExecutionItem(id=scope.new_item_id(), command=args.command,
+                                                cwd=str(self.workspace.root)))
+        action = Action(tool.name, "command", (args.command,))
+        refused = await self._permit(scope, item, action, lambda: Approval(
+            id=new_id("apr"), turn_id=scope.turn_id, item_id=item.id, kind="command",
+            title=tool.title(args, ctx), command=args.command))
+        if refused is not None:
+            return refused
+        stream = _Throttle(lambda text: scope.delta(item.id, text))
+        try:
+            result = await tool.execute(args, ctx, stream.add)
+        except asyncio.CancelledError:
+            stream.flush()
+            scope.complete(item.model_copy(update={"status": "failed", "output": "Interrupted by the user."}))
+            raise
+        except OSError as exc:
+            scope.complete(item.model_copy(update={"status": "failed", "output": str(exc)}))
+            return ToolOutcome(f"The command could not start: {exc}", True)
+        stream.flush()
+        ok = result.exit_code == 0
+        scope.complete(item.model_copy(update={"status": "completed" if ok else "failed",
+                                               "exit_code": result.exit_code, "output": result.output}))
+        return ToolOutcome(result.summary(args.timeout_s or 120.0), not ok)
 
-def _approval(scope: TurnScope, item_id: str, changes: ChangeSet, workspace: Workspace) -> Approval:
+    def _targets(self, args: Any) -> tuple[str, ...]:
+        raw = getattr(args, "path", None)
+        if not isinstance(raw, str) or not raw:
+            return ()
+        try:
+            return (self.workspace.relative(self.workspace.resolve(raw)),)
+        except ToolError:
+            return ()
+
+
+class _Throttle:
+    """Batches streamed command output into a few events per second."""
+
+    def __init__(self, send: Callable[[str], None]) -> None:
+        self._send = send
+        self._pending: list[str] = []
+        self._size = 0
+        self._last = 0.0
+
+    def add(self, text: str) -> None:
+        self._pending.append(text)
+        self._size += len(text)
+        now = asyncio.get_running_loop().time()
+        if self._size >= FLUSH_CHARS or now - self._last >= FLUSH_SECONDS:
+            self.flush()
+            self._last = now
+
+    def flush(self) -> None:
+        if self._pending:
+            self._send("".join(self._pending))
+            self._pending.clear()
+            self._size = 0
+
+
+def _declined(item: Item) -> Item:
+    update: dict[str, Any] = {"status": "declined"}
+    if isinstance(item, FileChangeItem):
+        update["outcome"] = "rejected"
+    return item.model_copy(update=update)
+
+
+def _never() -> Approval:
+    raise AssertionError("reads never ask")
+
+
+def _change_approval(scope: TurnScope, item_id: str, changes: ChangeSet, workspace: Workspace) -> Approval:
     first = changes.files[0]
     return Approval(
         id=new_id("apr"),

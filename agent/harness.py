@@ -35,7 +35,8 @@ from agent.protocol import (
     Usage,
     UserMessageItem,
 )
-from agent.store import Store, UnknownThread, new_id
+from agent.rules import RuleFile
+from agent.store import Store, StoredThreadState, UnknownThread, new_id
 from agent.tools import Tool, default_tools
 from agent.workspace import Workspace
 
@@ -66,9 +67,10 @@ class Harness:
         self.settings = settings
         self.log = EventLog(store)
         self.broker = ApprovalBroker(self.log.emit)
-        self.policy = PermissionPolicy(settings.permission_mode)
+        self.policy = PermissionPolicy(settings.permission_mode, RuleFile(workspace.root))
         self.dispatcher = ToolDispatcher(tools or default_tools(), workspace, self.policy, self.broker,
-                                         applier or DiskApplier())
+                                         applier or DiskApplier(),
+                                         state_for=lambda thread_id: StoredThreadState(store, thread_id))
         self._model = model
         self.current_thread_id: str | None = None
         self._running: dict[str, RunningTurn] = {}

@@ -88,6 +88,7 @@ class TurnRunner:
     usage: Usage = field(default_factory=Usage)
     _response: ModelResponse | None = None
     _continuations: int = 0
+    _shrunk: bool = False
 
     async def run(self, user_content: list[dict[str, Any]]) -> TurnResult:
         self._commit([{"role": "user", "content": user_content}])
@@ -159,6 +160,11 @@ class TurnRunner:
                 raise
             except ModelError as exc:
                 sink.fail_open()
+                if exc.kind == "prompt_too_long" and not self._shrunk:
+                    self._shrunk = True
+                    if shorten_tool_results(self.history):
+                        self.store.rewrite_messages(self.scope.thread_id, self.history)
+                        continue
                 if not exc.retryable or attempt == MAX_ATTEMPTS:
                     raise
                 overloads += exc.kind == "overloaded"
@@ -184,6 +190,32 @@ class TurnRunner:
     def _commit(self, messages: list[dict[str, Any]]) -> None:
         self.store.append_messages(self.scope.thread_id, self.scope.turn_id, messages)
         self.history.extend(messages)
+
+
+SHORT_RESULT_CHARS = 400
+
+
+def shorten_tool_results(history: list[dict[str, Any]], keep_last: int = 2) -> bool:
+    """Cut long tool results, oldest first, leaving the last ``keep_last`` messages whole.
+    Each cut result says so, so the model knows to re-read if it needs the text."""
+    changed = False
+    for message in history[: max(0, len(history) - keep_last)]:
+        content = message.get("content")
+        if message.get("role") != "user" or not isinstance(content, list):
+            continue
+        for index, block in enumerate(content):
+            if block.get("type") != "tool_result":
+                continue
+            text = block.get("content")
+            if isinstance(text, list):
+                text = "".join(part.get("text", "") for part in text if isinstance(part, dict))
+            if not isinstance(text, str) or len(text) <= SHORT_RESULT_CHARS:
+                continue
+            removed = len(text) - SHORT_RESULT_CHARS
+            content[index] = {**block, "content": text[:SHORT_RESULT_CHARS] +
+                              f"\n[shortened by agent-lsp: {removed} characters removed to fit the context window]"}
+            changed = True
+    return changed
 
 
 def backoff(attempt: int, retry_after: float | None) -> float:

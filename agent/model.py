@@ -65,7 +65,7 @@ class ModelClient(Protocol):
 
 
 NO_KEY_MESSAGE = (
-    "No Anthropic API key is set. Set ANTHROPIC_API_KEY in the environment the editor starts "
-    "agent-lsp from (for example `export ANTHROPIC_API_KEY=sk-ant-...` in your shell profile), "
-    "then restart the server."
+    "No Anthropic API key is set. Set ANTHROPIC_API_KEY in the environment agent-lsp runs in "
+    "(for example `export ANTHROPIC_API_KEY=sk-ant-...`); for an editor, set it where the "
+    "editor is started, then restart the language server."
 )

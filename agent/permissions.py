@@ -1,7 +1,10 @@
-"""Permission modes (PROTOCOL.md section 8) as a pure decision over a tool call.
+"""Permission decisions (PROTOCOL.md section 8) over a described action.
 
-``PermissionPolicy.check`` answers ``Allow``, ``Deny`` or ``Ask``; the dispatcher acts on
-it. Session grants ("approve for session") live here, per thread, for this process only.
+``PermissionPolicy.check`` is pure given its inputs: the mode, the workspace rules, and the
+grants made in this process. Order: a deny rule always wins (in every mode, ``bypass``
+included); ``readOnly`` refuses changes and commands; ``bypass`` runs everything else; an
+allow rule or a session grant runs it; ``acceptEdits`` runs edits; everything else asks.
+Paths outside the workspace never reach this point: ``Workspace.resolve`` refuses them.
 """
 
 from __future__ import annotations
@@ -9,9 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agent.protocol import PermissionMode
+from agent.protocol import Decision, PermissionMode
+from agent.rules import Rule, RuleFile, rule_matches
 
 ActionKind = Literal["read", "edit", "command"]
+
+
+@dataclass(frozen=True)
+class Action:
+    """What a tool call would do: its tool, kind, and targets (paths, or the command)."""
+
+    tool: str
+    kind: ActionKind
+    targets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -32,34 +45,61 @@ class Ask:
 Verdict = Allow | Deny | Ask
 
 
-def grant_key(kind: ActionKind, detail: str = "") -> str:
-    """What "this kind of action" means for a session grant: every edit, or commands that
-    start with the same program."""
-    if kind == "command":
-        program = detail.strip().split(maxsplit=1)[0] if detail.strip() else ""
-        return f"command:{program}"
-    return kind
+def session_key(action: Action) -> str:
+    """"This kind of action": every edit, or commands starting with the same program."""
+    if action.kind == "command":
+        words = action.targets[0].split() if action.targets else []
+        return f"command:{words[0] if words else ''}"
+    return action.kind
+
+
+def always_rules(action: Action) -> list[Rule]:
+    """The rules "approve always" saves for this action."""
+    if action.kind == "command":
+        words = action.targets[0].split() if action.targets else []
+        return [Rule("run_command", f"{words[0]} *" if words else None)]
+    return [Rule(action.tool, target) for target in action.targets]
 
 
 @dataclass
 class PermissionPolicy:
     mode: PermissionMode = "ask"
+    rules: RuleFile | None = None
     _session: dict[str, set[str]] = field(default_factory=dict)
 
-    def check(self, thread_id: str, kind: ActionKind, detail: str = "") -> Verdict:
-        if kind == "read" or self.mode == "bypass":
+    def check(self, thread_id: str, action: Action) -> Verdict:
+        ruleset = self.rules.rules() if self.rules is not None else None
+        if ruleset is not None:
+            for rule in ruleset.deny:
+                if any(rule_matches(rule, action.tool, t, for_allow=False) for t in action.targets or ("",)):
+                    return Deny(f"A deny rule ({rule}) in .agent-lsp/settings.json forbids this; do not retry it.")
+        if action.kind == "read":
             return Allow()
         if self.mode == "readOnly":
-            what = "edit files" if kind == "edit" else "run commands"
-            return Deny(
-                f"Permission mode is readOnly: the agent may not {what}. Describe the change "
-                "instead, or ask the user to switch the permission mode."
-            )
-        if kind == "edit" and self.mode == "acceptEdits":
+            what = "change files" if action.kind == "edit" else "run commands"
+            return Deny(f"Permission mode is readOnly: the agent may not {what}. Describe the change "
+                        "instead, or ask the user to switch the permission mode.")
+        if self.mode == "bypass":
             return Allow()
-        if grant_key(kind, detail) in self._session.get(thread_id, set()):
+        if ruleset is not None and action.targets and all(
+            any(rule_matches(rule, action.tool, t, for_allow=True) for rule in ruleset.allow)
+            for t in action.targets
+        ):
+            return Allow("rule")
+        if session_key(action) in self._session.get(thread_id, set()):
             return Allow("session")
+        if action.kind == "edit" and self.mode == "acceptEdits":
+            return Allow()
         return Ask()
 
-    def grant_session(self, thread_id: str, kind: ActionKind, detail: str = "") -> None:
-        self._session.setdefault(thread_id, set()).add(grant_key(kind, detail))
+    def remember(self, thread_id: str, action: Action, decision: Decision) -> str | None:
+        """Record an approval's scope; returns a message if saving a rule failed."""
+        if decision in ("approveForSession", "approveAlways"):
+            self._session.setdefault(thread_id, set()).add(session_key(action))
+        if decision == "approveAlways" and self.rules is not None:
+            try:
+                for rule in always_rules(action):
+                    self.rules.add_allow(rule)
+            except (OSError, ValueError) as exc:
+                return f"could not save the rule: {exc}"
+        return None

@@ -279,6 +279,15 @@ class Store:
                 ],
             )
 
+    def rewrite_messages(self, thread_id: str, messages: list[dict[str, Any]]) -> None:
+        """Replace the bodies of the transcript's messages in place, in one transaction
+        (used when old tool results are shortened; the message count does not change)."""
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE messages SET body=? WHERE thread_id=? AND idx=?",
+                [(json.dumps(m, separators=(",", ":")), thread_id, i) for i, m in enumerate(messages)],
+            )
+
     def messages(self, thread_id: str) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute(
@@ -295,3 +304,17 @@ def _thread_from_row(row: tuple[Any, ...]) -> Thread:
     return Thread(
         id=row[0], title=row[1], created_at=row[2], updated_at=row[3], status=row[4], last_seq=row[5]
     )
+
+
+class StoredThreadState:
+    """``ThreadState`` for tools, backed by the thread's row in the store."""
+
+    def __init__(self, store: Store, thread_id: str) -> None:
+        self._store = store
+        self._thread_id = thread_id
+
+    def load(self) -> dict[str, Any]:
+        return self._store.get_state(self._thread_id)
+
+    def save(self, state: dict[str, Any]) -> None:
+        self._store.set_state(self._thread_id, state)

@@ -1,4 +1,5 @@
-"""The ``agent-lsp`` command line: ``serve`` (the language server) and ``--version``.
+"""The ``agent-lsp`` command line: ``serve`` (the language server), ``ask``, ``threads``,
+``show`` (the headless CLI) and ``--version``.
 
 Only argparse is imported up front; each subcommand imports what it needs, so
 ``agent-lsp --version`` is instant and ``serve`` never imports the model SDK before
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from lsp_server import __version__
 
@@ -21,6 +23,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the language server (LSP on stdio)")
     serve.add_argument("--tcp", metavar="HOST:PORT", help="listen on TCP instead of stdio")
     serve.add_argument("--log-level", default="WARNING", help="stderr log level (default WARNING)")
+    ask = sub.add_parser("ask", help="run one agent turn in this workspace, in the terminal")
+    ask.add_argument("prompt", help="what the agent should do")
+    ask.add_argument("--mode", choices=["ask", "acceptEdits", "readOnly", "bypass"],
+                     help="permission mode (default: ask, or AGENT_LSP_PERMISSION_MODE)")
+    ask.add_argument("--thread", metavar="ID", help="continue this thread instead of starting one")
+    ask.add_argument("--json", action="store_true", help="print each event as one JSON line")
+    threads = sub.add_parser("threads", help="list this workspace's threads, newest first")
+    threads.add_argument("--json", action="store_true", help="one JSON object per line")
+    show = sub.add_parser("show", help="show one thread's items")
+    show.add_argument("id", help="thread id (see `agent-lsp threads`)")
+    show.add_argument("--json", action="store_true", help="one JSON object per line")
+    for command in (ask, threads, show):
+        command.add_argument("--workspace", metavar="DIR", type=Path, default=Path.cwd(),
+                             help="workspace root (default: the current directory)")
     return parser
 
 
@@ -29,6 +45,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command in ("ask", "threads", "show"):
+        from agent import headless
+
+        if not args.workspace.is_dir():
+            print(f"agent-lsp: workspace {args.workspace} is not a directory", file=sys.stderr)
+            return 2
+        if args.command == "ask":
+            return headless.ask(headless.AskOptions(args.prompt, args.workspace.resolve(), args.mode,
+                                                    args.thread, args.json))
+        if args.command == "threads":
+            return headless.threads(args.workspace, args.json)
+        return headless.show(args.workspace, args.id, args.json)
     parser.print_help(sys.stderr)
     return 2
 

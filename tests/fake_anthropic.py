@@ -257,9 +257,8 @@ class FakeAnthropic:
     def start(self) -> FakeAnthropic:
         self._server = _Server(self._address, _Handler)
         self._server.fake = self
-        host, port = self._server.server_address[:2]
-        self.url = f"http://{host}:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
+        self.url = f"http://{self._address[0]}:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.01,), daemon=True)
         self._thread.start()
         return self
 

@@ -177,7 +177,7 @@ def _check_tool_result(where: str, block: dict[str, Any]) -> list[str]:
         if kind not in TOOL_RESULT_CONTENT:
             problems.append(f"{where}.content.{k}.type: {kind!r} is not allowed inside a tool_result")
         elif kind == "text":
-            problems += _check_text(f"{where}.content.{k}", inner)  # type: ignore[arg-type]
+            problems += _check_text(f"{where}.content.{k}", inner)
     return problems
 
 

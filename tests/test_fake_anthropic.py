@@ -41,11 +41,16 @@ def server() -> Iterator[FakeAnthropic]:
         yield fake
 
 
+def connect(url: str, max_retries: int = 0) -> anthropic.AsyncAnthropic:
+    """The real SDK client; plain HTTP, so skip loading CA certificates (~35 ms a client)."""
+    return anthropic.AsyncAnthropic(base_url=url, api_key="test-key", max_retries=max_retries,
+                                    http_client=anthropic.DefaultAsyncHttpxClient(verify=False))
+
+
 @pytest_asyncio.fixture
 async def client(server: FakeAnthropic) -> AsyncIterator[anthropic.AsyncAnthropic]:
-    sdk = anthropic.AsyncAnthropic(base_url=server.url, api_key="test-key", max_retries=0)
-    yield sdk
-    await sdk.close()
+    async with connect(server.url) as sdk:
+        yield sdk
 
 
 async def test_text_streams_in_deltas_and_the_final_message_matches(
@@ -182,7 +187,7 @@ async def test_valid_edge_cases_pass(server: FakeAnthropic, client: anthropic.As
 
 
 async def test_an_unscripted_request_is_a_500_that_is_not_retried(server: FakeAnthropic) -> None:
-    async with anthropic.AsyncAnthropic(base_url=server.url, api_key="k", max_retries=2) as sdk:
+    async with connect(server.url, max_retries=2) as sdk:
         with pytest.raises(anthropic.InternalServerError):
             await sdk.messages.create(model=MODEL, max_tokens=64, messages=HELLO)
     assert len(server.requests) == 1 and server.violations == ["unexpected request #0: nothing scripted"]
@@ -190,7 +195,7 @@ async def test_an_unscripted_request_is_a_500_that_is_not_retried(server: FakeAn
 
 async def test_overload_is_retried_by_the_sdk_then_succeeds(server: FakeAnthropic) -> None:
     server.script(HttpError(529, "overloaded_error", "Overloaded", retry_after=0.01), Reply([text("made it")]))
-    async with anthropic.AsyncAnthropic(base_url=server.url, api_key="k", max_retries=1) as sdk:
+    async with connect(server.url, max_retries=1) as sdk:
         async with sdk.messages.stream(model=MODEL, max_tokens=64, messages=HELLO) as stream:
             assert await stream.get_final_text() == "made it"
     assert [r.headers["x-stainless-retry-count"] for r in server.requests] == ["0", "1"]
@@ -341,7 +346,7 @@ async def test_main_serves_a_json_script_until_sigterm(tmp_path: Path) -> None:
         deadline = time.monotonic() + 10
         while not port_file.exists() and time.monotonic() < deadline and process.poll() is None:
             await asyncio.sleep(0.01)
-        async with anthropic.AsyncAnthropic(base_url=port_file.read_text(), api_key="k", max_retries=0) as sdk:
+        async with connect(port_file.read_text()) as sdk:
             async with sdk.messages.stream(model=MODEL, max_tokens=64, tools=TOOLS, messages=HELLO) as stream:
                 final = await stream.get_final_message()
             with pytest.raises(anthropic.BadRequestError):

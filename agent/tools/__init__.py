@@ -5,11 +5,13 @@ from __future__ import annotations
 from agent.tools.base import Tool, ToolContext, ToolError, ToolInput
 from agent.tools.edit_file import EditFile
 from agent.tools.read_file import ReadFile
+from agent.tools.run_command import RunCommand
+from agent.tools.todo_write import TodoWrite
 
 
 def default_tools() -> list[Tool]:
     """The tool list in a fixed order, so the request prefix never changes."""
-    return [ReadFile(), EditFile()]
+    return [ReadFile(), EditFile(), RunCommand(), TodoWrite()]
 
 
 __all__ = ["Tool", "ToolContext", "ToolError", "ToolInput", "default_tools"]

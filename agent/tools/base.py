@@ -8,16 +8,24 @@ the permission step, the ``fileChange`` item and the applier, so no tool can ski
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from agent.changes import ChangeSet
 from agent.workspace import ToolError, Workspace
 
-ToolKind = Literal["read", "edit", "command"]
+ToolKind = Literal["read", "edit", "command", "todo"]
 
-__all__ = ["Tool", "ToolContext", "ToolError", "ToolInput", "ToolKind"]
+__all__ = ["ThreadState", "Tool", "ToolContext", "ToolError", "ToolInput", "ToolKind"]
+
+
+class ThreadState(Protocol):
+    """Harness state stored with the thread (the todo list), outside the transcript."""
+
+    def load(self) -> dict[str, Any]: ...
+
+    def save(self, state: dict[str, Any]) -> None: ...
 
 
 class ToolInput(BaseModel):
@@ -33,6 +41,7 @@ class ToolContext:
     workspace: Workspace
     thread_id: str
     turn_id: str
+    state: ThreadState | None = None
 
 
 class Tool:

@@ -1,0 +1,164 @@
+"""The headless CLI's commands (PROTOCOL.md section 9): ``ask``, ``threads``, ``show``.
+
+Same harness as the server, in-process: the CLI only chooses a view (rich or JSON lines),
+answers approvals at the terminal, and maps Ctrl-C to an interrupt (a second Ctrl-C exits).
+The SDK import starts in a background thread first thing, overlapping the store and
+workspace set-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.config import Settings, resolve_settings
+from agent.model import NO_KEY_MESSAGE
+from agent.protocol import ApprovalRequestedEvent, Event, TextPart, TurnCompletedEvent
+from agent.store import Store, UnknownThread
+from agent.workspace import Workspace
+
+EXIT_CODES = {"completed": 0, "failed": 1, "interrupted": 130}
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    prompt: str
+    workspace: Path
+    mode: str | None = None
+    thread_id: str | None = None
+    json: bool = False
+
+
+def _settings(mode: str | None) -> tuple[Settings, list[str]]:
+    return resolve_settings({"permissionMode": mode} if mode else None)
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"agent-lsp: {message}", file=sys.stderr)
+    return code
+
+
+def ask(options: AskOptions) -> int:
+    from agent.anthropic_model import prewarm
+
+    threading.Thread(target=prewarm, name="prewarm-anthropic", daemon=True).start()
+    settings, errors = _settings(options.mode)
+    for error in errors:
+        print(f"agent-lsp: {error}", file=sys.stderr)
+    if not settings.api_key_present:
+        return _fail(NO_KEY_MESSAGE, 1)
+    if not options.prompt.strip():
+        return _fail("the prompt is empty; say what the agent should do")
+    return asyncio.run(_ask(options, settings))
+
+
+async def _ask(options: AskOptions, settings: Settings) -> int:
+    from agent.harness import Harness
+    from agent.terminal import JsonView, Prompter, RichView
+
+    harness = Harness(Workspace(options.workspace), Store.open_default(settings.state_dir), settings)
+    view = JsonView() if options.json else RichView()
+    harness.log.subscribe(view.on_event)
+    if options.thread_id:
+        try:
+            harness.get_thread(options.thread_id)
+        except UnknownThread:
+            return _fail(f"no thread {options.thread_id!r} in {harness.workspace.root}; "
+                         "list them with `agent-lsp threads`")
+        thread_id = options.thread_id
+    else:
+        first_line = options.prompt.strip().splitlines()[0]
+        thread_id = harness.start_thread(first_line[:60]).id
+
+    prompter = Prompter()
+    answering: set[asyncio.Task[None]] = set()
+
+    async def answer(event: ApprovalRequestedEvent) -> None:
+        decision, message = await prompter.ask(event.approval)
+        harness.respond(event.approval.id, decision, message, "request")
+
+    final: list[str] = []
+
+    def on_event(event: Event) -> None:
+        if isinstance(event, TurnCompletedEvent):
+            final.append(event.turn.status)
+        if isinstance(event, ApprovalRequestedEvent):
+            task = asyncio.ensure_future(answer(event))
+            answering.add(task)
+            task.add_done_callback(answering.discard)
+
+    harness.log.subscribe(on_event)
+    loop = asyncio.get_running_loop()
+    interrupts = 0
+
+    def on_sigint() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts > 1:
+            os._exit(130)
+        print("\nagent-lsp: interrupting (Ctrl-C again to quit at once)", file=sys.stderr)
+        asyncio.ensure_future(harness.interrupt(thread_id))
+
+    loop.add_signal_handler(signal.SIGINT, on_sigint)
+    try:
+        harness.start_turn(thread_id, [TextPart(text=options.prompt)])
+        await harness.wait(thread_id)
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        for task in answering:
+            task.cancel()
+    return EXIT_CODES.get(final[-1] if final else "failed", 1)
+
+
+def threads(workspace: Path, as_json: bool) -> int:
+    settings, _ = _settings(None)
+    store = Store.open_default(settings.state_dir)
+    found = store.list_threads(str(workspace.resolve()))
+    if as_json:
+        for thread in found:
+            print(json.dumps(thread.to_wire(), separators=(",", ":")))
+        return 0
+    if not found:
+        print(f"No threads yet in {workspace.resolve()}. Start one with: agent-lsp ask \"...\"")
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "title", "updated", "status", box=None)
+    for thread in found:
+        table.add_row(thread.id, thread.title, thread.updated_at, thread.status)
+    Console().print(table)
+    return 0
+
+
+def show(workspace: Path, thread_id: str, as_json: bool) -> int:
+    settings, _ = _settings(None)
+    store = Store.open_default(settings.state_dir)
+    try:
+        if store.thread_workspace(thread_id) != str(workspace.resolve()):
+            raise UnknownThread(thread_id)
+    except UnknownThread:
+        return _fail(f"no thread {thread_id!r} in {workspace.resolve()}; list them with `agent-lsp threads`")
+    items = store.items(thread_id)
+    if as_json:
+        for item in items:
+            print(json.dumps(item.to_wire(), separators=(",", ":")))
+        return 0
+    from agent.protocol import ItemCompletedEvent, ItemStartedEvent
+    from agent.terminal import RichView
+
+    view = RichView()
+    for item in items:
+        if item.type == "userMessage":
+            text = " ".join(getattr(part, "text", f"[{part.type}]") for part in item.content)
+            view.console.print(f"[bold cyan]> {text}[/bold cyan]")
+            continue
+        view.on_event(ItemStartedEvent(thread_id=thread_id, turn_id="", item=item))
+        view.on_event(ItemCompletedEvent(thread_id=thread_id, turn_id="", item=item))
+    return 0

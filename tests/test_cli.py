@@ -1,0 +1,87 @@
+"""``agent-lsp ask`` / ``threads`` / ``show`` as subprocesses against the fake API."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from editor import agent_lsp_command, server_env
+from fake_anthropic import FakeAnthropic, Reply, text, tool_use
+
+
+def run_cli(args: list[str], cwd: Path, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*agent_lsp_command(), *args], cwd=cwd, env=env, input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def env(fake: FakeAnthropic, state_dir: Path) -> dict[str, str]:
+    return server_env(fake.url, state_dir)
+
+
+def test_ask_json_streams_events_and_edits_the_file(fake: FakeAnthropic, root: Path, env: dict[str, str]) -> None:
+    (root / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    fake.script(
+        Reply([tool_use("read_file", {"path": "calc.py"})]),
+        Reply([tool_use("edit_file", {"path": "calc.py", "old_string": "a - b", "new_string": "a + b"})]),
+        Reply([text("Fixed it.")]),
+    )
+    done = run_cli(["ask", "--json", "--mode", "acceptEdits", "fix add"], root, env)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert events[0]["type"] == "thread/started" and events[-1]["type"] == "turn/completed"
+    assert events[-1]["turn"]["status"] == "completed"
+    assert (root / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
+    assert "test-key" not in done.stdout + done.stderr
+
+    listed = run_cli(["threads", "--json"], root, env)
+    [thread] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert thread["title"] == "fix add" and thread["lastSeq"] == len(events)
+    shown = run_cli(["show", thread["id"], "--json"], root, env)
+    items = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert [i["type"] for i in items] == ["userMessage", "toolCall", "fileChange", "agentMessage"]
+    pretty = run_cli(["show", thread["id"]], root, env)
+    assert pretty.returncode == 0 and "Fixed it." in pretty.stdout
+
+
+def test_ask_rejection_at_the_terminal_reaches_the_model(fake: FakeAnthropic, root: Path, env: dict[str, str]) -> None:
+    (root / "calc.py").write_text("x = 1\n")
+    fake.script(
+        Reply([tool_use("run_command", {"command": "rm -rf build"})]),
+        Reply([text("Understood, I will not delete it.")]),
+    )
+    done = run_cli(["ask", "clean up"], root, env, stdin="n\nkeep the build folder\n")
+    assert done.returncode == 0, done.stderr
+    assert "Allow: rm -rf build? [y]es / [s]ession / [a]lways / [n]o" in done.stderr
+    result = fake.requests[1].body["messages"][-1]["content"][0]
+    assert result["is_error"] is True and "keep the build folder" in result["content"]
+    assert "Understood, I will not delete it." in done.stdout
+
+
+def test_ask_approve_always_writes_a_rule_that_is_used_next_time(fake: FakeAnthropic, root: Path,
+                                                                 env: dict[str, str]) -> None:
+    fake.script(Reply([tool_use("run_command", {"command": "echo first"})]), Reply([text("ok")]),
+                Reply([tool_use("run_command", {"command": "echo second"})]), Reply([text("ok")]))
+    first = run_cli(["ask", "say it"], root, env, stdin="a\n")
+    assert first.returncode == 0, first.stderr
+    settings = json.loads((root / ".agent-lsp" / "settings.json").read_text())
+    assert settings == {"permissions": {"allow": ["run_command(echo *)"]}}
+    second = run_cli(["ask", "again"], root, env, stdin="")  # no one answers: the rule must allow it
+    assert second.returncode == 0, second.stderr
+    assert "Allow:" not in second.stderr
+    assert "second" in fake.requests[3].body["messages"][-1]["content"][0]["content"]
+
+
+def test_ask_without_a_key_says_how_to_set_it(root: Path, state_dir: Path) -> None:
+    done = run_cli(["ask", "hi"], root, server_env(None, state_dir, api_key=None))
+    assert done.returncode == 1
+    assert "ANTHROPIC_API_KEY" in done.stderr
+
+
+def test_unknown_thread_is_a_clear_error(root: Path, env: dict[str, str]) -> None:
+    done = run_cli(["show", "thr_nope"], root, env)
+    assert done.returncode == 2 and "agent-lsp threads" in done.stderr
