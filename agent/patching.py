@@ -19,10 +19,10 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
-from unidiff import PatchedFile, PatchSet, UnidiffParseError
-from unidiff.patch import Hunk
+from unidiff.errors import UnidiffParseError
+from unidiff.patch import Hunk, PatchedFile, PatchSet
 
 from agent.changes import split_lines
 from agent.workspace import ToolError
@@ -160,14 +160,11 @@ def _check_every_line_used(text: str, patchset: PatchSet) -> None:
 def _file_patch(patched: PatchedFile) -> FilePatch:
     old_path = _clean_path(patched.source_file)
     new_path = _clean_path(patched.target_file)
-    git_style = (old_path is None or old_path.startswith("a/")) and (new_path is None or new_path.startswith("b/"))
-    if git_style:  # only a/ and b/, and only as a pair: a real folder named c/ keeps its name
-        old_path = old_path[2:] if old_path is not None else None
-        new_path = new_path[2:] if new_path is not None else None
+    old_path, new_path = _strip_prefixes(old_path, new_path)
     info = "".join(patched.patch_info or [])
     if old_path is None and new_path is None:
         raise PatchError("A file in the patch has /dev/null on both sides. " + _SHAPE)
-    shown = new_path or old_path
+    shown = new_path or old_path or ""
     if re.search(r"^(?:rename|copy) from ", info, re.M) or (
             old_path is not None and new_path is not None and old_path != new_path):
         raise PatchError(
@@ -177,12 +174,24 @@ def _file_patch(patched: PatchedFile) -> FilePatch:
         )
     if patched.is_binary_file:
         raise PatchError(f"The patch changes the binary file {shown}; binary patches are not supported.")
-    hunks = tuple(_hunk(hunk) for hunk in patched)
+    hunks = tuple(_hunk(hunk, shown) for hunk in patched)
     git_empty = re.search(r"^(?:new|deleted) file mode ", info, re.M) and (old_path is None or new_path is None)
     if not hunks and not git_empty:
         raise PatchError(f"The patch has no hunks for {shown}. Every file needs at least one "
                          "'@@ -start,count +start,count @@' hunk with its lines.")
     return FilePatch(old_path, new_path, hunks)
+
+
+def _strip_prefixes(old: str | None, new: str | None) -> tuple[str | None, str | None]:
+    """Drop git's a/ and b/ prefixes (only those: a real folder named c/ keeps its name)."""
+    bare_old = old[2:] if old is not None and old.startswith("a/") else old
+    bare_new = new[2:] if new is not None and new.startswith("b/") else new
+    if old is None or new is None or (old != bare_old and new != bare_new):
+        return bare_old, bare_new
+    if old == new:
+        return old, new
+    same = {old, bare_old} & {new, bare_new}  # a/x against plain x: one file, one prefix
+    return (same.pop(),) * 2 if same else (bare_old, bare_new)
 
 
 def _clean_path(raw: str) -> str | None:
@@ -198,7 +207,7 @@ def _clean_path(raw: str) -> str | None:
     return path
 
 
-def _hunk(hunk: Hunk) -> ParsedHunk:
+def _hunk(hunk: Hunk, path: str) -> ParsedHunk:
     header = f"@@ -{hunk.source_start},{hunk.source_length} +{hunk.target_start},{hunk.target_length} @@"
     lines: list[HunkLine] = []
     for line in hunk:
@@ -208,9 +217,9 @@ def _hunk(hunk: Hunk) -> ParsedHunk:
                 lines[-1] = HunkLine(last.op, last.text, no_eol=True)
         elif line.line_type in (" ", "-", "+"):
             text = line.value[:-1] if line.value.endswith("\n") else line.value
-            lines.append(HunkLine(line.line_type, text))
+            lines.append(HunkLine(cast(Literal[" ", "-", "+"], line.line_type), text))
     if not any(line.op != " " for line in lines):
-        raise PatchError(f"Hunk {header} has no '+' or '-' lines, so it changes nothing.")
+        raise PatchError(f"Hunk {header} of {path} has no '+' or '-' lines, so it changes nothing.")
     return ParsedHunk(header, hunk.source_start, hunk.source_length, tuple(lines))
 
 
@@ -273,11 +282,11 @@ def _locate(hunk: ParsedHunk, keys: list[str], cursor: int, offset: int, name: s
         if expected - (best - expected) in near and best != expected:
             raise PatchError(f"{name} matches both line {min(best, 2 * expected - best) + 1} and line "
                              f"{max(best, 2 * expected - best) + 1}, equally far from its header; add "
-                             "context lines or correct the header's line numbers.")
+                             f"context lines or correct the header's line numbers. {advice}")
         return best
     if any(p >= cursor for p in matches):
         where = ", ".join(str(p + 1) for p in matches if p >= cursor)
-        raise PatchError(f"{name} is {MAX_OFFSET}+ lines away from its header: its lines are at line "
+        raise PatchError(f"{name} is more than {MAX_OFFSET} lines from its header: its lines are at line "
                          f"{where} of the {source}, not near line {expected + 1}. Correct the @@ line "
                          f"numbers. {advice}")
     if matches:

@@ -8,6 +8,12 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from agent.anthropic_model import AnthropicModel
+from agent.config import Settings
+from agent.harness import Harness
+from agent.store import Store
+from agent.workspace import Workspace
+from agent_run import Run
 from editor import Editor, server_env
 from fake_anthropic import FakeAnthropic
 
@@ -45,3 +51,22 @@ async def editor(fake: FakeAnthropic, root: Path, state_dir: Path, client_kind: 
         yield ed
     finally:
         await ed.close()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """Override in a test module (or parametrize) to change the harness's settings."""
+    return Settings(permission_mode="ask")
+
+
+@pytest_asyncio.fixture
+async def run(fake: FakeAnthropic, root: Path, tmp_path: Path, settings: Settings,
+              monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Run]:
+    """The real harness in-process: real SDK, real tools and store, the fake HTTP API."""
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    (root / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    harness = Harness(Workspace(root), Store(tmp_path / "s.db"), settings,
+                      model=AnthropicModel(idle_timeout_s=2.0))
+    yield Run(harness)
+    await harness.shutdown()

@@ -29,9 +29,9 @@ from fake_anthropic import (
 pytestmark = pytest.mark.timeout(20)
 
 MODEL = "claude-test"
-TOOLS: list[dict[str, Any]] = [{"name": "read_file", "description": "Read a file.",
+TOOLS: Any = [{"name": "read_file", "description": "Read a file.",
                                 "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}}}]
-HELLO: list[dict[str, Any]] = [{"role": "user", "content": "hi"}]
+HELLO: Any = [{"role": "user", "content": "hi"}]
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ async def test_text_streams_in_deltas_and_the_final_message_matches(
                 deltas.append(event.text)
         final = await stream.get_final_message()
     assert len(deltas) == 8 and "".join(deltas) == "Hello there, friend. Nice to see you."
-    assert [b.type for b in final.content] == ["text"] and final.content[0].text == "".join(deltas)
+    assert [b.model_dump(exclude_none=True) for b in final.content] == [text("".join(deltas))]
     assert final.stop_reason == "end_turn" and final.model == MODEL
     assert final.usage.input_tokens > 0 and final.usage.output_tokens > 1
     [request] = server.requests
@@ -91,7 +91,9 @@ async def test_tool_input_round_trips_through_input_json_deltas_and_back(
     assert [b.type for b in final.content] == ["thinking", "text", "tool_use"]
     use = final.content[2]
     assert use.type == "tool_use" and (use.id, use.name, use.input) == ("toolu_1", "read_file", args)
-    assert final.stop_reason == "tool_use" and final.content[0].signature.startswith("sig_")
+    considered = final.content[0]
+    assert considered.type == "thinking" and considered.thinking == "First, read the file."
+    assert considered.signature.startswith("sig_") and final.stop_reason == "tool_use"
     history = [*HELLO, {"role": "assistant", "content": final.content},
                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "1 + 1"}]}]
     answer = await client.messages.create(model=MODEL, max_tokens=64, tools=TOOLS, messages=history)
@@ -111,7 +113,7 @@ async def test_raw_stream_events_and_a_plain_create(server: FakeAnthropic, clien
     assert plain.stop_reason == "max_tokens" and "stream" not in server.requests[1].body
 
 
-def answered(tool_id: str = "toolu_1", **result: Any) -> list[dict[str, Any]]:
+def answered(tool_id: str = "toolu_1", **result: Any) -> Any:
     return [{"role": "user", "content": "read it"},
             {"role": "assistant", "content": [tool_use("read_file", {"path": "a"}, id=tool_id)]},
             {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_id, "content": "ok", **result}]}]
@@ -329,6 +331,20 @@ def test_unknown_paths_are_404_json(server: FakeAnthropic) -> None:
     body = json.loads(response.read())
     assert response.status == 404 and body["error"]["type"] == "not_found_error"
     assert response.getheader("request-id") == body["request_id"]
+    connection.close()
+
+
+def test_x_api_key_auth_count_tokens_and_a_malformed_body(server: FakeAnthropic) -> None:
+    connection = http.client.HTTPConnection(server.url.removeprefix("http://"), timeout=5)
+    headers = {"x-api-key": "k", "anthropic-version": "2023-06-01", "content-type": "application/json"}
+    connection.request("POST", "/v1/messages/count_tokens", json.dumps({"model": MODEL, "messages": HELLO}), headers)
+    response = connection.getresponse()
+    assert response.status == 200 and json.loads(response.read())["input_tokens"] > 0
+    connection.request("POST", "/v1/messages", b"{not json", headers)
+    response = connection.getresponse()
+    assert response.status == 400 and response.getheader("x-should-retry") == "false"
+    assert json.loads(response.read())["error"]["type"] == "invalid_request_error"
+    assert server.violations == ["request #0: body: must be a JSON object"] and len(server.requests) == 1
     connection.close()
 
 

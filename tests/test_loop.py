@@ -3,51 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from agent.config import Settings
-from agent.harness import Harness, TurnBusy
-from agent.protocol import Event, TextPart
-from agent.store import Store
-from agent.workspace import Workspace
+from agent.harness import TurnBusy
+from agent.protocol import TextPart
+from agent_run import Run
 from fake_anthropic import FakeAnthropic, HttpError, Reply, StreamError, text, tool_use
-
-
-class Run:
-    def __init__(self, harness: Harness) -> None:
-        self.harness = harness
-        self.events: list[Event] = []
-        harness.log.subscribe(self.events.append)
-
-    def of_type(self, kind: str) -> list[Any]:
-        return [e for e in self.events if e.type == kind]
-
-    async def turn(self, prompt: str, thread_id: str | None = None) -> Any:
-        thread_id = thread_id or self.harness.start_thread("test").id
-        turn = self.harness.start_turn(thread_id, [TextPart(text=prompt)])
-        await self.harness.wait(thread_id)
-        return next(e for e in self.of_type("turn/completed") if e.turn.id == turn.id)
-
-    async def until(self, kind: str) -> Any:
-        async with asyncio.timeout(10):
-            while not self.of_type(kind):
-                await asyncio.sleep(0.01)
-        return self.of_type(kind)[-1]
-
-
-@pytest_asyncio.fixture
-async def run(fake: FakeAnthropic, root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Run]:
-    monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
-    (root / "calc.py").write_text("def add(a, b):\n    return a - b\n")
-    harness = Harness(Workspace(root), Store(tmp_path / "s.db"), Settings(permission_mode="ask"))
-    yield Run(harness)
-    await harness.shutdown()
 
 
 async def test_a_text_turn_streams_items_and_stores_a_valid_transcript(run: Run, fake: FakeAnthropic) -> None:

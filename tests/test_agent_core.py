@@ -1,0 +1,256 @@
+"""Agent core through the real harness: commands, todos, permission modes and rules,
+recovery paths and interrupts. The fake API validates every request the harness sends."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from agent.config import Settings
+from agent.protocol import TextPart
+from agent_run import Run
+from fake_anthropic import Disconnect, FakeAnthropic, HttpError, Reply, Stall, StreamError, text, tool_use
+
+EDIT = {"path": "calc.py", "old_string": "a - b", "new_string": "a + b"}
+
+
+def last_result(fake: FakeAnthropic, request: int = -1) -> dict:
+    return fake.requests[request].body["messages"][-1]["content"][0]
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead for our purposes
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+# --- run_command -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("settings", [Settings(permission_mode="bypass")])
+async def test_command_output_streams_and_the_exit_code_is_reported(run: Run, fake: FakeAnthropic) -> None:
+    fake.script(Reply([tool_use("run_command", {"command": "echo out; echo err >&2; env; exit 3"})]),
+                Reply([text("saw it")]))
+    done = await run.turn("run it")
+    assert done.turn.status == "completed"
+    [item] = run.items("commandExecution")
+    assert (item.exit_code, item.status) == (3, "failed")
+    assert "out\nerr\n" in item.output
+    streamed = "".join(e.text for e in run.of_type("item/delta") if e.item_id == item.id)
+    assert streamed.startswith("out\nerr\n")
+    result = last_result(fake)
+    assert result["is_error"] is True and result["content"].startswith("Exit code 3\nout\nerr")
+    assert "test-key" not in result["content"] and "ANTHROPIC_API_KEY" not in result["content"]
+
+
+@pytest.mark.parametrize("settings", [Settings(permission_mode="bypass")])
+async def test_a_command_past_its_timeout_is_killed_with_its_children(run: Run, fake: FakeAnthropic, root: Path) -> None:
+    command = "sleep 30 & echo $! > child.pid; echo started; wait"
+    fake.script(Reply([tool_use("run_command", {"command": command, "timeout_s": 0.5})]), Reply([text("ok")]))
+    done = await run.turn("run it")
+    assert done.turn.status == "completed"
+    assert last_result(fake)["content"].startswith("Timed out after 0.5 s")
+    assert not pid_alive(int((root / "child.pid").read_text()))
+
+
+@pytest.mark.parametrize("settings", [Settings(permission_mode="bypass")])
+async def test_long_output_keeps_head_and_tail(run: Run, fake: FakeAnthropic) -> None:
+    command = "python3 -c \"print('HEAD'); print('x' * 100000); print('TAIL')\""
+    fake.script(Reply([tool_use("run_command", {"command": command})]), Reply([text("ok")]))
+    await run.turn("run it")
+    content = last_result(fake)["content"]
+    assert content.startswith("Exit code 0\nHEAD") and content.rstrip().endswith("TAIL")
+    assert "characters of output left out" in content and len(content) < 20000
+
+
+@pytest.mark.parametrize("settings", [Settings(permission_mode="bypass")])
+async def test_interrupt_while_a_command_runs_kills_it(run: Run, fake: FakeAnthropic, root: Path) -> None:
+    fake.script(Reply([tool_use("run_command", {"command": "echo $$ > cmd.pid; sleep 30"})]), Reply([text("ok")]))
+    thread_id = run.harness.start_thread("t").id
+    run.harness.start_turn(thread_id, [TextPart(text="go")])
+    await run.until("item/started", 2)
+    pid_file = root / "cmd.pid"
+    async with asyncio.timeout(10):
+        while not pid_file.exists() or not pid_file.read_text().strip():
+            await asyncio.sleep(0.01)
+    assert await run.harness.interrupt(thread_id)
+    assert run.of_type("turn/completed")[-1].turn.status == "interrupted"
+    assert not pid_alive(int(pid_file.read_text()))
+    history = run.harness.store.messages(thread_id)
+    assert history[-1]["content"][0]["content"].startswith("Interrupted by the user")
+    assert (await run.turn("next", thread_id)).turn.status == "completed"  # history still valid
+
+
+# --- todo_write ------------------------------------------------------------------------------
+
+async def test_todo_write_is_an_item_and_stored_with_the_thread(run: Run, fake: FakeAnthropic) -> None:
+    todos = [{"content": "read calc.py", "status": "completed"}, {"content": "fix add", "status": "in_progress"}]
+    fake.script(Reply([tool_use("todo_write", {"todos": todos})]), Reply([text("planned")]))
+    done = await run.turn("plan")
+    [item] = run.items("todoList")
+    assert [t.model_dump() for t in item.todos] == todos and item.status == "completed"
+    assert run.harness.store.get_state(done.thread_id)["todos"] == todos
+
+
+# --- permissions -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("settings", [Settings(permission_mode="readOnly")])
+async def test_read_only_refuses_edits_and_commands(run: Run, fake: FakeAnthropic, root: Path) -> None:
+    fake.script(Reply([tool_use("edit_file", EDIT), tool_use("run_command", {"command": "touch made"})]),
+                Reply([text("ok")]))
+    await run.turn("try")
+    results = fake.requests[1].body["messages"][-1]["content"]
+    assert all(r["is_error"] and "readOnly" in r["content"] for r in results)
+    assert not (root / "made").exists() and (root / "calc.py").read_text().endswith("a - b\n")
+    assert run.of_type("approval/requested") == []
+
+
+@pytest.mark.parametrize("settings", [Settings(permission_mode="acceptEdits")])
+async def test_accept_edits_runs_edits_but_asks_before_commands(run: Run, fake: FakeAnthropic, root: Path) -> None:
+    fake.script(Reply([tool_use("edit_file", EDIT), tool_use("run_command", {"command": "touch made"})]),
+                Reply([text("ok")]))
+    thread_id = run.harness.start_thread("t").id
+    run.harness.start_turn(thread_id, [TextPart(text="go")])
+    asked = await run.until("approval/requested")
+    assert asked.approval.kind == "command" and asked.approval.title == "Run touch made"
+    assert (root / "calc.py").read_text().endswith("a + b\n")  # the edit did not wait
+    run.harness.respond(asked.approval.id, "approve", None, "request")
+    await run.harness.wait(thread_id)
+    assert (root / "made").exists()
+
+
+async def test_session_approval_covers_the_next_edit_in_the_thread(run: Run, fake: FakeAnthropic, root: Path) -> None:
+    fake.script(Reply([tool_use("edit_file", EDIT)]),
+                Reply([tool_use("edit_file", {"path": "calc.py", "old_string": "add", "new_string": "plus"})]),
+                Reply([text("done")]))
+    thread_id = run.harness.start_thread("t").id
+    run.harness.start_turn(thread_id, [TextPart(text="go")])
+    asked = await run.until("approval/requested")
+    run.harness.respond(asked.approval.id, "approveForSession", None, "request")
+    await run.harness.wait(thread_id)
+    assert len(run.of_type("approval/requested")) == 1
+    assert (root / "calc.py").read_text() == "def plus(a, b):\n    return a + b\n"
+
+
+@pytest.mark.parametrize("settings", [Settings(permission_mode="bypass")])
+async def test_deny_beats_allow_even_in_bypass(run: Run, fake: FakeAnthropic, root: Path) -> None:
+    (root / ".agent-lsp").mkdir()
+    (root / ".agent-lsp" / "settings.json").write_text(json.dumps({"permissions": {
+        "allow": ["run_command(git *)", "edit_file(**)"], "deny": ["run_command(git push *)", "edit_file(calc.py)"]}}))
+    fake.script(Reply([tool_use("run_command", {"command": "git push origin main"}), tool_use("edit_file", EDIT)]),
+                Reply([text("ok")]))
+    await run.turn("ship it")
+    results = fake.requests[1].body["messages"][-1]["content"]
+    assert all(r["is_error"] and "deny rule" in r["content"] for r in results)
+    assert (root / "calc.py").read_text().endswith("a - b\n")
+
+
+async def test_allow_rules_skip_the_question_but_not_for_compound_commands(run: Run, fake: FakeAnthropic,
+                                                                          root: Path) -> None:
+    (root / ".agent-lsp").mkdir()
+    (root / ".agent-lsp" / "settings.json").write_text(json.dumps({"permissions": {
+        "allow": ["run_command(echo *)", "edit_file(*.py)"]}}))
+    fake.script(Reply([tool_use("edit_file", EDIT), tool_use("run_command", {"command": "echo hi"}),
+                       tool_use("run_command", {"command": "echo hi; touch sneaky"})]),
+                Reply([text("ok")]))
+    thread_id = run.harness.start_thread("t").id
+    run.harness.start_turn(thread_id, [TextPart(text="go")])
+    asked = await run.until("approval/requested")
+    assert asked.approval.command == "echo hi; touch sneaky"  # the only question asked
+    run.harness.respond(asked.approval.id, "reject", "no chaining", "request")
+    await run.harness.wait(thread_id)
+    assert (root / "calc.py").read_text().endswith("a + b\n") and not (root / "sneaky").exists()
+    assert len(run.of_type("approval/requested")) == 1
+
+
+async def test_approve_always_saves_an_edit_rule(run: Run, fake: FakeAnthropic, root: Path) -> None:
+    fake.script(Reply([tool_use("edit_file", EDIT)]), Reply([text("ok")]))
+    thread_id = run.harness.start_thread("t").id
+    run.harness.start_turn(thread_id, [TextPart(text="go")])
+    asked = await run.until("approval/requested")
+    run.harness.respond(asked.approval.id, "approveAlways", None, "request")
+    await run.harness.wait(thread_id)
+    saved = json.loads((root / ".agent-lsp" / "settings.json").read_text())
+    assert saved == {"permissions": {"allow": ["edit_file(calc.py)"]}}
+
+
+# --- recovery --------------------------------------------------------------------------------
+
+async def test_rate_limit_honours_retry_after(run: Run, fake: FakeAnthropic) -> None:
+    fake.script(HttpError(429, "rate_limit_error", "slow down", retry_after=0.05), Reply([text("ok")]))
+    assert (await run.turn("hi")).turn.status == "completed"
+    assert len(fake.requests) == 2
+
+
+@pytest.mark.parametrize("settings", [Settings(fallback_model="claude-fallback")])
+async def test_repeated_overloads_switch_to_the_fallback_model(run: Run, fake: FakeAnthropic) -> None:
+    overloaded = HttpError(529, "overloaded_error", "Overloaded", retry_after=0)
+    fake.script(overloaded, overloaded, Reply([text("from the fallback")]))
+    assert (await run.turn("hi")).turn.status == "completed"
+    assert [r.body["model"] for r in fake.requests] == [Settings().model, Settings().model, "claude-fallback"]
+
+
+async def test_errors_that_persist_fail_the_turn_with_the_reason(run: Run, fake: FakeAnthropic) -> None:
+    fake.script(*[HttpError(500, "api_error", "boom", retry_after=0)] * 5)
+    done = await run.turn("hi")
+    assert done.turn.status == "failed" and "boom" in done.turn.error
+    assert run.harness.store.messages(done.thread_id) == [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
+
+
+@pytest.mark.parametrize("fault", ["disconnect", "stall", "error"])
+async def test_a_broken_stream_is_retried_and_never_enters_history(run: Run, fake: FakeAnthropic, fault: str) -> None:
+    partial = Reply([text("This partial answer must not be kept.")])
+    step = {"disconnect": Disconnect(partial, after_frames=4), "stall": Stall(partial, after_frames=4),
+            "error": StreamError(partial, after_frames=4)}[fault]
+    fake.script(step, Reply([text("Complete answer.")]))
+    done = await run.turn("hi")
+    fake.release_stalls()
+    assert done.turn.status == "completed"
+    assert [i.status for i in run.items("agentMessage")] == ["failed", "completed"]
+    history = run.harness.store.messages(done.thread_id)
+    assert history[-1] == {"role": "assistant", "content": [{"type": "text", "text": "Complete answer."}]}
+
+
+async def test_max_tokens_keeps_the_text_drops_the_cut_tool_call_and_continues(run: Run, fake: FakeAnthropic) -> None:
+    fake.script(Reply([text("First half,"), tool_use("read_file", {"path": "calc.py"})], stop_reason="max_tokens"),
+                Reply([text(" second half.")]))
+    done = await run.turn("long answer")
+    assert done.turn.status == "completed"
+    second = fake.requests[1].body["messages"]
+    assert [b["type"] for b in second[-2]["content"]] == ["text"]
+    assert second[-1]["content"][0]["text"] == "Continue exactly where you stopped."
+
+
+async def test_prompt_too_long_shortens_old_tool_results_once(run: Run, fake: FakeAnthropic, root: Path) -> None:
+    (root / "big.txt").write_text("".join(f"line {i} " + "x" * 80 + "\n" for i in range(300)))
+    fake.script(Reply([tool_use("read_file", {"path": "big.txt"})]), Reply([text("read it")]),
+                HttpError(400, "invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum"),
+                Reply([text("fits now")]))
+    first = await run.turn("read big.txt")
+    done = await run.turn("summarise", first.thread_id)
+    assert done.turn.status == "completed"
+    retried = json.dumps(fake.requests[3].body["messages"])
+    assert "shortened by agent-lsp" in retried and "line 299" not in retried
+    stored = json.dumps(run.harness.store.messages(done.thread_id))
+    assert "shortened by agent-lsp" in stored
+
+
+async def test_interrupt_while_streaming_ends_the_turn_and_keeps_history_valid(run: Run, fake: FakeAnthropic) -> None:
+    fake.script(Stall(Reply([text("Streaming for a long time...")]), after_frames=4), Reply([text("fresh")]))
+    thread_id = run.harness.start_thread("t").id
+    run.harness.start_turn(thread_id, [TextPart(text="go")])
+    await run.until("item/delta")
+    assert await run.harness.interrupt(thread_id)
+    fake.release_stalls()
+    assert run.of_type("turn/completed")[-1].turn.status == "interrupted"
+    assert run.items("agentMessage")[0].status == "failed"
+    assert (await run.turn("again", thread_id)).turn.status == "completed"
