@@ -117,17 +117,28 @@ class DiskApplier:
     """Writes change sets to disk atomically, after checking nothing changed underneath."""
 
     async def apply(self, changes: ChangeSet) -> ApplyResult:
+        problem = self.check(changes)
+        if problem is not None:
+            return problem
+        self.write(changes)
+        return ApplyResult("applied")
+
+    def check(self, changes: ChangeSet) -> ApplyResult | None:
+        """A conflict if any file on disk is not what the change was computed against."""
         for planned in changes.files:
             current = _read_disk(planned.path)
             expected = None if planned.kind == "add" else planned.old_text
             if current != expected:
-                return ApplyResult("conflict", f"{planned.rel} changed on disk since it was read")
+                state = "already exists" if planned.kind == "add" else "changed on disk since it was read"
+                return ApplyResult("conflict", f"{planned.rel} {state}")
+        return None
+
+    def write(self, changes: ChangeSet) -> None:
         for planned in changes.files:
             if planned.kind == "delete":
                 planned.path.unlink()
             else:
                 write_atomic(planned.path, planned.new_text)
-        return ApplyResult("applied")
 
 
 def _read_disk(path: Path) -> str | None:

@@ -70,20 +70,25 @@ class LspApplier:
         on_disk: list[PlannedFile] = []
         for planned in changes.files:
             doc = self._documents.get(planned.path)
-            if doc is None:
-                if planned.from_buffer:
+            if planned.kind == "delete" and doc is not None and doc.text != planned.old_text:
+                return ApplyResult("conflict", f"{planned.rel} has changed in the editor; not deleting it")
+            if planned.kind != "update" or doc is None:  # added and deleted files go to disk
+                if doc is None and planned.from_buffer:
                     return ApplyResult("conflict", f"{planned.rel} was closed in the editor since it was read")
                 on_disk.append(planned)
             elif not planned.from_buffer or doc.version != planned.version or doc.text != planned.old_text:
                 return ApplyResult("conflict", f"{planned.rel} changed in the editor since it was read")
             else:
                 in_editor.append((doc.uri, planned))
-        if on_disk:
-            result = await self._disk.apply(ChangeSet(changes.title, on_disk))
+        disk_set = ChangeSet(changes.title, on_disk)
+        problem = self._disk.check(disk_set)
+        if problem is not None:
+            return problem
+        if in_editor:
+            result = await self._apply_in_editor(changes.title, in_editor)
             if result.outcome != "applied":
                 return result
-        if in_editor:
-            return await self._apply_in_editor(changes.title, in_editor)
+        self._disk.write(disk_set)
         return ApplyResult("applied")
 
     async def _apply_in_editor(self, title: str, edits: list[tuple[str, PlannedFile]]) -> ApplyResult:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import pytest
 
-from agent.changes import ChangeSet, DiskApplier
+from agent.changes import ChangeSet, DiskApplier, unified_diff
+from agent.patching import apply_hunks, parse_patch
 from agent.tools.apply_patch import ApplyPatch, ApplyPatchInput
 from agent.tools.base import ToolContext, ToolError
 from agent.tools.write_file import WriteFile, WriteFileInput
@@ -125,6 +127,18 @@ async def test_hunks_a_few_lines_off_their_header_still_apply(ws: Workspace) -> 
     assert len(lines) == 21
 
 
+async def test_hunks_far_from_their_header_or_ambiguous_are_refused(ws: Workspace) -> None:
+    far = "--- a/src/lines.txt\n+++ b/src/lines.txt\n@@ -60 +60 @@\n-line 20\n+LAST\n"
+    (ws.root / "src" / "lines.txt").write_text("".join(f"line {i}\n" for i in range(1, 101)))
+    with pytest.raises(ToolError, match="more than 30 lines from its header: its lines are at line 20"):
+        await patch(ws, far)
+    (ws.root / "dup.txt").write_text("a\nx\nb\nx\nc\n")
+    with pytest.raises(ToolError, match="matches both line 2 and line 4"):
+        await patch(ws, "--- a/dup.txt\n+++ b/dup.txt\n@@ -3 +3 @@\n-x\n+y\n")
+    fenced = "```diff\n--- a/dup.txt\n+++ dup.txt\n@@ -4,2 +4,2 @@\n x\n-c\n+C\n```\n"
+    assert (await patch(ws, fenced)).files[0].new_text == "a\nx\nb\nx\nC\n"
+
+
 async def test_a_stale_hunk_names_file_hunk_and_line_and_plans_nothing(ws: Workspace) -> None:
     text = ("--- a/src/calc.py\n+++ b/src/calc.py\n@@ -2 +2 @@\n-    return a - b\n+    return a + b\n"
             "--- a/src/lines.txt\n+++ b/src/lines.txt\n@@ -1,2 +1,2 @@\n-line 1\n+line one\n line 2\n"
@@ -240,3 +254,27 @@ async def test_write_file_keeps_crlf_and_uses_the_open_buffer(ws: Workspace) -> 
     ws.documents = Buffers({path: OpenDocument("file://" + str(path), "unsaved\n", 3)})
     planned = (await WriteFile().plan(WriteFileInput(path="src/calc.py", content="new\n"), ctx(ws))).files[0]
     assert (planned.old_text, planned.version, planned.from_buffer) == ("unsaved\n", 3, True)
+
+
+def test_the_projects_own_diffs_apply_back() -> None:
+    """Seeded round trip: changes.unified_diff output (LF or CRLF, with or without a final
+    newline, new files included) parses and applies back to exactly the new text."""
+    rng = random.Random(7)
+    for _ in range(400):
+        eol = rng.choice(["\n", "\r\n"])
+        old = [f"l{rng.randint(0, 5)}" for _ in range(rng.randint(1, 25))]
+        new = list(old)
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randint(0, len(new))
+            if rng.random() < 0.4 or not new:
+                new.insert(at, f"n{rng.randint(0, 99)}")
+            elif rng.random() < 0.5:
+                del new[min(at, len(new) - 1)]
+            else:
+                new[min(at, len(new) - 1)] = f"c{rng.randint(0, 99)}"
+        old_text = eol.join(old) + (eol if rng.random() < 0.8 else "")
+        new_text = eol.join(new) + (eol if new and rng.random() < 0.8 else "")
+        if old_text == new_text or (eol == "\r\n" and "\r\n" not in old_text):
+            continue  # a file with no line ending gives added lines LF, by design
+        [file] = parse_patch(unified_diff("x.txt", old_text, new_text))
+        assert apply_hunks(old_text, file.hunks, "x.txt") == new_text, (old_text, new_text)
