@@ -22,7 +22,7 @@ import stat
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from agent.tools.base import ToolError
 from agent.workspace import Workspace
@@ -134,7 +134,7 @@ def parse_gitignore(text: str) -> list[IgnoreRule]:
         line = line.rstrip("/")
         if not line:
             continue
-        if "/" not in line and not line.startswith("**"):
+        if "/" not in line and line != "**":
             line = "**/" + line  # no slash: matches a name at any depth
         try:
             regex = re.compile(glob_regex(line.removeprefix("/")))
@@ -175,28 +175,31 @@ def _join(parent: str, name: str) -> str:
     return f"{parent}/{name}" if parent else name
 
 
+def _rel(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix() if path != root else ""
+
+
 def parent_layers(root: Path, start: Path) -> list[Layer]:
     """The layers of the directories above ``start``, from the root down."""
-    layers: list[Layer] = []
-    rel = ""
-    for part in start.relative_to(root).parts[:-1] if start != root else ():
-        layers += load_layer(root / rel, rel) if rel or not layers else []
-        rel = _join(rel, part)
-    if start != root:
-        layers += load_layer(root / rel, rel) if rel else []
+    if start == root:
+        return []
+    layers, directory = load_layer(root, ""), root
+    for part in start.relative_to(root).parts[:-1]:
+        directory = directory / part
+        layers += load_layer(directory, _rel(root, directory))
     return layers
 
 
 def walk_files(root: Path, start: Path) -> Iterator[str]:
     """Root-relative POSIX paths of the files a search from ``start`` sees, in walk order."""
-    rel_start = start.relative_to(root).as_posix() if start != root else ""
+    rel_start = _rel(root, start)
     if not start.is_dir():
         yield rel_start
         return
     stacks = {str(start): parent_layers(root, start) + load_layer(start, rel_start)}
     for dirpath, dirnames, filenames in os.walk(start):
         layers = stacks.pop(dirpath)
-        rel_dir = Path(dirpath).relative_to(root).as_posix() if dirpath != str(root) else ""
+        rel_dir = _rel(root, Path(dirpath))
         kept = []
         for name in dirnames:
             full, rel = os.path.join(dirpath, name), _join(rel_dir, name)
@@ -223,11 +226,11 @@ def admits(root: Path, start: Path, path: Path) -> bool:
         return is_regular(path)
     if start not in path.parents or not is_regular(path):
         return False
-    layers = parent_layers(root, start) + load_layer(start, start.relative_to(root).as_posix())
+    layers = parent_layers(root, start) + load_layer(start, _rel(root, start))
     current = start
     for part in path.relative_to(start).parts:
         current = current / part
-        rel = current.relative_to(root).as_posix()
+        rel = _rel(root, current)
         is_dir = current != path
         if part == ".git" or is_ignored(layers, rel, is_dir) or (is_dir and current.is_symlink()):
             return False
@@ -310,7 +313,7 @@ def path_key(rel: str) -> tuple[str, ...]:
 class Best(Generic[T]):
     """The ``limit`` smallest items by ``key`` in sorted order, and how many were offered."""
 
-    def __init__(self, limit: int, key: Callable[[T], object]) -> None:
+    def __init__(self, limit: int, key: Callable[[T], Any]) -> None:
         self.limit, self.key, self.total = limit, key, 0
         self._items: list[T] = []
 
@@ -321,7 +324,7 @@ class Best(Generic[T]):
             self._trim()
 
     def _trim(self) -> None:
-        self._items.sort(key=self.key)  # type: ignore[arg-type]
+        self._items.sort(key=self.key)
         del self._items[self.limit :]
 
     def items(self) -> list[T]:
