@@ -16,7 +16,9 @@ from pydantic.alias_generators import to_camel
 class Wire(BaseModel):
     """Base for every protocol model: camelCase aliases, tolerant of snake_case input."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    # defer_build: schemas are built on first use, not at import (keeps `initialize` fast)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid",
+                              defer_build=True)
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON-ready dict sent to clients (camelCase, no ``None`` fields)."""
@@ -277,8 +279,8 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 
-EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
-ITEM_ADAPTER: TypeAdapter[Item] = TypeAdapter(Item)
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event, config=ConfigDict(defer_build=True))
+ITEM_ADAPTER: TypeAdapter[Item] = TypeAdapter(Item, config=ConfigDict(defer_build=True))
 
 
 # --- 3. request params and results -----------------------------------------------------------

@@ -32,7 +32,8 @@ from agent.store import UnknownThread
 from lsp_server.convert import to_plain
 
 if TYPE_CHECKING:
-    from lsp_server.server import AgentServer, Runtime
+    from lsp_server.runtime import Runtime
+    from lsp_server.server import AgentServer
 
 P = TypeVar("P", bound=BaseModel)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from editor import agent_lsp_command, server_env
-from fake_anthropic import FakeAnthropic, Reply, text, tool_use
+from fake_anthropic import FakeAnthropic, Reply, Stall, text, tool_use
 
 
 def run_cli(args: list[str], cwd: Path, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -85,3 +85,23 @@ def test_ask_without_a_key_says_how_to_set_it(root: Path, state_dir: Path) -> No
 def test_unknown_thread_is_a_clear_error(root: Path, env: dict[str, str]) -> None:
     done = run_cli(["show", "thr_nope"], root, env)
     assert done.returncode == 2 and "agent-lsp threads" in done.stderr
+
+
+def test_ctrl_c_interrupts_the_turn_and_exits_130(fake: FakeAnthropic, root: Path, env: dict[str, str]) -> None:
+    import signal
+
+    fake.script(Stall(Reply([text("A long answer that never ends...")]), after_frames=4))
+    proc = subprocess.Popen([*agent_lsp_command(), "ask", "--json", "talk"], cwd=root, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        fake.wait_for_stall()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        fake.release_stalls()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert events[-1]["type"] == "turn/completed" and events[-1]["turn"]["status"] == "interrupted"
+    assert "interrupting" in err

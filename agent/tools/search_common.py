@@ -1,15 +1,12 @@
 """What ``glob`` and ``grep`` share: which files a search sees, globs, and bounded output.
 
-A search under a directory of the workspace sees its regular files, minus anything named
-``.git``, minus symlinks (never followed, so a search cannot leave the workspace), minus
-what the ``.gitignore`` files from the workspace root down exclude. The directory a search
-starts in is explicit, so it is searched even when ignored, as git and ripgrep do.
-
-Two implementations list those files and must agree exactly: ripgrep (``rg_command`` and
-``rg_lines``) when ``rg`` is on PATH, and ``walk_files`` (``os.walk``) otherwise. ripgrep
-is given the workspace root's ``.gitignore`` with ``--ignore-file`` when a search starts
-below the root; a ``.gitignore`` between the root and that directory is something it cannot
-be told, so ``rg_command`` returns None and the caller walks in Python instead.
+A search from a directory sees its regular files minus anything named ``.git``, minus
+symlinks (never followed, so no search leaves the workspace), minus what the ``.gitignore``
+files from the workspace root down exclude; the start itself is searched even if ignored.
+ripgrep (``rg_command``, ``rg_lines``) and ``walk_files`` (``os.walk``) must agree exactly.
+rg gets the root's ``.gitignore`` by ``--ignore-file`` when a search starts lower down; it
+cannot be told of a ``.gitignore`` between the root and the start, so then ``rg_command``
+returns None and the caller walks in Python.
 """
 
 from __future__ import annotations
@@ -20,17 +17,14 @@ import re
 import shutil
 import stat
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from agent.tools.base import ToolError
 from agent.workspace import Workspace
 
 MAX_RESULTS = 200
 MAX_OUTPUT_CHARS = 30_000
-BINARY_SNIFF_BYTES = 8192
-GITIGNORE = ".gitignore"
 
 T = TypeVar("T")
 
@@ -40,12 +34,8 @@ class RipgrepFailed(Exception):
 
 
 def glob_regex(pattern: str) -> str:
-    """A regex (for ``fullmatch``) of a glob over ``/``-separated paths.
-
-    ``*`` and ``?`` stay within one path component, ``**`` as a whole component spans any
-    number of directories (including none), ``[...]`` and ``[!...]`` are classes, ``{a,b}``
-    picks alternatives, and a backslash makes the next character literal.
-    """
+    """A ``fullmatch`` regex: ``*``, ``?`` within a component, ``**`` across any number of
+    them, ``[...]``/``[!...]`` classes, ``{a,b}`` alternatives, ``\\`` escapes."""
     out: list[str] = []
     i, n = 0, len(pattern)
     while i < n:
@@ -80,12 +70,8 @@ def glob_regex(pattern: str) -> str:
 
 
 def _class_end(pattern: str, start: int) -> int:
-    j = start + 1
-    if j < len(pattern) and pattern[j] in "!^":
-        j += 1
-    if j < len(pattern) and pattern[j] == "]":
-        j += 1
-    end = pattern.find("]", j)
+    j = start + 1 + (pattern[start + 1 : start + 2] in ("!", "^"))
+    end = pattern.find("]", j + (pattern[j : j + 1] == "]"))
     return end if end > 0 and "/" not in pattern[start:end] else -1
 
 
@@ -93,13 +79,10 @@ def _braces(pattern: str, start: int) -> tuple[list[str], int] | None:
     depth, options, last = 0, [], start + 1
     for j in range(start, len(pattern)):
         c = pattern[j]
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth == 0:
-                return options + [pattern[last:j]], j + 1
-        elif c == "," and depth == 1:
+        depth += {"{": 1, "}": -1}.get(c, 0)
+        if c == "}" and depth == 0:
+            return options + [pattern[last:j]], j + 1
+        if c == "," and depth == 1:
             options.append(pattern[last:j])
             last = j + 1
     return None
@@ -112,8 +95,7 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
         raise ToolError(f"glob {pattern!r} cannot be used ({exc}); simplify its [...] classes") from None
 
 
-@dataclass(frozen=True)
-class IgnoreRule:
+class IgnoreRule(NamedTuple):
     """One ``.gitignore`` line: a path regex relative to the file's directory."""
 
     regex: re.Pattern[str]
@@ -128,10 +110,8 @@ def parse_gitignore(text: str) -> list[IgnoreRule]:
         line = raw if raw.endswith("\\ ") else raw.rstrip()
         if not line or line.startswith("#"):
             continue
-        negated = line.startswith("!")
-        line = line[1:] if negated else line
-        dir_only = line.endswith("/")
-        line = line.rstrip("/")
+        negated, line = line.startswith("!"), line.removeprefix("!")
+        dir_only, line = line.endswith("/"), line.rstrip("/")
         if not line:
             continue
         if "/" not in line and line != "**":
@@ -149,7 +129,7 @@ Layer = tuple[str, list[IgnoreRule]]  # (root-relative directory, its rules)
 
 def load_layer(directory: Path, rel: str) -> list[Layer]:
     """The ``.gitignore`` of one directory as a layer, or nothing; symlinks are not read."""
-    path = directory / GITIGNORE
+    path = directory / ".gitignore"
     try:
         if not stat.S_ISREG(os.lstat(path).st_mode):
             return []
@@ -175,7 +155,8 @@ def _join(parent: str, name: str) -> str:
     return f"{parent}/{name}" if parent else name
 
 
-def _rel(root: Path, path: Path) -> str:
+def relative_to_root(root: Path, path: Path) -> str:
+    """``path`` relative to the root in POSIX form; the root itself is ``""``."""
     return path.relative_to(root).as_posix() if path != root else ""
 
 
@@ -186,20 +167,20 @@ def parent_layers(root: Path, start: Path) -> list[Layer]:
     layers, directory = load_layer(root, ""), root
     for part in start.relative_to(root).parts[:-1]:
         directory = directory / part
-        layers += load_layer(directory, _rel(root, directory))
+        layers += load_layer(directory, relative_to_root(root, directory))
     return layers
 
 
 def walk_files(root: Path, start: Path) -> Iterator[str]:
     """Root-relative POSIX paths of the files a search from ``start`` sees, in walk order."""
-    rel_start = _rel(root, start)
+    rel_start = relative_to_root(root, start)
     if not start.is_dir():
         yield rel_start
         return
     stacks = {str(start): parent_layers(root, start) + load_layer(start, rel_start)}
     for dirpath, dirnames, filenames in os.walk(start):
         layers = stacks.pop(dirpath)
-        rel_dir = _rel(root, Path(dirpath))
+        rel_dir = relative_to_root(root, Path(dirpath))
         kept = []
         for name in dirnames:
             full, rel = os.path.join(dirpath, name), _join(rel_dir, name)
@@ -220,33 +201,6 @@ def is_regular(path: Path) -> bool:
         return False
 
 
-def admits(root: Path, start: Path, path: Path) -> bool:
-    """Whether ``walk_files(root, start)`` would list ``path`` (without walking everything)."""
-    if path == start:
-        return is_regular(path)
-    if start not in path.parents or not is_regular(path):
-        return False
-    layers = parent_layers(root, start) + load_layer(start, _rel(root, start))
-    current = start
-    for part in path.relative_to(start).parts:
-        current = current / part
-        rel = _rel(root, current)
-        is_dir = current != path
-        if part == ".git" or is_ignored(layers, rel, is_dir) or (is_dir and current.is_symlink()):
-            return False
-        layers = layers + load_layer(current, rel) if is_dir else layers
-    return True
-
-
-def is_binary(path: Path) -> bool:
-    """A NUL byte in the first 8 KiB; unreadable files count as binary (skipped)."""
-    try:
-        with open(path, "rb") as handle:
-            return b"\x00" in handle.read(BINARY_SNIFF_BYTES)
-    except OSError:
-        return True
-
-
 def search_start(workspace: Workspace, raw: str | None) -> Path:
     """The directory or file a search starts from, through the workspace's path gate."""
     path = workspace.resolve(raw or ".")
@@ -258,7 +212,7 @@ def search_start(workspace: Workspace, raw: str | None) -> Path:
 
 
 def ripgrep(use_ripgrep: bool | None) -> str | None:
-    """The rg executable to use: None forces Python; True insists on rg."""
+    """The rg executable to use: None if it is on PATH, False never, True insists."""
     found = shutil.which("rg") if use_ripgrep is not False else None
     if use_ripgrep and found is None:
         raise ToolError("ripgrep (rg) is not on PATH")
@@ -267,23 +221,23 @@ def ripgrep(use_ripgrep: bool | None) -> str | None:
 
 def rg_command(rg: str, root: Path, start: Path, args: list[str]) -> list[str] | None:
     """rg with the walk rules above, run from the root; None when rg cannot express them."""
-    command = [rg, "--no-config", "--hidden", "--no-require-git", "--no-ignore-parent", "--no-ignore-dot"]
-    command += ["--no-ignore-global", "--no-ignore-exclude", "--no-messages", "--glob", "!.git"]
+    command = [rg, "--no-config", "--hidden", "--no-require-git", "--no-ignore-parent", "--no-ignore-dot",
+               "--no-ignore-global", "--no-ignore-exclude", "--no-messages", "--glob", "!.git"]
     if start != root and start.is_dir():
         for layer_dir in list(start.relative_to(root).parents)[:-1]:
             if load_layer(root / layer_dir, layer_dir.as_posix()):
                 return None  # a .gitignore between root and start: rg would not read it
     if start != root and load_layer(root, ""):
-        command += ["--ignore-file", str(root / GITIGNORE)]
+        command += ["--ignore-file", str(root / ".gitignore")]
     target = start.relative_to(root).as_posix() if start != root else "."
     return command + args + ["--", target]
 
 
 async def rg_lines(command: list[str], cwd: Path) -> AsyncIterator[bytes]:
     """rg's output lines; RipgrepFailed when it fails before printing anything."""
+    pipe, null = asyncio.subprocess.PIPE, asyncio.subprocess.DEVNULL
     process = await asyncio.create_subprocess_exec(
-        *command, cwd=cwd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL, limit=1 << 22,
+        *command, cwd=cwd, stdin=null, stdout=pipe, stderr=null, limit=1 << 22
     )
     printed = False
     try:
@@ -306,8 +260,7 @@ def rg_path(raw: bytes) -> str:
 
 
 def path_key(rel: str) -> tuple[str, ...]:
-    """Sort paths component by component (``a/b`` before ``a.txt``), as ripgrep does."""
-    return tuple(rel.split("/"))
+    return tuple(rel.split("/"))  # component by component: a/b before a.txt
 
 
 class Best(Generic[T]):

@@ -1,0 +1,92 @@
+"""Everything that exists once the client has said who it is and where it works.
+
+Imported only after ``initialize`` has been answered (see ``server.py``), so the harness,
+pydantic models and SQLite never delay the editor's handshake. ``build_runtime`` resolves
+settings, opens the store, builds the harness with the editor's documents and applier,
+wires the event subscribers, and registers the ``agent/*`` methods and commands.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types as t
+
+from agent.config import Settings, apply_options, resolve_settings
+from agent.harness import Harness
+from agent.protocol import Event
+from agent.store import Store
+from agent.workspace import Workspace, uri_to_path
+from lsp_server import convert, methods
+from lsp_server.editor import LspApplier, LspDocuments
+from lsp_server.surfaces import ApprovalDiagnostics, ProgressTracker
+
+if TYPE_CHECKING:
+    from lsp_server.server import AgentServer
+
+
+@dataclass
+class Runtime:
+    harness: Harness
+    progress: ProgressTracker
+    diagnostics: ApprovalDiagnostics
+    startup_messages: list[str] = field(default_factory=list)
+
+    def apply_configuration(self, init_options: Any, section: Any) -> list[str]:
+        """initializationOptions, then a ``workspace/didChangeConfiguration`` section on top."""
+        base, _ = resolve_settings(init_options if isinstance(init_options, dict) else None)
+        settings, messages = apply_options(base, section)
+        self.harness.update_settings(settings)
+        return messages
+
+
+def workspace_root(params: t.InitializeParams) -> Path:
+    if params.workspace_folders:
+        return uri_to_path(params.workspace_folders[0].uri)
+    if params.root_uri:
+        return uri_to_path(params.root_uri)
+    if params.root_path:
+        return Path(params.root_path)
+    return Path.cwd()
+
+
+def open_store(settings: Settings, messages: list[str]) -> Store:
+    try:
+        return Store.open_default(settings.state_dir)
+    except (OSError, sqlite3.Error) as exc:
+        fallback = Path(tempfile.mkdtemp(prefix="agent-lsp-state-"))
+        messages.append(
+            f"agent-lsp could not open its thread store ({exc}); threads are kept in {fallback} for "
+            "this session only. Set AGENT_LSP_STATE_DIR or the stateDir option to a writable folder."
+        )
+        return Store.open_default(fallback)
+
+
+def build_runtime(server: AgentServer, params: t.InitializeParams) -> Runtime:
+    options = convert.to_plain(params.initialization_options)
+    settings, messages = resolve_settings(options if isinstance(options, dict) else None)
+    store = open_store(settings, messages)
+    documents = LspDocuments(server)
+    harness = Harness(Workspace(workspace_root(params), documents), store, settings,
+                      applier=LspApplier(server, documents))
+    progress = ProgressTracker(server, server.interrupt_soon)
+    diagnostics = ApprovalDiagnostics(server, harness.broker)
+
+    def send_event(event: Event) -> None:
+        server.protocol.notify("agent/event", event.to_wire())
+
+    harness.log.subscribe(send_event)
+    harness.log.subscribe(progress.on_event)
+    harness.broker.on_change.append(diagnostics.refresh)
+    methods.register(server)
+    # Import the SDK now, off the event loop, so the first turn does not wait for it; a
+    # daemon thread, so an early exit does not wait for the import either.
+    from agent.anthropic_model import prewarm
+
+    threading.Thread(target=prewarm, name="prewarm-anthropic", daemon=True).start()
+    return Runtime(harness, progress, diagnostics, messages)
