@@ -35,8 +35,9 @@ from agent.protocol import (
     Usage,
     UserMessageItem,
 )
+from agent.recovery import recover, repair_turn
 from agent.rules import RuleFile
-from agent.store import Store, StoredThreadState, UnknownThread, new_id
+from agent.store import Store, StoredThreadState, UnknownThread, new_id, owner_alive
 from agent.tools import Tool, default_tools
 from agent.workspace import Workspace
 
@@ -74,6 +75,7 @@ class Harness:
         self._model = model
         self.current_thread_id: str | None = None
         self._running: dict[str, RunningTurn] = {}
+        self.repaired = recover(store, self.log, workspace.key)
 
     # --- settings and model ------------------------------------------------------------------
 
@@ -129,6 +131,11 @@ class Harness:
         busy = self._running.get(thread_id)
         if busy is not None:
             raise TurnBusy(busy.turn.id)
+        elsewhere = [t for t, owner in self.store.running_turns(thread_id) if owner_alive(owner)]
+        if elsewhere:  # another live process runs a turn here: one writer per thread
+            raise TurnBusy(elsewhere[0].id)
+        for dead in [t for t, owner in self.store.running_turns(thread_id) if not owner_alive(owner)]:
+            repair_turn(self.store, self.log, dead)
         turn = Turn(id=new_id("turn"), thread_id=thread_id, status="running")
         self.log.emit(TurnStartedEvent(thread_id=thread_id, turn=turn))
         scope = TurnScope(thread_id, turn.id, self.log.emit)

@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS threads (
 CREATE INDEX IF NOT EXISTS threads_by_workspace ON threads (workspace, touched);
 CREATE INDEX IF NOT EXISTS threads_by_touch ON threads (touched);
 CREATE TABLE IF NOT EXISTS turns (
-    id TEXT PRIMARY KEY, thread_id TEXT NOT NULL, status TEXT NOT NULL, error TEXT
+    id TEXT PRIMARY KEY, thread_id TEXT NOT NULL, status TEXT NOT NULL, error TEXT, owner TEXT
 );
 CREATE TABLE IF NOT EXISTS items (
     id TEXT PRIMARY KEY, thread_id TEXT NOT NULL, turn_id TEXT NOT NULL, ord INTEGER NOT NULL,
@@ -60,6 +60,38 @@ CREATE TABLE IF NOT EXISTS messages (
     PRIMARY KEY (thread_id, idx)
 ) WITHOUT ROWID;
 """
+
+
+def process_identity(pid: int | None = None) -> str:
+    """``pid:start-time``: names one process, even after its pid is reused."""
+    pid = pid or os.getpid()
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            start = stat.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        start = "?"
+    return f"{pid}:{start}"
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether the process that wrote ``owner`` still runs (same pid, same start time)."""
+    pid_text, _, start = owner.partition(":")
+    if not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                return False  # killed, not yet reaped
+    except (OSError, IndexError):
+        pass
+    return start == "?" or process_identity(pid) == owner
 
 
 def now_iso() -> str:
@@ -87,9 +119,10 @@ class UnknownThread(LookupError):
 class Store:
     """One SQLite connection, safe to share between the event loop and worker threads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, owner: str | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.owner = owner or process_identity()
         self._lock = threading.RLock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -101,6 +134,9 @@ class Store:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(turns)")}
+            if "owner" not in columns:  # stores made before turns had owners
+                self._db.execute("ALTER TABLE turns ADD COLUMN owner TEXT")
 
     @classmethod
     def open_default(cls, state_dir: Path | None = None) -> Store:
@@ -216,8 +252,8 @@ class Store:
             )
         elif isinstance(event, TurnStartedEvent):
             db.execute(
-                "INSERT INTO turns (id, thread_id, status) VALUES (?,?,?)",
-                (event.turn.id, event.thread_id, event.turn.status),
+                "INSERT INTO turns (id, thread_id, status, owner) VALUES (?,?,?,?)",
+                (event.turn.id, event.thread_id, event.turn.status, self.owner),
             )
             db.execute("UPDATE threads SET status='running' WHERE id=?", (event.thread_id,))
         elif isinstance(event, TurnCompletedEvent):
@@ -250,16 +286,22 @@ class Store:
             result.append(item)
         return result
 
-    def running_turns(self, thread_id: str | None = None) -> list[Turn]:
-        """Turns still marked running (after a crash, these are the ones to repair)."""
-        sql = "SELECT id, thread_id, status, error FROM turns WHERE status='running'"
+    def running_turns(self, thread_id: str | None = None) -> list[tuple[Turn, str]]:
+        """Turns still marked running, with the process that runs them (after a crash,
+        those whose process is gone are the ones to repair)."""
+        sql = "SELECT id, thread_id, status, error, COALESCE(owner, '') FROM turns WHERE status='running'"
         args: tuple[str, ...] = ()
         if thread_id is not None:
             sql += " AND thread_id=?"
             args = (thread_id,)
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
-        return [Turn(id=r[0], thread_id=r[1], status=r[2], error=r[3]) for r in rows]
+        return [(Turn(id=r[0], thread_id=r[1], status=r[2], error=r[3]), r[4]) for r in rows]
+
+    def turn_item_ids(self, turn_id: str) -> list[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT id FROM items WHERE turn_id=? ORDER BY ord", (turn_id,)).fetchall()
+        return [r[0] for r in rows]
 
     # --- model transcript --------------------------------------------------------------------
 

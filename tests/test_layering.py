@@ -28,10 +28,10 @@ def test_agent_knows_nothing_of_lsp() -> None:
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
-def test_the_path_to_initialize_does_not_import_the_model_sdk() -> None:
+def test_the_path_to_initialize_imports_neither_the_model_sdk_nor_the_harness() -> None:
     code = (
         "import sys; from lsp_server.server import create_server; create_server(); "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('anthropic', 'httpx2', 'httpx')))"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('anthropic', 'httpx2', 'httpx', 'agent')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"

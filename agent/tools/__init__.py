@@ -5,6 +5,8 @@ from __future__ import annotations
 from agent.tools.base import Tool, ToolContext, ToolError, ToolInput
 from agent.tools.apply_patch import ApplyPatch
 from agent.tools.edit_file import EditFile
+from agent.tools.glob import Glob
+from agent.tools.grep import Grep
 from agent.tools.read_file import ReadFile
 from agent.tools.run_command import RunCommand
 from agent.tools.todo_write import TodoWrite
@@ -13,7 +15,7 @@ from agent.tools.write_file import WriteFile
 
 def default_tools() -> list[Tool]:
     """The tool list in a fixed order, so the request prefix never changes."""
-    return [ReadFile(), EditFile(), WriteFile(), ApplyPatch(), RunCommand(), TodoWrite()]
+    return [ReadFile(), Glob(), Grep(), EditFile(), WriteFile(), ApplyPatch(), RunCommand(), TodoWrite()]
 
 
 __all__ = ["Tool", "ToolContext", "ToolError", "ToolInput", "default_tools"]

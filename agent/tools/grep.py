@@ -178,6 +178,8 @@ async def rg_search(
     async for line in rg_lines(command, root):
         raw_path, _, rest = line.partition(b"\0")
         number, _, text = rest.partition(b":")
+        if not number.isdigit():
+            continue  # only a file name with a newline in it can split a line like this
         rel = rg_path(raw_path)
         if rel not in verdicts:
             path = root / rel
