@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import codecs
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, cast
 
 from unidiff.errors import UnidiffParseError
 from unidiff.patch import Hunk, PatchedFile, PatchSet
 
-from agent.changes import split_lines
+from agent.changes import PlannedFile, split_lines
 from agent.workspace import ToolError
 
 MAX_OFFSET = 30
@@ -311,3 +311,16 @@ def _closest(old: list[str], keys: list[str], cursor: int, expected: int) -> int
         if score > best_score or (score == best_score and abs(p - expected) < abs(best - expected)):
             best, best_score = p, score
     return best if best_score > 0 else min(max(expected, cursor), len(keys))
+
+
+def rebase(planned: PlannedFile, text: str, version: int | None) -> PlannedFile | None:
+    """The same change re-applied to ``text`` after the buffer moved on (the user typed
+    elsewhere), or None when its hunks no longer fit: then it is a conflict."""
+    if text == planned.old_text:
+        return replace(planned, version=version, from_buffer=True)
+    try:
+        [file_patch] = parse_patch(planned.diff)
+        new_text = apply_hunks(text, file_patch.hunks, planned.rel, "open editor buffer")
+    except (PatchError, ValueError):
+        return None
+    return replace(planned, old_text=text, new_text=new_text, version=version, from_buffer=True)

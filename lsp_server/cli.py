@@ -61,10 +61,19 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def _drop_client_errors(record: logging.LogRecord) -> bool:
+    """pygls logs every error response with a traceback; a client's bad params (-32602) or
+    a busy thread (-32803) are answered to the client and are not server faults."""
+    error = record.exc_info[1] if record.exc_info else None
+    return getattr(error, "code", None) not in (-32602, -32803)
+
+
 def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from lsp_server.server import create_server
+
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(_drop_client_errors)
 
     server = create_server()
     if args.tcp:

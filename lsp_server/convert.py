@@ -67,19 +67,32 @@ def text_edit(planned: PlannedFile, encoding: str) -> t.TextEdit:
     )
 
 
-def workspace_edit(edits: list[tuple[str, PlannedFile]], encoding: str, document_changes: bool) -> t.WorkspaceEdit:
-    """Versioned ``documentChanges`` when the client supports them, the ``changes`` map otherwise."""
-    if document_changes:
-        return t.WorkspaceEdit(
-            document_changes=[
-                t.TextDocumentEdit(
-                    text_document=t.OptionalVersionedTextDocumentIdentifier(uri=uri, version=planned.version),
-                    edits=[text_edit(planned, encoding)],
-                )
-                for uri, planned in edits
-            ]
+def workspace_edit(edits: list[tuple[str, PlannedFile]], encoding: str, document_changes: bool,
+                   resources: list[tuple[str, PlannedFile]] | None = None) -> t.WorkspaceEdit:
+    """Versioned ``documentChanges`` when the client supports them (with ``CreateFile`` /
+    ``DeleteFile`` for ``resources``), the plain ``changes`` map otherwise."""
+    if not document_changes:
+        return t.WorkspaceEdit(changes={uri: [text_edit(planned, encoding)] for uri, planned in edits})
+    operations: list[t.TextDocumentEdit | t.CreateFile | t.RenameFile | t.DeleteFile] = [
+        t.TextDocumentEdit(
+            text_document=t.OptionalVersionedTextDocumentIdentifier(uri=uri, version=planned.version),
+            edits=[text_edit(planned, encoding)],
         )
-    return t.WorkspaceEdit(changes={uri: [text_edit(planned, encoding)] for uri, planned in edits})
+        for uri, planned in edits
+    ]
+    for uri, planned in resources or []:
+        if planned.kind == "delete":
+            operations.append(t.DeleteFile(uri=uri, options=t.DeleteFileOptions(ignore_if_not_exists=False)))
+            continue
+        operations.append(t.CreateFile(uri=uri, options=t.CreateFileOptions(overwrite=False, ignore_if_exists=False)))
+        if planned.new_text:
+            operations.append(t.TextDocumentEdit(
+                text_document=t.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None),
+                edits=[t.TextEdit(range=t.Range(start=t.Position(line=0, character=0),
+                                                end=t.Position(line=0, character=0)),
+                                  new_text=planned.new_text)],
+            ))
+    return t.WorkspaceEdit(document_changes=operations)
 
 
 def approval_diagnostic(pending: Pending) -> t.Diagnostic | None:

@@ -17,7 +17,8 @@ from lsprotocol import types as t
 from pygls.capabilities import get_capability
 
 from agent.changes import ApplyResult, ChangeSet, DiskApplier, PlannedFile
-from agent.workspace import OpenDocument, ToolError, uri_to_path
+from agent.patching import rebase
+from agent.workspace import OpenDocument, ToolError, path_to_uri, uri_to_path
 from lsp_server import convert
 
 if TYPE_CHECKING:
@@ -25,11 +26,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 APPLY_TIMEOUT_S = 120.0
+VERIFY_TIMEOUT_S = 3.0
 
 
 class LspDocuments:
     def __init__(self, server: LanguageServer) -> None:
         self._server = server
+        self._waiters: list[asyncio.Future[None]] = []
 
     def _by_path(self) -> dict[Path, str]:
         found: dict[Path, str] = {}
@@ -58,50 +61,95 @@ class LspDocuments:
                 unsaved.append(path)
         return unsaved
 
+    def changed(self) -> None:
+        """Called on every didChange/didOpen/didClose: wakes whoever waits for a buffer."""
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait_for_text(self, path: Path, expected: str, timeout: float) -> bool:
+        """Whether the buffer comes to hold ``expected`` within ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            doc = self.get(path)
+            if doc is not None and doc.text == expected:
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            except TimeoutError:
+                return False
+
 
 class LspApplier:
+    """Lands change sets through the editor (open files, and new or deleted files when the
+    client supports resource operations) and on disk (the rest), all or nothing."""
+
     def __init__(self, server: LanguageServer, documents: LspDocuments) -> None:
         self._server = server
         self._documents = documents
         self._disk = DiskApplier()
 
+    def _supports(self) -> tuple[bool, bool]:
+        caps = self._server.client_capabilities
+        document_changes = bool(get_capability(caps, "workspace.workspace_edit.document_changes", False))
+        operations = get_capability(caps, "workspace.workspace_edit.resource_operations", None) or []
+        resources = document_changes and {t.ResourceOperationKind.Create, t.ResourceOperationKind.Delete} <= set(operations)
+        return document_changes, resources
+
     async def apply(self, changes: ChangeSet) -> ApplyResult:
-        in_editor: list[tuple[str, PlannedFile]] = []
+        document_changes, resources = self._supports()
+        edits: list[tuple[str, PlannedFile]] = []
+        through_editor: list[PlannedFile] = []
         on_disk: list[PlannedFile] = []
         for planned in changes.files:
             doc = self._documents.get(planned.path)
+            if planned.kind == "update" and doc is not None:
+                current = (doc.version, doc.text) == (planned.version, planned.old_text) and planned.from_buffer
+                rebased = planned if current else rebase(planned, doc.text, doc.version)
+                if rebased is None:
+                    return ApplyResult("conflict", f"{planned.rel} changed in the editor since it was read, "
+                                                   "where this change would go")
+                edits.append((doc.uri, rebased))
+                continue
             if planned.kind == "delete" and doc is not None and doc.text != planned.old_text:
-                return ApplyResult("conflict", f"{planned.rel} has changed in the editor; not deleting it")
-            if planned.kind != "update" or doc is None:  # added and deleted files go to disk
-                if doc is None and planned.from_buffer:
-                    return ApplyResult("conflict", f"{planned.rel} was closed in the editor since it was read")
-                on_disk.append(planned)
-            elif not planned.from_buffer or doc.version != planned.version or doc.text != planned.old_text:
-                return ApplyResult("conflict", f"{planned.rel} changed in the editor since it was read")
-            else:
-                in_editor.append((doc.uri, planned))
-        disk_set = ChangeSet(changes.title, on_disk)
-        problem = self._disk.check(disk_set)
+                return ApplyResult("conflict", f"{planned.rel} has unsaved changes in the editor; not deleting it")
+            if doc is None and planned.from_buffer:
+                return ApplyResult("conflict", f"{planned.rel} was closed in the editor since it was read")
+            (through_editor if resources and planned.kind != "update" else on_disk).append(planned)
+        problem = self._disk.check(ChangeSet(changes.title, on_disk))
+        if problem is None:
+            problem = next((ApplyResult("conflict", f"{p.rel} already exists") for p in through_editor
+                            if p.kind == "add" and p.path.exists()), None)
         if problem is not None:
             return problem
-        if in_editor:
-            result = await self._apply_in_editor(changes.title, in_editor)
+        if edits or through_editor:
+            result = await self._send(changes.title, edits, through_editor, document_changes)
             if result.outcome != "applied":
                 return result
-        self._disk.write(disk_set)
+        self._disk.write(ChangeSet(changes.title, on_disk))
+        for _, planned in edits:
+            if not await self._documents.wait_for_text(planned.path, planned.new_text, VERIFY_TIMEOUT_S):
+                return ApplyResult("conflict", f"the editor reported the edit to {planned.rel} as applied, "
+                                               "but the buffer does not hold it")
         return ApplyResult("applied")
 
-    async def _apply_in_editor(self, title: str, edits: list[tuple[str, PlannedFile]]) -> ApplyResult:
-        caps = self._server.client_capabilities
-        document_changes = bool(get_capability(caps, "workspace.workspace_edit.document_changes", False))
+    async def _send(self, title: str, edits: list[tuple[str, PlannedFile]], resources: list[PlannedFile],
+                    document_changes: bool) -> ApplyResult:
         encoding = self._server.workspace.position_encoding or t.PositionEncodingKind.Utf16
-        edit = convert.workspace_edit(edits, str(encoding), document_changes)
+        edit = convert.workspace_edit(edits, str(encoding), document_changes,
+                                      [(path_to_uri(p.path), p) for p in resources])
         params = t.ApplyWorkspaceEditParams(edit=edit, label=f"Agent: {title}")
         try:
             result = await asyncio.wait_for(self._server.workspace_apply_edit_async(params), APPLY_TIMEOUT_S)
         except TimeoutError:
             return ApplyResult("conflict", "the editor did not answer workspace/applyEdit")
         if not result.applied:
-            reason = result.failure_reason or "the editor refused the edit"
-            return ApplyResult("conflict", reason)
+            return ApplyResult("conflict", result.failure_reason or "the editor refused the edit")
         return ApplyResult("applied")

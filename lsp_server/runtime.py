@@ -24,7 +24,7 @@ from agent.store import Store
 from agent.workspace import Workspace, uri_to_path
 from lsp_server import convert, methods
 from lsp_server.editor import LspApplier, LspDocuments
-from lsp_server.surfaces import ApprovalDiagnostics, ProgressTracker
+from lsp_server.surfaces import ApprovalDiagnostics, MessageApprovals, ProgressTracker
 
 if TYPE_CHECKING:
     from lsp_server.server import AgentServer
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 @dataclass
 class Runtime:
     harness: Harness
+    documents: LspDocuments
     progress: ProgressTracker
     diagnostics: ApprovalDiagnostics
     startup_messages: list[str] = field(default_factory=list)
@@ -82,6 +83,7 @@ def build_runtime(server: AgentServer, params: t.InitializeParams) -> Runtime:
 
     harness.log.subscribe(send_event)
     harness.log.subscribe(progress.on_event)
+    harness.log.subscribe(MessageApprovals(server, harness).on_event)
     harness.broker.on_change.append(diagnostics.refresh)
     methods.register(server)
     # Import the SDK now, off the event loop, so the first turn does not wait for it; a
@@ -89,4 +91,4 @@ def build_runtime(server: AgentServer, params: t.InitializeParams) -> Runtime:
     from agent.anthropic_model import prewarm
 
     threading.Thread(target=prewarm, name="prewarm-anthropic", daemon=True).start()
-    return Runtime(harness, progress, diagnostics, messages)
+    return Runtime(harness, documents, progress, diagnostics, messages)

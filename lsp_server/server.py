@@ -76,6 +76,13 @@ def create_server() -> AgentServer:
         for message in server.require_runtime().startup_messages:
             server.show(message)
 
+    def buffers_changed(params: Any) -> None:
+        if server.runtime is not None:
+            server.runtime.documents.changed()
+
+    for method in (t.TEXT_DOCUMENT_DID_OPEN, t.TEXT_DOCUMENT_DID_CHANGE, t.TEXT_DOCUMENT_DID_CLOSE):
+        server.feature(method)(buffers_changed)
+
     @server.feature(t.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def on_configuration(params: t.DidChangeConfigurationParams) -> None:
         from lsp_server.convert import to_plain

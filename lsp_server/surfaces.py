@@ -1,4 +1,5 @@
-"""Standard LSP surfaces fed by harness events: work-done progress and approval diagnostics.
+"""Standard LSP surfaces fed by harness events: work-done progress, approval diagnostics,
+and approvals asked with ``window/showMessageRequest``.
 
 Both are event subscribers: they never change the harness, they only draw it. Progress
 follows PROTOCOL.md section 6 (begin "Agent", a report at each item start and each
@@ -20,6 +21,7 @@ from pygls.capabilities import get_capability
 from agent.approvals import ApprovalBroker
 from agent.protocol import (
     ApprovalRequestedEvent,
+    Decision,
     Event,
     ItemStartedEvent,
     Turn,
@@ -29,6 +31,8 @@ from lsp_server import convert
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
+
+    from agent.harness import Harness
 
 log = logging.getLogger(__name__)
 
@@ -137,3 +141,41 @@ class ApprovalDiagnostics:
                 t.PublishDiagnosticsParams(uri=uri, diagnostics=by_uri.get(uri, []))
             )
         self._published = set(by_uri)
+
+
+MESSAGE_CHOICES: dict[str, Decision] = {
+    "Approve": "approve", "Approve for session": "approveForSession", "Reject": "reject"}
+
+
+class MessageApprovals:
+    """With ``approvalUi: "message"``, also asks each approval with ``window/showMessageRequest``
+    for editors without a shim. Whichever surface answers first wins; a late answer here
+    changes nothing."""
+
+    def __init__(self, server: LanguageServer, harness: Harness) -> None:
+        self._server = server
+        self._harness = harness
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, ApprovalRequestedEvent) and self._harness.settings.approval_ui == "message":
+            task = asyncio.ensure_future(self._ask(event))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _ask(self, event: ApprovalRequestedEvent) -> None:
+        approval = event.approval
+        detail = approval.command or approval.title
+        params = t.ShowMessageRequestParams(
+            type=t.MessageType.Info, message=f"The agent asks: {detail}",
+            actions=[t.MessageActionItem(title=title) for title in MESSAGE_CHOICES])
+        try:
+            choice = await self._server.window_show_message_request_async(params)
+        except Exception:  # the client cannot show it; the other surfaces still can
+            log.warning("window/showMessageRequest failed for approval %s", approval.id, exc_info=True)
+            return
+        if choice is None:
+            return  # dismissed: the approval stays pending for the other surfaces
+        decision = MESSAGE_CHOICES.get(choice.title)
+        if decision is not None and self._harness.broker.get(approval.id) is not None:
+            self._harness.respond(approval.id, decision, None, "message")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from lsprotocol import types as t
-from pygls.workspace import TextDocument
+from pygls.workspace import PositionCodec, TextDocument
 from pytest_lsp import LanguageClient, client_capabilities
 from pytest_lsp.client import make_test_lsp_client
 
@@ -66,13 +66,22 @@ class Editor:
         self.events: list[dict[str, Any]] = []
         self.applied: list[t.ApplyWorkspaceEditParams] = []
         self.refuse_edits = False
+        self.ignore_edits = False  # answer applied: true but change nothing (a lying client)
+        self.message_requests: list[t.ShowMessageRequestParams] = []
+        self.message_answer: str | None = None
+        self.encoding = "utf-16"
         async def on_apply_edit(params: t.ApplyWorkspaceEditParams) -> t.ApplyWorkspaceEditResult:
             return await self._on_apply_edit(params)
 
         def on_event(params: Any) -> None:
             self.events.append(to_plain(params))
 
+        def on_message_request(params: t.ShowMessageRequestParams) -> t.MessageActionItem | None:
+            self.message_requests.append(params)
+            return t.MessageActionItem(title=self.message_answer) if self.message_answer else None
+
         fix_code_action_union(client)
+        client.feature(t.WINDOW_SHOW_MESSAGE_REQUEST)(on_message_request)
         client.feature(t.WORKSPACE_APPLY_EDIT)(on_apply_edit)
         client.feature("agent/event")(on_event)
 
@@ -80,16 +89,18 @@ class Editor:
 
     @classmethod
     async def launch(cls, root: Path, env: dict[str, str], kind: str = "vscode",
-                     options: dict[str, Any] | None = None) -> Editor:
+                     options: dict[str, Any] | None = None,
+                     caps: t.ClientCapabilities | None = None) -> Editor:
         client = make_test_lsp_client()
         editor = cls(client, root)
         await client.start_io(*agent_lsp_command(), "serve", env=env)
         editor.init_result = await client.initialize_session(t.InitializeParams(
-            capabilities=capabilities(kind),
+            capabilities=caps or capabilities(kind),
             root_uri=root.as_uri(),
             workspace_folders=[t.WorkspaceFolder(uri=root.as_uri(), name=root.name)],
             initialization_options=options,
         ))
+        editor.encoding = str(editor.init_result.capabilities.position_encoding or "utf-16")
         return editor
 
     async def close(self) -> None:
@@ -105,7 +116,7 @@ class Editor:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         uri = path.as_uri()
-        self.docs[uri] = TextDocument(uri, text, version=1)
+        self.docs[uri] = TextDocument(uri, text, version=1, position_codec=PositionCodec(encoding=self.encoding))
         self.client.text_document_did_open(t.DidOpenTextDocumentParams(
             text_document=t.TextDocumentItem(uri=uri, language_id=language, version=1, text=text)))
         return uri
@@ -132,14 +143,29 @@ class Editor:
         self.applied.append(params)
         if self.refuse_edits:
             return t.ApplyWorkspaceEditResult(applied=False, failure_reason="refused by the test")
+        if self.ignore_edits:
+            return t.ApplyWorkspaceEditResult(applied=True)
         edit = params.edit
-        if edit.document_changes:
-            for change in edit.document_changes:
-                assert isinstance(change, t.TextDocumentEdit)
+        for change in edit.document_changes or []:
+            if isinstance(change, t.TextDocumentEdit) and change.text_document.version is not None:
                 doc = self.docs[change.text_document.uri]
-                if change.text_document.version is not None and change.text_document.version != doc.version:
+                if change.text_document.version != doc.version:
                     return t.ApplyWorkspaceEditResult(applied=False, failure_reason="stale version")
-            for change in edit.document_changes:
+        for change in edit.document_changes or []:
+            if isinstance(change, t.CreateFile):  # like VS Code: the file appears, opened and empty
+                path = Path(change.uri.removeprefix("file://"))
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text("")
+                self.docs[change.uri] = TextDocument(change.uri, "", version=1,
+                                                     position_codec=PositionCodec(encoding=self.encoding))
+                self.client.text_document_did_open(t.DidOpenTextDocumentParams(text_document=t.TextDocumentItem(
+                    uri=change.uri, language_id="plaintext", version=1, text="")))
+            elif isinstance(change, t.DeleteFile):
+                Path(change.uri.removeprefix("file://")).unlink()
+                if self.docs.pop(change.uri, None) is not None:
+                    self.client.text_document_did_close(t.DidCloseTextDocumentParams(
+                        text_document=t.TextDocumentIdentifier(uri=change.uri)))
+            elif isinstance(change, t.TextDocumentEdit):
                 self._apply(change.text_document.uri, list(change.edits))
         for uri, edits in (edit.changes or {}).items():
             self._apply(uri, list(edits))
