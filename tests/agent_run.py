@@ -1,12 +1,28 @@
-"""Drives the real harness in-process (real SDK, fake HTTP API) and records its events."""
+"""Test helpers for the harness in-process: ``Run`` drives the real harness (real SDK, fake
+HTTP API) and records its events; ``Buffers`` stands in for an editor's open documents."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from agent.harness import Harness
 from agent.protocol import Event, TextPart
+from agent.workspace import OpenDocument
+
+
+class Buffers:
+    """Open editor buffers for tool tests (the ``Documents`` an editor would lend)."""
+
+    def __init__(self, docs: dict[Path, OpenDocument]) -> None:
+        self.docs = docs
+
+    def get(self, path: Path) -> OpenDocument | None:
+        return self.docs.get(path)
+
+    def unsaved_paths(self) -> list[Path]:
+        return list(self.docs)
 
 
 class Run:

@@ -14,19 +14,9 @@ from agent.tools.apply_patch import ApplyPatch, ApplyPatchInput
 from agent.tools.base import ToolContext, ToolError
 from agent.tools.write_file import WriteFile, WriteFileInput
 from agent.workspace import OpenDocument, Workspace
+from agent_run import Buffers
 
 CALC = "".join(f"line {i}\n" for i in range(1, 21))
-
-
-class Buffers:
-    def __init__(self, docs: dict[Path, OpenDocument]) -> None:
-        self.docs = docs
-
-    def get(self, path: Path) -> OpenDocument | None:
-        return self.docs.get(path)
-
-    def unsaved_paths(self) -> list[Path]:
-        return list(self.docs)
 
 
 @pytest.fixture

@@ -18,21 +18,11 @@ from agent.tools import ToolContext, ToolError
 from agent.tools.glob import Glob, GlobInput
 from agent.tools.grep import Grep, GrepInput
 from agent.workspace import OpenDocument, Workspace
+from agent_run import Buffers
 
 HAVE_RG = shutil.which("rg") is not None
 needs_rg = pytest.mark.skipif(not HAVE_RG, reason="ripgrep (rg) is not on PATH")
 IMPLS = [pytest.param(False, id="python"), pytest.param(True, id="ripgrep", marks=needs_rg)]
-
-
-class Buffers:
-    def __init__(self, docs: dict[Path, OpenDocument]) -> None:
-        self.docs = docs
-
-    def get(self, path: Path) -> OpenDocument | None:
-        return self.docs.get(path)
-
-    def unsaved_paths(self) -> list[Path]:
-        return list(self.docs)
 
 
 def write(root: Path, rel: str, content: str | bytes = "hit\n") -> Path:

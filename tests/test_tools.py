@@ -12,17 +12,7 @@ from agent.tools import ToolContext, ToolError
 from agent.tools.edit_file import EditFile, EditFileInput
 from agent.tools.read_file import ReadFile, ReadFileInput
 from agent.workspace import OpenDocument, Workspace
-
-
-class Buffers:
-    def __init__(self, docs: dict[Path, OpenDocument]) -> None:
-        self.docs = docs
-
-    def get(self, path: Path) -> OpenDocument | None:
-        return self.docs.get(path)
-
-    def unsaved_paths(self) -> list[Path]:
-        return list(self.docs)
+from agent_run import Buffers
 
 
 @pytest.fixture
