@@ -246,12 +246,16 @@ def _blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def with_moving_breakpoint(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mark the last block of the last message, so the next request reads this prefix."""
-    if not messages:
-        return messages
-    last = messages[-1]
-    blocks = _blocks(last["content"])
-    if not blocks:
-        return messages
-    blocks[-1] = {**blocks[-1], "cache_control": CACHE}
-    return messages[:-1] + [{"role": last["role"], "content": blocks}]
+    """Mark the last block of the last message, so the next request reads this prefix, and
+    of the message two before it (where the previous request ended), so a step that adds more
+    than the API's 20-block lookback still reads what the previous request wrote. With the
+    tools and the system prompt that makes four breakpoints, the API's maximum."""
+    marked = list(messages)
+    for index in (len(marked) - 1, len(marked) - 3):
+        if index < 0:
+            continue
+        blocks = _blocks(marked[index]["content"])
+        if blocks:
+            blocks[-1] = {**blocks[-1], "cache_control": CACHE}
+            marked[index] = {"role": marked[index]["role"], "content": blocks}
+    return marked
