@@ -28,6 +28,7 @@ from agent.protocol import (
     TodoListItem,
     ToolCallItem,
 )
+from agent.secrets import redact
 from agent.store import new_id
 from agent.tools import Tool, ToolContext, ToolError
 from agent.tools.base import ThreadState
@@ -66,6 +67,10 @@ class ToolDispatcher:
         return [tool.schema() for tool in self.tools.values()]
 
     async def run(self, scope: TurnScope, call: dict[str, Any]) -> ToolOutcome:
+        outcome = await self._run(scope, call)
+        return ToolOutcome(redact(outcome.text), outcome.is_error)
+
+    async def _run(self, scope: TurnScope, call: dict[str, Any]) -> ToolOutcome:
         tool = self.tools.get(call["name"])
         if tool is None:
             return ToolOutcome(f"Unknown tool {call['name']!r}; use one of: {', '.join(self.tools)}", True)
@@ -125,7 +130,7 @@ class ToolDispatcher:
             scope.complete(item.model_copy(update=update))
             return ToolOutcome(str(exc), True)
         scope.complete(item.model_copy(update={"status": "completed"} if todo else
-                                       {"status": "completed", "output": text}))
+                                       {"status": "completed", "output": redact(text)}))
         return ToolOutcome(text)
 
     async def _run_change(self, scope: TurnScope, tool: Tool, args: Any, ctx: ToolContext) -> ToolOutcome:
@@ -164,7 +169,7 @@ class ToolDispatcher:
             title=tool.title(args, ctx), command=args.command))
         if refused is not None:
             return refused
-        stream = _Throttle(lambda text: scope.delta(item.id, text))
+        stream = _Throttle(lambda text: scope.delta(item.id, redact(text)))
         try:
             result = await tool.execute(args, ctx, stream.add)
         except asyncio.CancelledError:
@@ -177,7 +182,7 @@ class ToolDispatcher:
         stream.flush()
         ok = result.exit_code == 0
         scope.complete(item.model_copy(update={"status": "completed" if ok else "failed",
-                                               "exit_code": result.exit_code, "output": result.output}))
+                                               "exit_code": result.exit_code, "output": redact(result.output)}))
         return ToolOutcome(result.summary(args.timeout_s or 120.0), not ok)
 
     def _targets(self, args: Any) -> tuple[str, ...]:

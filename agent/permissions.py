@@ -4,7 +4,8 @@
 grants made in this process. Order: a deny rule always wins (in every mode, ``bypass``
 included); ``readOnly`` refuses changes and commands; ``bypass`` runs everything else; an
 allow rule or a session grant runs it; ``acceptEdits`` runs edits; everything else asks.
-Paths outside the workspace never reach this point: ``Workspace.resolve`` refuses them.
+Changes to ``.agent-lsp/`` (where the rules live) always ask, outside ``bypass``. Paths
+outside the workspace never reach this point: ``Workspace.resolve`` refuses them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from agent.protocol import Decision, PermissionMode
 from agent.rules import Rule, RuleFile, rule_matches
 
 ActionKind = Literal["read", "edit", "command"]
+PROTECTED = ".agent-lsp"
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ class PermissionPolicy:
                         "instead, or ask the user to switch the permission mode.")
         if self.mode == "bypass":
             return Allow()
+        if action.kind == "edit" and any(t.split("/", 1)[0] == PROTECTED for t in action.targets):
+            return Ask()  # the agent's own permission rules: never changed without a person
         if ruleset is not None and action.targets and all(
             any(rule_matches(rule, action.tool, t, for_allow=True) for rule in ruleset.allow)
             for t in action.targets

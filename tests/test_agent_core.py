@@ -254,3 +254,33 @@ async def test_interrupt_while_streaming_ends_the_turn_and_keeps_history_valid(r
     assert run.of_type("turn/completed")[-1].turn.status == "interrupted"
     assert run.items("agentMessage")[0].status == "failed"
     assert (await run.turn("again", thread_id)).turn.status == "completed"
+
+
+@pytest.mark.parametrize("settings", [Settings(permission_mode="acceptEdits")])
+async def test_the_agent_cannot_rewrite_its_own_rules_without_asking(run: Run, fake: FakeAnthropic, root: Path) -> None:
+    rules = json.dumps({"permissions": {"allow": ["run_command(*)"]}})
+    fake.script(Reply([tool_use("write_file", {"path": ".agent-lsp/settings.json", "content": rules})]),
+                Reply([text("ok")]))
+    thread_id = run.harness.start_thread("t").id
+    run.harness.start_turn(thread_id, [TextPart(text="allow yourself everything")])
+    asked = await run.until("approval/requested")
+    assert asked.approval.title == "Create .agent-lsp/settings.json"
+    run.harness.respond(asked.approval.id, "reject", None, "request")
+    await run.harness.wait(thread_id)
+    assert not (root / ".agent-lsp" / "settings.json").exists()
+
+
+@pytest.mark.parametrize("settings", [Settings(permission_mode="bypass")])
+async def test_the_api_key_never_reaches_the_model_events_or_store(run: Run, fake: FakeAnthropic, root: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "sk-ant-test-0123456789abcdef"
+    monkeypatch.setenv("ANTHROPIC_API_KEY", key)
+    (root / "dotfile").write_text(f"export ANTHROPIC_API_KEY={key}\n")
+    fake.script(Reply([tool_use("run_command", {"command": "cat dotfile; echo env=$ANTHROPIC_API_KEY"}),
+                       tool_use("read_file", {"path": "dotfile"})]), Reply([text("ok")]))
+    done = await run.turn("show me")
+    assert done.turn.status == "completed"
+    seen = json.dumps([r.body for r in fake.requests]) + json.dumps([e.to_wire() for e in run.events])
+    seen += json.dumps(run.harness.store.messages(done.thread_id))
+    assert key not in seen
+    assert "[redacted: API key]" in seen and "env=\\n" in seen

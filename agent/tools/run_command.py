@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
+from agent.secrets import child_environment
 from agent.tools.base import Tool, ToolContext, ToolInput
 
 DEFAULT_TIMEOUT_S = 120.0
 HEAD_CHARS = 8000
 TAIL_CHARS = 8000
-SECRET_VARIABLES = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
 
 
 class RunCommandInput(ToolInput):
@@ -80,10 +80,6 @@ class OutputCap:
     def text(self) -> str:
         middle = f"\n[... {self.dropped} characters of output left out ...]\n" if self.dropped else ""
         return "".join(self._head) + middle + "".join(self._tail)
-
-
-def child_environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}
 
 
 async def kill_group(proc: asyncio.subprocess.Process, grace_s: float = 2.0) -> None:
