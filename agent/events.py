@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from agent.protocol import Event
+from agent.protocol import Event, TurnStartedEvent
 from agent.store import Store
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,13 @@ class EventLog:
         numbered = self.store.append(event)
         self.publish(numbered)
         return numbered
+
+    def emit_turn_start(self, event: TurnStartedEvent, alive: Callable[[str], bool]) -> Event | str:
+        """Like ``emit``, unless a live process runs a turn on the thread: then its id."""
+        result = self.store.begin_turn(event, alive)
+        if not isinstance(result, str):
+            self.publish(result)
+        return result
 
     def publish(self, event: Event) -> None:
         for subscriber in list(self._subscribers):

@@ -131,13 +131,12 @@ class Harness:
         busy = self._running.get(thread_id)
         if busy is not None:
             raise TurnBusy(busy.turn.id)
-        elsewhere = [t for t, owner in self.store.running_turns(thread_id) if owner_alive(owner)]
-        if elsewhere:  # another live process runs a turn here: one writer per thread
-            raise TurnBusy(elsewhere[0].id)
         for dead in [t for t, owner in self.store.running_turns(thread_id) if not owner_alive(owner)]:
             repair_turn(self.store, self.log, dead)
         turn = Turn(id=new_id("turn"), thread_id=thread_id, status="running")
-        self.log.emit(TurnStartedEvent(thread_id=thread_id, turn=turn))
+        started = self.log.emit_turn_start(TurnStartedEvent(thread_id=thread_id, turn=turn), owner_alive)
+        if isinstance(started, str):  # another live process runs a turn here: one writer per thread
+            raise TurnBusy(started)
         scope = TurnScope(thread_id, turn.id, self.log.emit)
         item = scope.start(UserMessageItem(id=scope.new_item_id(), content=parts))
         scope.complete(item.model_copy(update={"status": "completed"}))

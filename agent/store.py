@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -216,14 +216,29 @@ class Store:
 
     def append(self, event: Event) -> Event:
         """Assign the next seq, commit the event and its projections, return it numbered."""
-        stamp = now_iso()
         with self._tx() as db:
-            row = db.execute("SELECT last_seq FROM threads WHERE id=?", (event.thread_id,)).fetchone()
-            if row is None:
-                raise UnknownThread(event.thread_id)
-            numbered = event.model_copy(update={"seq": int(row[0]) + 1})
-            self._insert_event(db, numbered, stamp)
-            self._project(db, numbered)
+            return self._append(db, event)
+
+    def begin_turn(self, event: TurnStartedEvent, alive: Callable[[str], bool]) -> Event | str:
+        """Append ``turn/started`` unless a live process already runs a turn on the thread
+        (checked in the same transaction, so two processes cannot both start one); returns
+        the numbered event, or the running turn's id."""
+        with self._tx() as db:
+            for turn_id, owner in db.execute(
+                "SELECT id, COALESCE(owner, '') FROM turns WHERE thread_id=? AND status='running'",
+                (event.thread_id,),
+            ).fetchall():
+                if alive(owner):
+                    return str(turn_id)
+            return self._append(db, event)
+
+    def _append(self, db: sqlite3.Connection, event: Event) -> Event:
+        row = db.execute("SELECT last_seq FROM threads WHERE id=?", (event.thread_id,)).fetchone()
+        if row is None:
+            raise UnknownThread(event.thread_id)
+        numbered = event.model_copy(update={"seq": int(row[0]) + 1})
+        self._insert_event(db, numbered, now_iso())
+        self._project(db, numbered)
         return numbered
 
     def _insert_event(self, db: sqlite3.Connection, event: Event, stamp: str) -> None:

@@ -101,3 +101,22 @@ def test_two_processes_never_duplicate_or_skip_a_seq(tmp_path: Path) -> None:
     # each writer's own events stay in its order
     assert [t for t in texts if t.startswith("a")] == [f"a{i}" for i in range(150)]
     assert store.get_thread(thread_id).last_seq == 301
+
+
+def test_a_turn_cannot_start_while_a_live_process_runs_one(tmp_path: Path) -> None:
+    from agent.store import owner_alive, process_identity
+
+    mine = Store(tmp_path / "s.db")
+    thread_id = mine.create_thread("/ws", "T").thread_id
+    other = Store(tmp_path / "s.db", owner=process_identity(1))  # pid 1: alive, not us
+    first = other.begin_turn(TurnStartedEvent(thread_id=thread_id, turn=Turn(id="turn_a", thread_id=thread_id)),
+                             owner_alive)
+    assert not isinstance(first, str) and first.seq == 2
+    refused = mine.begin_turn(TurnStartedEvent(thread_id=thread_id, turn=Turn(id="turn_b", thread_id=thread_id)),
+                              owner_alive)
+    assert refused == "turn_a"
+    assert owner_alive("999999999:1") is False and owner_alive(mine.owner) is True
+    # once the other process is gone, a new turn may start
+    after = mine.begin_turn(TurnStartedEvent(thread_id=thread_id, turn=Turn(id="turn_c", thread_id=thread_id)),
+                            lambda owner: owner != other.owner)
+    assert isinstance(after, TurnStartedEvent) and after.seq == 3
