@@ -43,8 +43,11 @@ class RequestFailed(JsonRpcException):
 
 
 def parse(model: type[P], raw: Any, what: str) -> P:
+    plain = to_plain(raw) if raw is not None else {}
+    if plain == []:  # some clients encode empty params as an empty array (Lua's {} is one)
+        plain = {}
     try:
-        return model.model_validate(to_plain(raw) if raw is not None else {})
+        return model.model_validate(plain)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'params'}: {e['msg']}" for e in exc.errors()

@@ -1,0 +1,341 @@
+---@brief agent-lsp for Neovim: the functions behind the `:Agent*` commands.
+---
+--- The server does the work; this module picks what a command is about (the diagnostic or
+--- approval under the cursor, the followed thread) and sends one request. What happens next
+--- arrives as `agent/event`s and is drawn by the chat.
+
+local M = {}
+
+local clients = require('agent_lsp.client')
+local state = require('agent_lsp.state')
+
+---@class agent_lsp.Config
+---@field chat { split: string, insert: boolean }
+M.config = {
+  chat = {
+    split = 'botright vsplit', -- the command that opens the chat window
+    insert = true, -- start in Insert mode on the prompt when :AgentChat opens it
+  },
+}
+
+---@param opts? agent_lsp.Config
+function M.setup(opts)
+  M.config = vim.tbl_deep_extend('force', M.config, opts or {})
+end
+
+--- The client serving the followed thread (or the current buffer).
+---@return vim.lsp.Client?
+local function thread_client()
+  local t = state.current and state.threads[state.current]
+  return t and clients.for_root(t.root) or clients.ensure()
+end
+
+function M.chat()
+  require('agent_lsp.chat').toggle()
+end
+
+---@class agent_lsp.AskOpts
+---@field prompt string
+---@field bufnr? integer
+---@field uri? string a selection to send with the prompt...
+---@field range? lsp.Range ...and its range
+
+--- `agent.ask` on the followed thread (the server's current thread when there is none).
+---@param opts agent_lsp.AskOpts
+function M.ask(opts)
+  local client = clients.ensure(opts.bufnr)
+  if not client then
+    return
+  end
+  local t = state.current and state.threads[state.current]
+  local spec = { prompt = opts.prompt, uri = opts.uri, range = opts.range }
+  if t and t.root == client.root_dir then
+    spec.threadId = t.id
+  end
+  clients.command(client, 'agent.ask', { spec }, function(result)
+    state.thread(result.threadId, client.root_dir)
+    state.follow(result.threadId)
+  end)
+  require('agent_lsp.chat').open(false)
+end
+
+---@param line string
+---@param encoding string
+---@param col integer byte column
+---@return integer
+local function character(line, encoding, col)
+  return vim.str_utfindex(line, encoding, math.min(col, #line), false)
+end
+
+--- `:AgentAsk`: with a range, the selection (charwise after `v`, else whole lines) goes along.
+---@param opts vim.api.keyset.create_user_command.command_args
+function M.ask_command(opts)
+  local ask = { prompt = opts.args, bufnr = vim.api.nvim_get_current_buf() } ---@type agent_lsp.AskOpts
+  if opts.range > 0 then
+    local client = clients.ensure(ask.bufnr)
+    local encoding = client and client.offset_encoding or 'utf-16'
+    local lines = vim.api.nvim_buf_get_lines(ask.bufnr, opts.line1 - 1, opts.line2, true)
+    local first, last = 0, #lines[#lines]
+    local marks = vim.fn.line("'<") == opts.line1 and vim.fn.line("'>") == opts.line2
+    if marks and vim.fn.visualmode() == 'v' then
+      first = vim.fn.col("'<") - 1
+      local col = vim.fn.col("'>")
+      last = col + vim.str_utf_end(lines[#lines], col)
+    end
+    ask.uri = vim.uri_from_bufnr(ask.bufnr)
+    ask.range = {
+      start = { line = opts.line1 - 1, character = character(lines[1], encoding, first) },
+      ['end'] = { line = opts.line2 - 1, character = character(lines[#lines], encoding, last) },
+    }
+  end
+  M.ask(ask)
+end
+
+--- The LSP form of a |vim.Diagnostic|: the server's own when it came from LSP.
+---@param d vim.Diagnostic
+---@param bufnr integer
+---@param encoding string
+---@return lsp.Diagnostic
+local function lsp_diagnostic(d, bufnr, encoding)
+  if d.user_data and d.user_data.lsp then
+    return d.user_data.lsp
+  end
+  local function position(lnum, col)
+    local line = vim.api.nvim_buf_get_lines(bufnr, lnum, lnum + 1, false)[1] or ''
+    return { line = lnum, character = character(line, encoding, col) }
+  end
+  return {
+    range = { start = position(d.lnum, d.col), ['end'] = position(d.end_lnum or d.lnum, d.end_col or d.col) },
+    severity = d.severity,
+    message = d.message,
+    source = d.source,
+    code = d.code,
+  }
+end
+
+--- `:AgentFix`: "Ask agent to fix" the diagnostic under the cursor (`agent.fix`).
+function M.fix()
+  local bufnr = vim.api.nvim_get_current_buf()
+  local row, col = unpack(vim.api.nvim_win_get_cursor(0))
+  row = row - 1
+  local on_line, under = {}, {} ---@type vim.Diagnostic[], vim.Diagnostic[]
+  for _, d in ipairs(vim.diagnostic.get(bufnr)) do
+    local last_row = d.end_lnum or d.lnum
+    if d.source ~= 'agent' and d.lnum <= row and row <= last_row then
+      on_line[#on_line + 1] = d
+      local after_start = d.lnum < row or d.col <= col
+      local before_end = last_row > row or col <= (d.end_col or d.col)
+      if after_start and before_end then
+        under[#under + 1] = d
+      end
+    end
+  end
+  local candidates = #under > 0 and under or on_line
+  if #candidates == 0 then
+    vim.notify('agent-lsp: no diagnostic under the cursor', vim.log.levels.WARN)
+    return
+  end
+  local client = clients.ensure(bufnr)
+  if not client then
+    return
+  end
+  local function send(d)
+    local args = { vim.uri_from_bufnr(bufnr), lsp_diagnostic(d, bufnr, client.offset_encoding) }
+    clients.command(client, 'agent.fix', args, function(result)
+      state.thread(result.threadId, client.root_dir)
+      state.follow(result.threadId)
+    end)
+    require('agent_lsp.chat').open(false)
+  end
+  if #candidates == 1 then
+    return send(candidates[1])
+  end
+  vim.ui.select(candidates, {
+    prompt = 'Ask agent to fix',
+    format_item = function(d)
+      return d.message
+    end,
+  }, function(d)
+    if d then
+      send(d)
+    end
+  end)
+end
+
+--- The approval the cursor is on (chat line or "Agent proposes" diagnostic), else the
+--- pending one of the followed thread (asking which when there are several).
+---@param fn fun(approval_id: string)
+local function with_approval(fn)
+  local id = require('agent_lsp.chat').approval_at_cursor()
+  if not id then
+    local row = vim.api.nvim_win_get_cursor(0)[1] - 1
+    for _, d in ipairs(vim.diagnostic.get(0)) do
+      if d.source == 'agent' and d.code and d.lnum <= row and row <= (d.end_lnum or d.lnum) then
+        id = tostring(d.code)
+      end
+    end
+  end
+  if id then
+    return fn(id)
+  end
+  local pending = state.pending(state.current)
+  pending = #pending > 0 and pending or state.pending()
+  if #pending == 0 then
+    vim.notify('agent-lsp: no pending approval', vim.log.levels.WARN)
+  elseif #pending == 1 then
+    fn(pending[1].id)
+  else
+    vim.ui.select(pending, {
+      prompt = 'Which approval',
+      format_item = function(a)
+        return a.title
+      end,
+    }, function(a)
+      if a then
+        fn(a.id)
+      end
+    end)
+  end
+end
+
+---@param approval_id string
+---@param decision 'approve'|'approveForSession'|'approveAlways'|'reject'
+---@param message? string
+function M.respond(approval_id, decision, message)
+  local _, t = state.approval(approval_id)
+  local client = t and clients.for_root(t.root) or clients.get()
+  if not client then
+    vim.notify('agent-lsp: the server is not running', vim.log.levels.ERROR)
+    return
+  end
+  local params = { approvalId = approval_id, decision = decision, message = message }
+  clients.request(client, 'agent/approval/respond', params, function(result)
+    if result.outcome == 'alreadyResolved' then
+      vim.notify('agent-lsp: that approval was already answered', vim.log.levels.INFO)
+    end
+  end)
+end
+
+--- `:AgentApprove`, chat `a` / `s`.
+---@param decision? 'approve'|'approveForSession'|'approveAlways'
+---@param approval_id? string
+function M.approve(decision, approval_id)
+  local function go(id)
+    M.respond(id, decision or 'approve')
+  end
+  if approval_id then
+    return go(approval_id)
+  end
+  with_approval(go)
+end
+
+--- `:AgentReject [reason]`, chat `r`: without a reason, asks for one (|vim.ui.input()|).
+---@param reason? string
+---@param approval_id? string
+function M.reject(reason, approval_id)
+  local function go(id)
+    if reason and reason ~= '' then
+      return M.respond(id, 'reject', reason)
+    end
+    vim.ui.input({ prompt = 'Reason for rejecting (the agent reads it): ' }, function(input)
+      if input ~= nil then
+        M.respond(id, 'reject', input ~= '' and input or nil)
+      end
+    end)
+  end
+  if approval_id then
+    return go(approval_id)
+  end
+  with_approval(go)
+end
+
+--- `:AgentInterrupt`, chat `i` / `<C-c>`: interrupts the followed thread's turn.
+function M.interrupt()
+  local client = thread_client()
+  if not client then
+    return
+  end
+  clients.command(client, 'agent.interrupt', { state.current }, function(result)
+    if not result.interrupted then
+      vim.notify('agent-lsp: no turn is running', vim.log.levels.INFO)
+    end
+  end)
+end
+
+--- `:AgentThreads`: pick a thread (or a new one); the chat follows it, replayed by resume.
+function M.threads()
+  local client = clients.ensure()
+  if not client then
+    return
+  end
+  clients.request(client, 'agent/thread/list', vim.empty_dict(), function(result)
+    local choices = vim.list_extend({ { new = true } }, result.threads)
+    vim.ui.select(choices, {
+      prompt = 'Agent threads',
+      format_item = function(t)
+        if t.new then
+          return '+ New thread'
+        end
+        return ('%s  [%s, %s]'):format(t.title, t.status, (t.updatedAt or ''):sub(1, 16))
+      end,
+    }, function(choice)
+      if not choice then
+        return
+      elseif choice.new then
+        clients.request(client, 'agent/thread/start', vim.empty_dict(), function(started)
+          state.thread(started.thread.id, client.root_dir).title = started.thread.title
+          state.follow(started.thread.id)
+        end)
+      else
+        state.thread(choice.id, client.root_dir).title = choice.title
+        state.follow(choice.id)
+        state.resume(client, choice.id)
+      end
+      require('agent_lsp.chat').open(true)
+    end)
+  end)
+end
+
+--- `:AgentDiff`: the pending change's diff (else the followed thread's last change) in a split.
+function M.diff()
+  local function show(name, text, approval_id)
+    local buf = vim.api.nvim_create_buf(false, true)
+    vim.api.nvim_buf_set_lines(buf, 0, -1, false, vim.split(vim.trim(text), '\n', { plain = true }))
+    vim.bo[buf].bufhidden = 'wipe'
+    vim.bo[buf].modifiable = false
+    vim.bo[buf].filetype = 'diff'
+    pcall(vim.api.nvim_buf_set_name, buf, name)
+    vim.cmd('botright split')
+    vim.api.nvim_win_set_buf(0, buf)
+    local function map(lhs, fn)
+      vim.keymap.set('n', lhs, fn, { buffer = buf, nowait = true })
+    end
+    map('q', '<Cmd>close<CR>')
+    if approval_id then
+      map('a', function() M.approve('approve', approval_id) end)
+      map('s', function() M.approve('approveForSession', approval_id) end)
+      map('r', function() M.reject(nil, approval_id) end)
+    end
+  end
+  local chat_id = require('agent_lsp.chat').approval_at_cursor()
+  if chat_id or #state.pending() > 0 then
+    return with_approval(function(id)
+      local approval = state.approval(id)
+      local text = approval and (approval.diff or approval.command and ('$ ' .. approval.command))
+      show('agent-lsp://diff/' .. id, text or '(no diff)', id)
+    end)
+  end
+  local t = state.current and state.threads[state.current]
+  for i = t and #t.entries or 0, 1, -1 do
+    local item = t.items[t.entries[i].id]
+    if item and item.type == 'fileChange' then
+      local diffs = vim.tbl_map(function(c)
+        return c.diff
+      end, item.changes)
+      return show('agent-lsp://diff/' .. item.id, table.concat(diffs, '\n'))
+    end
+  end
+  vim.notify('agent-lsp: no pending or recent change', vim.log.levels.WARN)
+end
+
+return M

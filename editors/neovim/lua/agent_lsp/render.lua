@@ -1,0 +1,200 @@
+---@brief A thread drawn as text: lines, highlights, and which lines belong to which approval.
+--- Pure functions of |agent_lsp.Thread|; the chat module puts the result in a buffer.
+
+local M = {}
+
+---@class agent_lsp.Highlight
+---@field row integer 0-based line
+---@field group string
+---@field line? boolean highlight the whole line (diffs)
+
+---@class agent_lsp.Rendered
+---@field lines string[]
+---@field highlights agent_lsp.Highlight[]
+---@field approvals table<integer, string> 0-based line -> approval id
+
+---@class agent_lsp.Canvas: agent_lsp.Rendered
+local Canvas = {}
+Canvas.__index = Canvas
+
+---@param text string
+---@param group? string
+---@param prefix? string prepended to the first line (later lines are indented to match)
+function Canvas:add(text, group, prefix)
+  prefix = prefix or ''
+  local indent = (' '):rep(vim.fn.strdisplaywidth(prefix))
+  for i, line in ipairs(vim.split(text, '\n', { plain = true })) do
+    self.lines[#self.lines + 1] = (i == 1 and prefix or indent) .. line
+    if group then
+      self.highlights[#self.highlights + 1] = { row = #self.lines - 1, group = group }
+    end
+  end
+end
+
+--- A unified diff, each line highlighted like |ft-diff|.
+---@param diff string
+function Canvas:diff(diff)
+  for _, line in ipairs(vim.split(vim.trim(diff), '\n', { plain = true })) do
+    self.lines[#self.lines + 1] = line
+    local group = (line:match('^%+%+%+') or line:match('^%-%-%-')) and 'Type'
+      or line:match('^@@') and 'DiffChange'
+      or line:match('^%+') and 'DiffAdd'
+      or line:match('^%-') and 'DiffDelete'
+    if group then
+      self.highlights[#self.highlights + 1] = { row = #self.lines - 1, group = group, line = true }
+    end
+  end
+end
+
+local MARK = { inProgress = '…', completed = '✓', failed = '✗', declined = '✗' }
+
+---@param item agent_lsp.Item
+---@return string
+local function mark(item)
+  return MARK[item.status] or '·'
+end
+
+---@param input table
+---@return string
+local function target(input)
+  local shown = input.path or input.pattern or input.command or input.description
+  if shown then
+    return tostring(shown)
+  end
+  local text = vim.json.encode(input)
+  return #text > 60 and text:sub(1, 57) .. '...' or text
+end
+
+---@param part table an InputPart
+---@return string
+local function input_part(part)
+  if part.type == 'text' then
+    return part.text
+  elseif part.type == 'selection' then
+    return ('[selection %s:%d-%d]'):format(vim.fs.basename(vim.uri_to_fname(part.uri)),
+      part.range.start.line + 1, part.range['end'].line + 1)
+  end
+  return ('[diagnostic %s: %s]'):format(vim.fs.basename(vim.uri_to_fname(part.uri)),
+    part.diagnostic.message or '')
+end
+
+local TODO = { completed = '[x]', in_progress = '[>]', pending = '[ ]' }
+
+---@type table<string, fun(c: agent_lsp.Canvas, item: agent_lsp.Item, t: agent_lsp.Thread)>
+local draw = {
+  userMessage = function(c, item)
+    c:add(table.concat(vim.tbl_map(input_part, item.content or {}), '\n'), 'Title', 'You: ')
+  end,
+  agentMessage = function(c, item)
+    c:add(item.text or '', nil, 'Agent: ')
+  end,
+  reasoning = function(c, item)
+    c:add(item.text or '', 'Comment', 'Thinking: ')
+  end,
+  toolCall = function(c, item)
+    c:add(('%s %s %s'):format(mark(item), item.tool, target(item.input or {})), 'Comment', '  ')
+  end,
+  fileChange = function(c, item)
+    local paths = vim.tbl_map(function(change)
+      return change.path
+    end, item.changes or {})
+    local outcome = item.outcome and (' (' .. item.outcome .. ')') or ''
+    c:add(('%s Edit %s%s'):format(mark(item), table.concat(paths, ', '), outcome), 'Special', '  ')
+    for _, change in ipairs(item.changes or {}) do
+      c:diff(change.diff)
+    end
+  end,
+  commandExecution = function(c, item)
+    local exit = item.exitCode and (' (exit ' .. item.exitCode .. ')') or ''
+    c:add(('%s $ %s%s'):format(mark(item), item.command, exit), 'Special', '  ')
+    local output = vim.split(vim.trim(item.output or ''), '\n', { plain = true })
+    local first = math.max(1, #output - 9)
+    for i = first, #output do
+      if output[i] ~= '' then
+        c:add(output[i], 'Comment', '    │ ')
+      end
+    end
+  end,
+  todoList = function(c, item)
+    c:add('Plan:', 'Special', '  ')
+    for _, todo in ipairs(item.todos or {}) do
+      c:add(todo.content, todo.status == 'completed' and 'Comment' or nil,
+        '    ' .. (TODO[todo.status] or '[ ]') .. ' ')
+    end
+  end,
+  subagent = function(c, item)
+    c:add(('%s Subagent: %s'):format(mark(item), item.description), 'Special', '  ')
+  end,
+  compaction = function(c)
+    c:add('(earlier conversation compacted)', 'Comment', '  ')
+  end,
+}
+
+---@param c agent_lsp.Canvas
+---@param t agent_lsp.Thread
+---@param approval agent_lsp.Approval
+local function draw_approval(c, t, approval)
+  if approval.resolved then
+    local verb = approval.resolved.decision == 'reject' and '✗ Rejected' or '✓ Approved'
+    c:add(('%s: %s'):format(verb, approval.title), 'Comment', '  ')
+    return
+  end
+  local first = #c.lines
+  c:add(('? Approve: %s   [a]pprove  [s]ession  [r]eject  [d]iff'):format(approval.title), 'WarningMsg', '  ')
+  local item = t.items[approval.itemId]
+  if approval.command then
+    c:add('$ ' .. approval.command, 'Special', '    ')
+  elseif approval.diff and not (item and item.changes and #item.changes > 0) then
+    c:diff(approval.diff)
+  end
+  for row = first, #c.lines - 1 do
+    c.approvals[row] = approval.id
+  end
+end
+
+---@param c agent_lsp.Canvas
+---@param entry agent_lsp.Entry
+local function draw_turn_end(c, entry)
+  local turn, usage = entry.turn or {}, entry.usage or {}
+  local text = turn.status
+  if turn.status == 'completed' then
+    local input = (usage.inputTokens or 0) + (usage.cacheReadTokens or 0) + (usage.cacheCreationTokens or 0)
+    text = ('completed (%d in, %d out)'):format(input, usage.outputTokens or 0)
+  elseif turn.status == 'failed' then
+    text = 'failed: ' .. (turn.error or 'unknown error')
+  end
+  c:add(('── %s ──'):format(text), turn.status == 'failed' and 'ErrorMsg' or 'NonText')
+  c:add('')
+end
+
+--- Draws `t`.
+---@param t agent_lsp.Thread?
+---@return agent_lsp.Rendered
+function M.thread(t)
+  local c = setmetatable({ lines = {}, highlights = {}, approvals = {} }, Canvas)
+  if not t then
+    c:add('Agent chat: type a prompt below and press <CR>. Press g? for keys.', 'Comment')
+    return c
+  end
+  c:add(('Agent chat: %s  (%s)'):format(t.title or 'thread', t.id), 'Title')
+  c:add('')
+  for _, entry in ipairs(t.entries) do
+    if entry.kind == 'item' then
+      local item = t.items[entry.id]
+      local fn = item and draw[item.type]
+      if fn then
+        fn(c, item, t)
+      end
+    elseif entry.kind == 'approval' then
+      draw_approval(c, t, t.approvals[entry.id])
+    else
+      draw_turn_end(c, entry)
+    end
+  end
+  if t.running then
+    c:add('… working (i or <C-c> interrupts)', 'Comment')
+  end
+  return c
+end
+
+return M

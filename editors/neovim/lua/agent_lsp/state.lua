@@ -1,0 +1,270 @@
+---@brief What the plugin knows about each thread, built only from numbered `agent/event`s.
+---
+--- Each thread remembers the highest `seq` it has applied. An event at or below it is a
+--- duplicate and is dropped; an event past the next `seq` means some were missed, so they
+--- are fetched with `agent/thread/resume` (`afterSeq`) and applied in order first. Events
+--- that arrive while a resume is in flight wait for it. A new server (a restart) resumes
+--- every thread of its workspace the same way, so nothing is drawn twice or lost.
+
+local M = {}
+
+---@class agent_lsp.Approval
+---@field id string
+---@field turnId string
+---@field itemId string
+---@field kind 'fileChange'|'command'
+---@field title string
+---@field diff? string
+---@field command? string
+---@field uri? string
+---@field range? lsp.Range
+---@field resolved? { decision: string, source: string }
+
+---@class agent_lsp.Item
+---@field id string
+---@field type string
+---@field status string
+---@field text? string
+---@field content? table[]
+---@field tool? string
+---@field input? table
+---@field output? string
+---@field changes? { path: string, kind: string, diff: string }[]
+---@field outcome? string
+---@field command? string
+---@field exitCode? integer
+---@field todos? { content: string, status: string }[]
+---@field description? string
+---@field summary? string
+
+---@class agent_lsp.Entry
+---@field kind 'item'|'approval'|'turn'
+---@field id string item or approval id; for 'turn', the turn id
+---@field turn? { id: string, status: string, error?: string }
+---@field usage? { inputTokens: integer, outputTokens: integer, cacheReadTokens: integer, cacheCreationTokens: integer }
+
+---@class agent_lsp.Thread
+---@field id string
+---@field title? string
+---@field root? string workspace root of the server that serves it
+---@field last_seq integer highest seq applied
+---@field running boolean
+---@field items table<string, agent_lsp.Item>
+---@field approvals table<string, agent_lsp.Approval>
+---@field entries agent_lsp.Entry[] what the chat draws, in order
+---@field resuming boolean
+---@field queue table[] events held during a resume
+
+---@type table<string, agent_lsp.Thread>
+M.threads = {}
+
+--- The thread the chat shows (the one that ran a turn last, or was picked).
+---@type string?
+M.current = nil
+
+---@type fun(thread_id: string)[]
+local listeners = {}
+
+---@param fn fun(thread_id: string)
+function M.subscribe(fn)
+  listeners[#listeners + 1] = fn
+end
+
+---@param thread_id string
+local function changed(thread_id)
+  for _, fn in ipairs(listeners) do
+    fn(thread_id)
+  end
+end
+
+---@param id string
+---@param root? string
+---@return agent_lsp.Thread
+function M.thread(id, root)
+  local t = M.threads[id]
+  if not t then
+    t = { id = id, root = root, last_seq = 0, running = false, items = {}, approvals = {},
+          entries = {}, resuming = false, queue = {} }
+    M.threads[id] = t
+  end
+  t.root = t.root or root
+  return t
+end
+
+---@param thread_id string
+function M.follow(thread_id)
+  M.current = thread_id
+  changed(thread_id)
+end
+
+---@type table<string, fun(t: agent_lsp.Thread, e: table)>
+local apply = {
+  ['thread/started'] = function(t, e)
+    t.title = e.thread.title
+  end,
+  ['turn/started'] = function(t)
+    t.running = true
+  end,
+  ['item/started'] = function(t, e)
+    if not t.items[e.item.id] then
+      t.entries[#t.entries + 1] = { kind = 'item', id = e.item.id }
+    end
+    t.items[e.item.id] = vim.deepcopy(e.item)
+  end,
+  ['item/delta'] = function(t, e)
+    local item = t.items[e.itemId]
+    if item and item.type == 'commandExecution' then
+      item.output = (item.output or '') .. e.text
+    elseif item then
+      item.text = (item.text or '') .. e.text
+    end
+  end,
+  ['item/completed'] = function(t, e)
+    if not t.items[e.item.id] then
+      t.entries[#t.entries + 1] = { kind = 'item', id = e.item.id }
+    end
+    t.items[e.item.id] = e.item
+  end,
+  ['approval/requested'] = function(t, e)
+    t.approvals[e.approval.id] = e.approval
+    t.entries[#t.entries + 1] = { kind = 'approval', id = e.approval.id }
+  end,
+  ['approval/resolved'] = function(t, e)
+    local approval = t.approvals[e.approvalId]
+    if approval then
+      approval.resolved = { decision = e.decision, source = e.source }
+    end
+  end,
+  ['turn/completed'] = function(t, e)
+    t.running = false
+    t.entries[#t.entries + 1] = { kind = 'turn', id = e.turn.id, turn = e.turn, usage = e.usage }
+  end,
+}
+
+local resume
+
+--- Applies one event in seq order: drops duplicates, fetches what a gap skipped.
+---@param client vim.lsp.Client
+---@param t agent_lsp.Thread
+---@param event table
+---@param may_resume boolean
+local function feed(client, t, event, may_resume)
+  if t.resuming then
+    t.queue[#t.queue + 1] = event
+  elseif event.seq <= t.last_seq then
+    return
+  elseif event.seq > t.last_seq + 1 and may_resume then
+    t.queue[#t.queue + 1] = event
+    resume(client, t)
+  else
+    t.last_seq = event.seq
+    local fn = apply[event.type]
+    if fn then
+      fn(t, event)
+    end
+    if event.type == 'turn/started' and M.current ~= t.id then
+      M.current = t.id -- the chat follows the thread the agent works on
+    end
+  end
+end
+
+---@param client vim.lsp.Client
+---@param t agent_lsp.Thread
+---@param done? fun()
+resume = function(client, t, done)
+  if t.resuming then
+    return
+  end
+  t.resuming = true
+  local params = { threadId = t.id, afterSeq = t.last_seq }
+  client:request('agent/thread/resume', params, function(err, result)
+    t.resuming = false
+    local queued = t.queue
+    t.queue = {}
+    if err then
+      vim.notify(('agent-lsp: cannot resume thread %s: %s'):format(t.id, err.message), vim.log.levels.WARN)
+    else
+      t.title = result.thread.title
+      for _, event in ipairs(result.events) do
+        feed(client, t, event, false)
+      end
+    end
+    for _, event in ipairs(queued) do
+      feed(client, t, event, not err)
+    end
+    changed(t.id)
+    if done then
+      done()
+    end
+  end)
+end
+
+--- Resumes a thread from the last seq seen (replays everything the first time).
+---@param client vim.lsp.Client
+---@param thread_id string
+---@param done? fun()
+function M.resume(client, thread_id, done)
+  resume(client, M.thread(thread_id, client.root_dir), done)
+end
+
+--- The `agent/event` handler.
+---@param params table
+---@param ctx lsp.HandlerContext
+function M.on_notification(_, params, ctx)
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  if not client or type(params) ~= 'table' or not params.threadId then
+    return
+  end
+  local t = M.thread(params.threadId, client.root_dir)
+  feed(client, t, params, true)
+  M.current = M.current or t.id
+  changed(t.id)
+end
+
+---@type table<integer, true>
+local synced = {}
+
+--- A client of this config attached: when it is a new server (a restart), catch up on
+--- every thread of its workspace.
+---@param client vim.lsp.Client
+function M.on_attach(client)
+  if synced[client.id] then
+    return
+  end
+  synced[client.id] = true
+  for _, t in pairs(M.threads) do
+    if t.root == client.root_dir and t.last_seq > 0 then
+      resume(client, t)
+    end
+  end
+end
+
+--- Pending approvals, oldest first: of `thread_id`, or of every thread.
+---@param thread_id? string
+---@return agent_lsp.Approval[]
+function M.pending(thread_id)
+  local found = {} ---@type agent_lsp.Approval[]
+  for id, t in pairs(M.threads) do
+    if not thread_id or id == thread_id then
+      for _, entry in ipairs(t.entries) do
+        local approval = entry.kind == 'approval' and t.approvals[entry.id]
+        if approval and not approval.resolved then
+          found[#found + 1] = approval
+        end
+      end
+    end
+  end
+  return found
+end
+
+---@param approval_id string
+---@return agent_lsp.Approval?, agent_lsp.Thread?
+function M.approval(approval_id)
+  for _, t in pairs(M.threads) do
+    if t.approvals[approval_id] then
+      return t.approvals[approval_id], t
+    end
+  end
+end
+
+return M

@@ -1,0 +1,55 @@
+-- agent-lsp: the :Agent* commands. Modules load on first use; the server itself is started by
+-- `vim.lsp.enable('agent_lsp')` (see lsp/agent_lsp.lua and :help agent_lsp).
+if vim.g.loaded_agent_lsp then
+  return
+end
+vim.g.loaded_agent_lsp = true
+
+local function api()
+  return require('agent_lsp')
+end
+
+local command = vim.api.nvim_create_user_command
+
+command('AgentChat', function()
+  api().chat()
+end, { desc = 'agent-lsp: toggle the chat' })
+
+command('AgentAsk', function(opts)
+  api().ask_command(opts)
+end, { nargs = '+', range = true, desc = 'agent-lsp: ask the agent (a range sends the selection)' })
+
+command('AgentFix', function()
+  api().fix()
+end, { desc = 'agent-lsp: ask the agent to fix the diagnostic under the cursor' })
+
+command('AgentApprove', function()
+  api().approve('approve')
+end, { desc = 'agent-lsp: approve the pending change or command' })
+
+command('AgentReject', function(opts)
+  api().reject(opts.args)
+end, { nargs = '?', desc = 'agent-lsp: reject the pending change or command, with a reason' })
+
+command('AgentInterrupt', function()
+  api().interrupt()
+end, { desc = 'agent-lsp: interrupt the running turn' })
+
+command('AgentThreads', function()
+  api().threads()
+end, { desc = 'agent-lsp: pick a thread to show in the chat' })
+
+command('AgentDiff', function()
+  api().diff()
+end, { desc = "agent-lsp: show a pending change's diff" })
+
+-- A new server (after a restart) catches the chat up from the last event it drew.
+vim.api.nvim_create_autocmd('LspAttach', {
+  group = vim.api.nvim_create_augroup('agent_lsp', { clear = true }),
+  callback = function(args)
+    local client = vim.lsp.get_client_by_id(args.data.client_id)
+    if client and client.name == 'agent_lsp' and package.loaded['agent_lsp.state'] then
+      require('agent_lsp.state').on_attach(client)
+    end
+  end,
+})
