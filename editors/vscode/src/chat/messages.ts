@@ -1,0 +1,45 @@
+/**
+ * Messages between the extension host and the chat webview, both ways: data only, shared
+ * by `chat/view.ts` and `webview/main.ts`.
+ */
+
+import type { Activity, ChatItem } from './state';
+import type { Approval, Todo, Turn } from './protocol';
+
+export type Connection = 'starting' | 'running' | 'stopped' | 'failed';
+
+export interface ThreadChoice {
+  id: string;
+  title: string;
+  running: boolean;
+}
+
+/** What the webview draws. Items are sent only when their `rev` changed since the last post. */
+export interface ViewModel {
+  connection: Connection;
+  threadId?: string;
+  title: string;
+  threads: ThreadChoice[];
+  order: string[]; // item ids, in order
+  changed: ChatItem[]; // items new or changed since the last post
+  approvals: Approval[];
+  todos: Todo[];
+  turn?: Turn;
+  activity: Activity;
+  usage: string;
+  notice?: string; // a problem to show above the prompt
+}
+
+export type ToWebview = { type: 'model'; model: ViewModel; reset: boolean } | { type: 'focusPrompt' };
+
+export type FromWebview =
+  | { type: 'ready' }
+  | { type: 'send'; text: string }
+  | { type: 'selectThread'; threadId: string }
+  | { type: 'newThread' }
+  | { type: 'refreshThreads' }
+  | { type: 'approve'; approvalId: string; decision: 'approve' | 'approveForSession' }
+  | { type: 'reject'; approvalId: string; message?: string }
+  | { type: 'interrupt' }
+  | { type: 'viewDiff'; itemId: string; index: number }
+  | { type: 'openFile'; path: string };

@@ -1,0 +1,230 @@
+/**
+ * The chat's model on the extension host: which thread the panel shows, that thread's
+ * state (folded from `agent/event` by the pure reducer in `state.ts`), the thread list, and
+ * the requests the panel and the commands send (PROTOCOL.md section 3).
+ *
+ * Every thread it has loaded keeps its last seq. Loading a thread, and every (re)connection
+ * to a server, calls `agent/thread/resume` with that seq; notifications for the thread that
+ * arrive meanwhile are held and folded in after the replay, and the reducer drops any event
+ * it already has, so nothing is shown twice or lost. When a turn starts on another thread
+ * (an "Ask agent to fix" code action, say) while the panel's thread is idle, the panel
+ * follows it.
+ */
+
+import * as vscode from 'vscode';
+import type { LanguageClient } from 'vscode-languageclient/node';
+import { describeError, traceError, traceWarn } from '../common/logging';
+import type { ServerStatus } from '../common/server';
+import type { Connection } from './messages';
+import { AgentEvent, Decision, InputPart, Methods, ResumeResult, Thread, Turn } from './protocol';
+import { activity, applyEvent, applyEvents, ChatState, emptyState, isGap, isRunning, titleFrom } from './state';
+
+export class ChatSession implements vscode.Disposable {
+  private client?: LanguageClient;
+  private subscription?: vscode.Disposable;
+  private readonly states = new Map<string, ChatState>();
+  private readonly held = new Map<string, AgentEvent[]>(); // events that arrive while a resume runs
+  private readonly resuming = new Map<string, Promise<void>>();
+  private generation = 0; // one per connection
+  private readonly changeEmitter = new vscode.EventEmitter<void>();
+  readonly onDidChange = this.changeEmitter.event;
+  current: ChatState = emptyState();
+  threads: Thread[] = [];
+  connection: Connection = 'stopped';
+  notice?: string;
+
+  /** Follow the server: subscribe to a new client's events, resume the thread on every start. */
+  onServerState(status: ServerStatus): void {
+    this.connection = status.state;
+    this.notice = status.message;
+    if (status.state === 'running' && status.client) {
+      if (status.client !== this.client) {
+        this.subscription?.dispose();
+        this.client = status.client;
+        this.subscription = status.client.onNotification(Methods.event, (event: AgentEvent) => this.onEvent(event));
+      }
+      void this.reconnect();
+    } else if (status.state !== 'starting') {
+      this.subscription?.dispose();
+      this.subscription = undefined;
+      this.client = undefined;
+    }
+    this.changed();
+  }
+
+  private changed(): void {
+    this.changeEmitter.fire();
+  }
+
+  private request<R>(method: string, params: object): Promise<R> {
+    if (!this.client) {
+      return Promise.reject(new Error('agent-lsp is not running; run "Agent: Restart Server" or see "Agent: Show Logs"'));
+    }
+    return this.client.sendRequest<R>(method, params);
+  }
+
+  private async reconnect(): Promise<void> {
+    this.generation++; // what an older connection still answers is dropped
+    this.held.clear();
+    this.resuming.clear();
+    const resumed = this.current.threadId ? this.resume(this.current.threadId) : Promise.resolve();
+    await Promise.all([resumed, this.refreshThreads()]);
+  }
+
+  async refreshThreads(): Promise<void> {
+    try {
+      this.threads = (await this.request<{ threads: Thread[] }>(Methods.threadList, {})).threads;
+      this.changed();
+    } catch (error) {
+      traceWarn('agent/thread/list failed:', error);
+    }
+  }
+
+  /** Replay the thread from its last seq (0 when first loaded), holding live events meanwhile. */
+  private resume(threadId: string): Promise<void> {
+    const running = this.resuming.get(threadId);
+    if (running) {
+      return running;
+    }
+    this.held.set(threadId, this.held.get(threadId) ?? []);
+    const generation = this.generation;
+    let work: Promise<void> | undefined = undefined;
+    work = (async () => {
+      const base = this.states.get(threadId) ?? emptyState(threadId);
+      try {
+        const result = await this.request<ResumeResult>(Methods.threadResume, { threadId, afterSeq: base.lastSeq });
+        if (generation !== this.generation) {
+          return;
+        }
+        let state = applyEvents({ ...base, title: result.thread.title }, result.events);
+        state = applyEvents(state, this.held.get(threadId) ?? []);
+        this.store(state);
+      } catch (error) {
+        if (generation === this.generation) {
+          this.notice = `Could not load the thread: ${describeError(error)}`;
+          traceError(`agent/thread/resume ${threadId}:`, error);
+        }
+      } finally {
+        if (this.resuming.get(threadId) === work) {
+          this.held.delete(threadId);
+          this.resuming.delete(threadId);
+        }
+        this.changed();
+      }
+    })();
+    this.resuming.set(threadId, work);
+    return work;
+  }
+
+  private store(state: ChatState): void {
+    if (!state.threadId) {
+      return;
+    }
+    this.states.set(state.threadId, state);
+    if (state.threadId === this.current.threadId) {
+      this.current = state;
+    }
+  }
+
+  private onEvent(event: AgentEvent): void {
+    const held = this.held.get(event.threadId);
+    if (held) {
+      held.push(event);
+      return;
+    }
+    const state = this.states.get(event.threadId);
+    if (event.type === 'thread/started' || event.type === 'turn/started' || event.type === 'turn/completed') {
+      void this.refreshThreads();
+    }
+    if (!state) {
+      if (event.type === 'turn/started' && this.mayFollow()) {
+        this.held.set(event.threadId, [event]);
+        void this.open(event.threadId);
+      }
+      return;
+    }
+    if (isGap(state, event)) {
+      this.held.set(event.threadId, [event]); // missed some: replay from what we have
+      void this.resume(event.threadId);
+      return;
+    }
+    this.store(applyEvent(state, event));
+    if (event.type === 'turn/started' && event.threadId !== this.current.threadId && this.mayFollow()) {
+      this.current = this.states.get(event.threadId) ?? this.current;
+    }
+    this.changed();
+  }
+
+  /** The panel follows a turn on another thread only when its own thread has nothing going on. */
+  private mayFollow(): boolean {
+    return !isRunning(this.current) && this.current.approvals.length === 0;
+  }
+
+  async open(threadId: string): Promise<void> {
+    this.notice = undefined;
+    this.current = this.states.get(threadId) ?? emptyState(threadId, this.threads.find((t) => t.id === threadId)?.title);
+    this.changed();
+    await this.resume(threadId);
+  }
+
+  newThread(): void {
+    this.current = emptyState();
+    this.notice = undefined;
+    this.changed();
+  }
+
+  /** Send a prompt on the panel's thread, starting one first if the panel has none. */
+  async send(text: string, extra: InputPart[] = []): Promise<boolean> {
+    this.notice = undefined;
+    try {
+      let threadId = this.current.threadId;
+      if (!threadId) {
+        const { thread } = await this.request<{ thread: Thread }>(Methods.threadStart, { title: titleFrom(text) });
+        threadId = thread.id;
+        this.states.set(threadId, this.states.get(threadId) ?? emptyState(threadId, thread.title));
+        await this.open(threadId);
+      }
+      const input: InputPart[] = [{ type: 'text', text }, ...extra];
+      await this.request<{ turn: Turn }>(Methods.turnStart, { threadId, input });
+      return true;
+    } catch (error) {
+      this.fail('Could not send', error);
+      return false;
+    }
+  }
+
+  async respond(approvalId: string, decision: Decision, message?: string): Promise<void> {
+    try {
+      await this.request(Methods.approvalRespond, { approvalId, decision, message });
+    } catch (error) {
+      this.fail('Could not answer the approval', error);
+    }
+  }
+
+  async interrupt(): Promise<void> {
+    const threadId = this.current.threadId;
+    if (!threadId) {
+      return;
+    }
+    try {
+      await this.request(Methods.turnInterrupt, { threadId });
+    } catch (error) {
+      this.fail('Could not interrupt', error);
+    }
+  }
+
+  private fail(what: string, error: unknown): void {
+    this.notice = `${what}: ${describeError(error)}`;
+    traceError(this.notice);
+    this.changed();
+  }
+
+  get activity(): ReturnType<typeof activity> {
+    return activity(this.current);
+  }
+
+  dispose(): void {
+    this.subscription?.dispose();
+    this.changeEmitter.dispose();
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * The chat view's state for one thread, and the pure reducer that folds `agent/event`s
+ * into it (PROTOCOL.md sections 4 and 5).
+ *
+ * Every event carries a per-thread `seq`; the state remembers the last one it applied and
+ * drops any event at or below it, so a replay after a reconnect never shows anything twice.
+ * No `vscode` import: this runs (and is tested) in plain Node.
+ */
+
+import type { AgentEvent, Approval, Item, Todo, Turn, Usage } from './protocol';
+import { addUsage, ZERO_USAGE } from './usage';
+
+export interface ChatItem {
+  item: Item;
+  turnId?: string;
+  /** Grows on every change of this item, so a renderer redraws only what changed. */
+  rev: number;
+}
+
+export interface ChatState {
+  threadId?: string;
+  title: string;
+  lastSeq: number;
+  items: ChatItem[];
+  /** Pending approvals, oldest first. */
+  approvals: Approval[];
+  turn?: Turn;
+  lastUsage?: Usage;
+  totalUsage: Usage;
+}
+
+export type Activity = 'idle' | 'working' | 'approval';
+
+export function emptyState(threadId?: string, title = ''): ChatState {
+  return { threadId, title, lastSeq: 0, items: [], approvals: [], totalUsage: ZERO_USAGE };
+}
+
+/** True when `event` is newer than the next one expected: some events were missed. */
+export function isGap(state: ChatState, event: AgentEvent): boolean {
+  return event.threadId === state.threadId && event.seq > state.lastSeq + 1;
+}
+
+/** Fold one event in. Events of other threads, and events already seen, change nothing. */
+export function applyEvent(state: ChatState, event: AgentEvent): ChatState {
+  if (event.threadId !== state.threadId || event.seq <= state.lastSeq) {
+    return state;
+  }
+  const next = { ...state, lastSeq: event.seq };
+  switch (event.type) {
+    case 'thread/started':
+      return { ...next, title: event.thread.title };
+    case 'turn/started':
+      return { ...next, turn: event.turn };
+    case 'item/started':
+    case 'item/completed':
+      return { ...next, items: upsert(state.items, event.item, event.turnId) };
+    case 'item/delta':
+      return { ...next, items: appendDelta(state.items, event.itemId, event.text) };
+    case 'approval/requested':
+      if (state.approvals.some((a) => a.id === event.approval.id)) {
+        return next;
+      }
+      return { ...next, approvals: [...state.approvals, event.approval] };
+    case 'approval/resolved':
+      return { ...next, approvals: state.approvals.filter((a) => a.id !== event.approvalId) };
+    case 'turn/completed':
+      return {
+        ...next,
+        turn: event.turn,
+        lastUsage: event.usage,
+        totalUsage: addUsage(state.totalUsage, event.usage),
+        approvals: state.approvals.filter((a) => a.turnId !== event.turn.id),
+      };
+    default:
+      return next; // thread/compacted: its compaction item tells the story
+  }
+}
+
+export function applyEvents(state: ChatState, events: readonly AgentEvent[]): ChatState {
+  return events.reduce(applyEvent, state);
+}
+
+function upsert(items: ChatItem[], item: Item, turnId: string): ChatItem[] {
+  const index = items.findIndex((c) => c.item.id === item.id);
+  if (index < 0) {
+    return [...items, { item, turnId, rev: 1 }];
+  }
+  const copy = items.slice();
+  copy[index] = { item, turnId, rev: items[index].rev + 1 };
+  return copy;
+}
+
+function appendDelta(items: ChatItem[], itemId: string, text: string): ChatItem[] {
+  const index = items.findIndex((c) => c.item.id === itemId);
+  if (index < 0) {
+    return items;
+  }
+  const current = items[index];
+  const item = current.item;
+  let changed: Item;
+  if (item.type === 'agentMessage' || item.type === 'reasoning') {
+    changed = { ...item, text: item.text + text };
+  } else if (item.type === 'commandExecution') {
+    changed = { ...item, output: (item.output ?? '') + text };
+  } else {
+    return items;
+  }
+  const copy = items.slice();
+  copy[index] = { ...current, item: changed, rev: current.rev + 1 };
+  return copy;
+}
+
+export function isRunning(state: ChatState): boolean {
+  return state.turn?.status === 'running';
+}
+
+export function activity(state: ChatState): Activity {
+  if (state.approvals.length > 0) {
+    return 'approval';
+  }
+  return isRunning(state) ? 'working' : 'idle';
+}
+
+/** The plan as the agent last wrote it. */
+export function latestTodos(state: ChatState): Todo[] {
+  for (let i = state.items.length - 1; i >= 0; i--) {
+    const item = state.items[i].item;
+    if (item.type === 'todoList') {
+      return item.todos;
+    }
+  }
+  return [];
+}
+
+export function findItem(state: ChatState, itemId: string): Item | undefined {
+  return state.items.find((c) => c.item.id === itemId)?.item;
+}
+
+/** A one-line title for a new thread, from the first line of the prompt. */
+export function titleFrom(prompt: string): string {
+  const line = prompt.trim().split(/\r?\n/)[0] ?? '';
+  if (!line) {
+    return 'New thread';
+  }
+  return line.length <= 60 ? line : line.slice(0, 57) + '...';
+}

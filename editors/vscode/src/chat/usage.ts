@@ -1,0 +1,58 @@
+/**
+ * Token usage arithmetic for the chat's usage line: totals and the prompt-cache hit share.
+ *
+ * The cache hit share is the part of the input the model read from the prompt cache:
+ * cacheReadTokens / (inputTokens + cacheReadTokens + cacheCreationTokens). No `vscode` import.
+ */
+
+import type { Usage } from './protocol';
+
+export const ZERO_USAGE: Usage = Object.freeze({
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheReadTokens: 0,
+  cacheCreationTokens: 0,
+});
+
+export function addUsage(a: Usage, b: Usage): Usage {
+  return {
+    inputTokens: a.inputTokens + (b.inputTokens ?? 0),
+    outputTokens: a.outputTokens + (b.outputTokens ?? 0),
+    cacheReadTokens: a.cacheReadTokens + (b.cacheReadTokens ?? 0),
+    cacheCreationTokens: a.cacheCreationTokens + (b.cacheCreationTokens ?? 0),
+  };
+}
+
+/** All input tokens, cached or not. */
+export function totalInput(u: Usage): number {
+  return u.inputTokens + u.cacheReadTokens + u.cacheCreationTokens;
+}
+
+/** The cache hit share, 0..1; 0 when there was no input. */
+export function cacheHitShare(u: Usage): number {
+  const total = totalInput(u);
+  return total > 0 ? u.cacheReadTokens / total : 0;
+}
+
+export function formatTokens(n: number): string {
+  if (n < 1000) {
+    return String(n);
+  }
+  if (n < 10000) {
+    return (n / 1000).toFixed(1).replace(/\.0$/, '') + 'k';
+  }
+  if (n < 1_000_000) {
+    return Math.round(n / 1000) + 'k';
+  }
+  return (n / 1_000_000).toFixed(1).replace(/\.0$/, '') + 'M';
+}
+
+/** "Last turn: 12.3k in, 456 out, cache 87% · Thread: 40k in, 2.1k out, cache 91%" */
+export function formatUsage(last: Usage | undefined, total: Usage): string {
+  const one = (u: Usage) =>
+    `${formatTokens(totalInput(u))} in, ${formatTokens(u.outputTokens)} out, cache ${Math.round(cacheHitShare(u) * 100)}%`;
+  if (!last) {
+    return '';
+  }
+  return `Last turn: ${one(last)} · Thread: ${one(total)}`;
+}

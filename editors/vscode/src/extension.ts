@@ -1,0 +1,131 @@
+/**
+ * The extension's entry point: wires the log, the server, the chat (session, panel, status
+ * bar, diff previews) and the commands together, and starts `agent-lsp serve`.
+ *
+ * The server does the work; this shim draws it. Code actions ("Ask agent to fix",
+ * "Approve agent edit") come from the server and need nothing here.
+ */
+
+import * as vscode from 'vscode';
+import { createLogChannel, showLogs, traceInfo } from './common/logging';
+import { ServerManager } from './common/server';
+import { ProposedContent, SCHEME, showDiff } from './chat/diffView';
+import type { Approval, InputPart } from './chat/protocol';
+import { ChatSession } from './chat/session';
+import { findItem } from './chat/state';
+import { AgentStatus } from './chat/status';
+import { ChatView, VIEW_ID } from './chat/view';
+
+let server: ServerManager | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  const channel = createLogChannel();
+  traceInfo(`Agent LSP ${context.extension.packageJSON.version} activating`);
+  server = new ServerManager(channel);
+  const session = new ChatSession();
+  const view = new ChatView(context.extensionUri, session);
+  const proposed = new ProposedContent();
+  context.subscriptions.push(
+    channel,
+    server,
+    session,
+    view,
+    proposed,
+    new AgentStatus(session),
+    server.onDidChangeState((status) => session.onServerState(status)),
+    vscode.window.registerWebviewViewProvider(VIEW_ID, view, { webviewOptions: { retainContextWhenHidden: true } }),
+    vscode.workspace.registerTextDocumentContentProvider(SCHEME, proposed),
+    ...registerCommands(session, view, proposed, server),
+  );
+  void server.start();
+}
+
+export async function deactivate(): Promise<void> {
+  await server?.stop();
+}
+
+function registerCommands(
+  session: ChatSession,
+  view: ChatView,
+  proposed: ProposedContent,
+  manager: ServerManager,
+): vscode.Disposable[] {
+  const command = (id: string, run: (...args: any[]) => unknown) => vscode.commands.registerCommand(id, run);
+  return [
+    command('agentLsp.openChat', () => view.reveal()),
+    command('agentLsp.askAboutSelection', () => askAboutSelection(session, view)),
+    command('agentLsp.approve', async () => {
+      const approval = await pickApproval(session, 'Approve');
+      if (approval) {
+        await session.respond(approval.id, 'approve');
+      }
+    }),
+    command('agentLsp.reject', async () => {
+      const approval = await pickApproval(session, 'Reject');
+      if (!approval) {
+        return;
+      }
+      const message = await vscode.window.showInputBox({
+        title: `Reject: ${approval.title}`,
+        prompt: 'Why? The agent reads this (optional).',
+      });
+      if (message !== undefined) {
+        await session.respond(approval.id, 'reject', message || undefined);
+      }
+    }),
+    command('agentLsp.interrupt', () => session.interrupt()),
+    command('agentLsp.restartServer', () => manager.restart()),
+    command('agentLsp.showLogs', () => showLogs()),
+    command('agentLsp.viewDiff', async (itemId: string, index = 0) => {
+      const item = findItem(session.current, itemId);
+      const change = item?.type === 'fileChange' ? item.changes[index] : undefined;
+      if (change) {
+        await showDiff(proposed, change);
+      }
+    }),
+  ];
+}
+
+async function pickApproval(session: ChatSession, verb: string): Promise<Approval | undefined> {
+  const pending = session.current.approvals;
+  if (pending.length === 0) {
+    void vscode.window.showInformationMessage('No agent approval is waiting.');
+    return undefined;
+  }
+  if (pending.length === 1) {
+    return pending[0];
+  }
+  const picked = await vscode.window.showQuickPick(
+    pending.map((approval) => ({ label: approval.title, detail: approval.command ?? undefined, approval })),
+    { title: `${verb} which agent action?` },
+  );
+  return picked?.approval;
+}
+
+async function askAboutSelection(session: ChatSession, view: ChatView): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) {
+    void vscode.window.showInformationMessage('Select some code in an editor first.');
+    return;
+  }
+  const selection = editor.selection.isEmpty
+    ? editor.document.lineAt(editor.selection.active.line).range
+    : editor.selection;
+  const prompt = await vscode.window.showInputBox({
+    title: 'Ask the agent about the selection',
+    placeHolder: 'What does this do? Why does it fail? Make it faster…',
+  });
+  if (!prompt) {
+    return;
+  }
+  const part: InputPart = {
+    type: 'selection',
+    uri: editor.document.uri.toString(),
+    range: {
+      start: { line: selection.start.line, character: selection.start.character },
+      end: { line: selection.end.line, character: selection.end.character },
+    },
+  };
+  await view.reveal();
+  await session.send(prompt, [part]);
+}

@@ -1,0 +1,151 @@
+/**
+ * How each chat item and each pending approval is drawn in the webview. Text from the model
+ * or the server goes in as text nodes, or as HTML from the safe markdown renderer only.
+ */
+
+import { renderMarkdown } from '../src/chat/markdown';
+import type { FromWebview } from '../src/chat/messages';
+import type { Approval, FileChange, InputPart, Item } from '../src/chat/protocol';
+import type { ChatItem } from '../src/chat/state';
+import { button, diffBlock, el, shortPath } from './dom';
+
+export interface Context {
+  post(message: FromWebview): void;
+  /** Keys of the <details> the user opened, kept across redraws. */
+  openDetails: Set<string>;
+  item(id: string): Item | undefined;
+}
+
+/** A <details> that remembers being opened across redraws. */
+function details(ctx: Context, key: string, cls: string, summary: (Node | string)[], ...body: (Node | string)[]): HTMLElement {
+  const node = el('details', { class: cls }, el('summary', {}, ...summary), ...body) as HTMLDetailsElement;
+  node.open = ctx.openDetails.has(key);
+  node.addEventListener('toggle', () => (node.open ? ctx.openDetails.add(key) : ctx.openDetails.delete(key)));
+  return node;
+}
+
+function markdown(text: string, cls = 'markdown'): HTMLElement {
+  const node = el('div', { class: cls });
+  node.innerHTML = renderMarkdown(text);
+  return node;
+}
+
+function badge(status: Item['status']): HTMLElement | string {
+  const label = { inProgress: 'running', completed: '', failed: 'failed', declined: 'declined' }[status];
+  return label ? el('span', { class: `badge ${status}` }, label) : '';
+}
+
+function partChip(part: InputPart): HTMLElement | string {
+  if (part.type === 'selection') {
+    const { start, end } = part.range;
+    return el('span', { class: 'chip' }, `Selection ${shortPath(part.uri)}:${start.line + 1}-${end.line + 1}`);
+  }
+  if (part.type === 'diagnostic') {
+    return el('span', { class: 'chip' }, `Fix: ${part.diagnostic.message} (${shortPath(part.uri)}:${part.diagnostic.range.start.line + 1})`);
+  }
+  return '';
+}
+
+function changeRow(ctx: Context, itemId: string, change: FileChange, index: number): HTMLElement {
+  const verb = { add: 'Create', update: 'Edit', delete: 'Delete' }[change.kind];
+  return el(
+    'div',
+    { class: 'change-row' },
+    el('span', { class: 'kind' }, verb),
+    button(change.path, () => ctx.post({ type: 'openFile', path: change.path }), `Open ${change.path}`, 'link'),
+    button('View diff', () => ctx.post({ type: 'viewDiff', itemId, index }), `Compare ${change.path} with the proposed text`),
+    details(ctx, `${itemId}/diff/${index}`, 'diff', ['Diff'], diffBlock(change.diff)),
+  );
+}
+
+export function renderItem(ctx: Context, chat: ChatItem): HTMLElement {
+  const item = chat.item;
+  const key = item.id;
+  switch (item.type) {
+    case 'userMessage':
+      return el(
+        'div',
+        { class: 'item user' },
+        el('div', { class: 'text' }, item.content.map((p) => (p.type === 'text' ? p.text : '')).join('\n')),
+        ...item.content.map(partChip),
+      );
+    case 'agentMessage':
+      return markdown(item.text, `item agent markdown ${item.status === 'inProgress' ? 'streaming' : ''}`);
+    case 'reasoning':
+      return details(ctx, key, 'item reasoning', [item.status === 'inProgress' ? 'Thinking…' : 'Thought'], markdown(item.text));
+    case 'toolCall': {
+      const target = String(item.input.path ?? item.input.pattern ?? item.input.description ?? '');
+      return details(
+        ctx,
+        key,
+        'item tool',
+        [el('span', { class: 'tool-name' }, item.tool), ' ', el('code', {}, target), badge(item.status)],
+        el('pre', { class: 'input' }, JSON.stringify(item.input, null, 2)),
+        item.output ? el('pre', { class: 'output' }, item.output) : '',
+      );
+    }
+    case 'commandExecution': {
+      const exit = item.exitCode === undefined || item.exitCode === null ? '' : `exit ${item.exitCode}`;
+      return details(
+        ctx,
+        key,
+        'item command',
+        [el('code', {}, `$ ${item.command}`), ' ', el('span', { class: 'exit' }, exit), badge(item.status)],
+        el('pre', { class: 'output' }, item.output ?? ''),
+      );
+    }
+    case 'fileChange': {
+      const outcome = item.outcome ?? (item.status === 'inProgress' ? 'proposed' : item.status);
+      return el(
+        'div',
+        { class: `item change ${outcome}` },
+        el('div', { class: 'change-head' }, 'File change ', el('span', { class: `badge ${outcome}` }, outcome)),
+        ...item.changes.map((change, index) => changeRow(ctx, item.id, change, index)),
+      );
+    }
+    case 'todoList': {
+      const done = item.todos.filter((t) => t.status === 'completed').length;
+      return el('div', { class: 'item note' }, `Plan updated: ${done}/${item.todos.length} done`);
+    }
+    case 'subagent':
+      return el('div', { class: 'item note' }, `Subagent: ${item.description} `, badge(item.status));
+    case 'compaction':
+      return details(ctx, key, 'item compaction', ['Conversation compacted'], markdown(item.summary));
+  }
+}
+
+export function renderApproval(ctx: Context, approval: Approval): HTMLElement {
+  const reason = el('input', { type: 'text', class: 'reason', placeholder: 'Why? (optional; the agent reads this)', 'aria-label': 'Reason' });
+  const rejectForm = el(
+    'div',
+    { class: 'reject-form', hidden: '' },
+    reason,
+    button('Send rejection', () => ctx.post({ type: 'reject', approvalId: approval.id, message: reason.value.trim() })),
+  );
+  reason.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter') {
+      ctx.post({ type: 'reject', approvalId: approval.id, message: reason.value.trim() });
+    }
+  });
+  const item = ctx.item(approval.itemId);
+  const changes = item?.type === 'fileChange' ? item.changes.map((c, i) => changeRow(ctx, item.id, c, i)) : [];
+  return el(
+    'div',
+    { class: 'approval', 'data-approval-id': approval.id },
+    el('div', { class: 'approval-title' }, 'Waiting for approval: ', el('strong', {}, approval.title)),
+    approval.command ? el('pre', { class: 'command' }, approval.command) : '',
+    ...changes,
+    !changes.length && approval.diff ? diffBlock(approval.diff) : '',
+    el(
+      'div',
+      { class: 'buttons' },
+      button('Approve', () => ctx.post({ type: 'approve', approvalId: approval.id, decision: 'approve' }), 'Allow this once', 'primary'),
+      button('Approve for session', () => ctx.post({ type: 'approve', approvalId: approval.id, decision: 'approveForSession' }), 'Allow this kind of action for the rest of this thread'),
+      button('Reject', () => {
+        rejectForm.hidden = false;
+        reason.focus();
+      }, 'Refuse, and tell the agent why'),
+    ),
+    rejectForm,
+  );
+}
