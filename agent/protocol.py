@@ -296,7 +296,7 @@ class ThreadListParams(Wire):
 
 class ThreadResumeParams(Wire):
     thread_id: str
-    after_seq: int = Field(default=0, ge=0)
+    after_seq: int = Field(default=0, ge=0, le=2**62)
 
 
 class TurnStartParams(Wire):

@@ -92,7 +92,10 @@ async def test_bad_requests_get_errors_and_the_server_stays_up(editor: Editor) -
     assert fix.code == -32602 and "[uri, diagnostic]" in fix.message
     garbage = await error_of(editor.request("agent/thread/resume", {"threadId": 42, "afterSeq": -1}))
     assert garbage.code == -32602
-    assert (await editor.request("agent/thread/list", {}))["threads"] == []  # still answering
+    thread_id = (await editor.request("agent/thread/start", {}))["thread"]["id"]
+    huge = await error_of(editor.request("agent/thread/resume", {"threadId": thread_id, "afterSeq": 2**70}))
+    assert huge.code == -32602 and "afterSeq" in huge.message
+    assert [t["id"] for t in (await editor.request("agent/thread/list", {}))["threads"]] == [thread_id]
 
 
 def frame(payload: dict) -> bytes:
