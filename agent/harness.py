@@ -111,7 +111,8 @@ class Harness:
     def resume(self, thread_id: str, after_seq: int = 0) -> tuple[Thread, list[Item], list[Event]]:
         thread = self.get_thread(thread_id)
         self.current_thread_id = thread_id
-        return thread, self.store.items(thread_id), self.store.events_after(thread_id, after_seq)
+        items, events = self.store.snapshot(thread_id, after_seq)
+        return thread.model_copy(update={"last_seq": max([thread.last_seq] + [e.seq for e in events])}), items, events
 
     def current_thread(self, title: str | None = None) -> str:
         """The last thread started or resumed here, starting one if there is none."""

@@ -278,6 +278,16 @@ class Store:
             )
             db.execute("UPDATE threads SET status='idle' WHERE id=?", (event.thread_id,))
 
+    def snapshot(self, thread_id: str, after_seq: int) -> tuple[list[Item], list[Event]]:
+        """Items and the events after ``after_seq`` from one read transaction, so another
+        process's commit cannot fall between them."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                return self.items(thread_id), self.events_after(thread_id, after_seq)
+            finally:
+                self._db.execute("COMMIT")
+
     def events_after(self, thread_id: str, after_seq: int = 0) -> list[Event]:
         """Every event with ``seq > after_seq``, in order."""
         with self._lock:
