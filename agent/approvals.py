@@ -59,6 +59,11 @@ class ApprovalBroker:
             self._emit(ApprovalRequestedEvent(thread_id=thread_id, turn_id=approval.turn_id, approval=approval))
             self._changed()
             return await future
+        except asyncio.CancelledError:
+            if future.cancelled() or not future.done():  # interrupted: no surface should still offer it
+                self._emit(ApprovalResolvedEvent(thread_id=thread_id, approval_id=approval.id,
+                                                 decision="reject", source="policy"))
+            raise
         finally:
             if self._pending.pop(approval.id, None) is not None:
                 self._answered.add(approval.id)

@@ -125,10 +125,15 @@ class ToolDispatcher:
             if refused is not None:
                 return refused
             text = await tool.run(args, ctx)
-        except ToolError as exc:
-            update: dict[str, Any] = {"status": "failed"} if todo else {"status": "failed", "output": str(exc)}
+        except (ToolError, OSError) as exc:
+            message = _tool_error(exc)
+            update: dict[str, Any] = {"status": "failed"} if todo else {"status": "failed", "output": message}
             scope.complete(item.model_copy(update=update))
-            return ToolOutcome(str(exc), True)
+            return ToolOutcome(message, True)
+        except asyncio.CancelledError:
+            scope.complete(item.model_copy(update={"status": "failed"} if todo else
+                                           {"status": "failed", "output": "Interrupted by the user."}))
+            raise
         scope.complete(item.model_copy(update={"status": "completed"} if todo else
                                        {"status": "completed", "output": redact(text)}))
         return ToolOutcome(text)
@@ -136,18 +141,27 @@ class ToolDispatcher:
     async def _run_change(self, scope: TurnScope, tool: Tool, args: Any, ctx: ToolContext) -> ToolOutcome:
         try:
             changes = await tool.plan(args, ctx)
-        except ToolError as exc:
+        except (ToolError, OSError) as exc:
+            message = _tool_error(exc)
             failed = scope.start(ToolCallItem(id=scope.new_item_id(), tool=tool.name,
                                               input=args.model_dump(exclude_none=True)))
-            scope.complete(failed.model_copy(update={"status": "failed", "output": str(exc)}))
-            return ToolOutcome(str(exc), True)
+            scope.complete(failed.model_copy(update={"status": "failed", "output": message}))
+            return ToolOutcome(message, True)
         item = scope.start(FileChangeItem(id=scope.new_item_id(), changes=changes.to_protocol()))
         action = Action(tool.name, "edit", tuple(f.rel for f in changes.files))
         refused = await self._permit(scope, item, action,
                                      lambda: _change_approval(scope, item.id, changes, self.workspace))
         if refused is not None:
             return refused
-        result = await self.applier.apply(changes)
+        try:
+            result = await self.applier.apply(changes)
+        except OSError as exc:
+            scope.complete(item.model_copy(update={"status": "failed", "outcome": "conflict"}))
+            return ToolOutcome(f"The change could not be written: {_tool_error(exc)}", True)
+        except asyncio.CancelledError:
+            # the editor may or may not have applied it: the model must look before going on
+            scope.complete(item.model_copy(update={"status": "failed"}))
+            raise
         if result.outcome != "applied":
             scope.complete(item.model_copy(update={"status": "failed", "outcome": "conflict"}))
             return ToolOutcome(
@@ -217,6 +231,13 @@ class _Throttle:
             self._send("".join(self._pending))
             self._pending.clear()
             self._size = 0
+
+
+def _tool_error(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, ToolError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"The file system refused: {exc.strerror or exc}{where}. Check the path and try another way."
+    return str(exc)
 
 
 def _declined(item: Item) -> Item:

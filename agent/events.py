@@ -1,21 +1,35 @@
 """Commit-then-publish: the only way an event leaves the harness.
 
-``EventLog.emit`` stores the event (which numbers it) and only then hands it to the
+``EventLog.emit`` scrubs the API key out of the event, stores it (which numbers it) and
+only then hands it to the
 subscribers (the LSP server's ``agent/event`` notifier, the CLI printer, progress). A
 subscriber that raises is logged and skipped; it cannot lose the event or stop the turn.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 
-from agent.protocol import Event, TurnStartedEvent
+from agent.protocol import EVENT_ADAPTER, Event, TurnStartedEvent
+from agent.secrets import redact, secret_values
 from agent.store import Store
 
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Event], None]
+
+
+def scrub(event: Event) -> Event:
+    """The event with any API key value replaced, wherever a tool's text carried it."""
+    secrets = secret_values()
+    if not secrets:
+        return event
+    wire = json.dumps(event.to_wire())
+    if not any(secret in wire for secret in secrets):
+        return event
+    return EVENT_ADAPTER.validate_json(redact(wire))
 
 
 class EventLog:
@@ -29,7 +43,7 @@ class EventLog:
         return lambda: self._subscribers.remove(subscriber)
 
     def emit(self, event: Event) -> Event:
-        numbered = self.store.append(event)
+        numbered = self.store.append(scrub(event))
         self.publish(numbered)
         return numbered
 

@@ -178,6 +178,10 @@ class Harness:
             return False
         running.task.cancel()
         await asyncio.gather(running.task, return_exceptions=True)
+        if self._running.get(thread_id) is running:  # cancelled before it ever ran
+            self._running.pop(thread_id)
+            final = running.turn.model_copy(update={"status": "interrupted"})
+            self.log.emit(TurnCompletedEvent(thread_id=thread_id, turn=final, usage=Usage()))
         return True
 
     async def wait(self, thread_id: str) -> None:

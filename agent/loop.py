@@ -27,7 +27,7 @@ Step = Callable[[], Awaitable["Step | None"]]
 CACHE = {"type": "ephemeral"}
 MAX_ATTEMPTS = 5
 MAX_CONTINUATIONS = 3
-INTERRUPTED = "Interrupted by the user before this tool ran."
+INTERRUPTED = "Interrupted by the user: this tool call did not finish. Check its effects before redoing it."
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from agent.protocol import Decision, PermissionMode
-from agent.rules import Rule, RuleFile, rule_matches
+from agent.rules import Rule, RuleFile, is_compound, rule_matches
 
 ActionKind = Literal["read", "edit", "command"]
 PROTECTED = ".agent-lsp"
@@ -83,15 +83,16 @@ class PermissionPolicy:
                         "instead, or ask the user to switch the permission mode.")
         if self.mode == "bypass":
             return Allow()
-        if action.kind == "edit" and any(t.split("/", 1)[0] == PROTECTED for t in action.targets):
+        if action.kind == "edit" and any(t.split("/", 1)[0].lower() == PROTECTED for t in action.targets):
             return Ask()  # the agent's own permission rules: never changed without a person
         if ruleset is not None and action.targets and all(
             any(rule_matches(rule, action.tool, t, for_allow=True) for rule in ruleset.allow)
             for t in action.targets
         ):
             return Allow("rule")
-        if session_key(action) in self._session.get(thread_id, set()):
-            return Allow("session")
+        compound = action.kind == "command" and any(is_compound(t) for t in action.targets)
+        if session_key(action) in self._session.get(thread_id, set()) and not compound:
+            return Allow("session")  # never for `ls && rm -rf ~` after approving `ls`
         if action.kind == "edit" and self.mode == "acceptEdits":
             return Allow()
         return Ask()

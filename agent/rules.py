@@ -72,6 +72,11 @@ def _command_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(body + r"\Z", re.S)
 
 
+def is_compound(command: str) -> bool:
+    """Whether a command chains, pipes, redirects or substitutes (more than one program)."""
+    return bool(_COMPOUND.search(command))
+
+
 def split_compound(command: str) -> list[str]:
     """The simple commands inside a compound one, for deny rules to inspect each."""
     return [part.strip() for part in re.split(r"&&|\|\||[;|&\n]", command) if part.strip()]

@@ -115,7 +115,12 @@ class Workspace:
             return FileText(path, "", None, from_buffer=False, exists=False)
         if path.is_dir():
             raise ToolError(f"{self.relative(path)} is a directory; use glob to list files")
-        data = path.read_bytes()
+        if not path.is_file():  # a FIFO or device would block the server
+            raise ToolError(f"{self.relative(path)} is not a regular file; it cannot be read")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ToolError(f"{self.relative(path)} cannot be read: {exc.strerror or exc}") from None
         if b"\x00" in data[:8192]:
             raise ToolError(f"{self.relative(path)} is a binary file; it cannot be read as text")
         try:

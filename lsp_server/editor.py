@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,8 +38,8 @@ class LspDocuments:
     def _by_path(self) -> dict[Path, str]:
         found: dict[Path, str] = {}
         for uri in list(self._server.workspace.text_documents):
-            try:
-                found[uri_to_path(uri)] = uri
+            try:  # compare resolved paths: the workspace resolves symlinks in every path
+                found[Path(os.path.realpath(uri_to_path(uri)))] = uri
             except ToolError:
                 continue
         return found
@@ -133,11 +134,11 @@ class LspApplier:
             result = await self._send(changes.title, edits, through_editor, document_changes)
             if result.outcome != "applied":
                 return result
-        self._disk.write(ChangeSet(changes.title, on_disk))
-        for _, planned in edits:
+        for _, planned in edits:  # before any disk write, so a conflict means nothing was written
             if not await self._documents.wait_for_text(planned.path, planned.new_text, VERIFY_TIMEOUT_S):
                 return ApplyResult("conflict", f"the editor reported the edit to {planned.rel} as applied, "
                                                "but the buffer does not hold it")
+        self._disk.write(ChangeSet(changes.title, on_disk))
         return ApplyResult("applied")
 
     async def _send(self, title: str, edits: list[tuple[str, PlannedFile]], resources: list[PlannedFile],

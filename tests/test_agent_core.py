@@ -277,10 +277,52 @@ async def test_the_api_key_never_reaches_the_model_events_or_store(run: Run, fak
     monkeypatch.setenv("ANTHROPIC_API_KEY", key)
     (root / "dotfile").write_text(f"export ANTHROPIC_API_KEY={key}\n")
     fake.script(Reply([tool_use("run_command", {"command": "cat dotfile; echo env=$ANTHROPIC_API_KEY"}),
-                       tool_use("read_file", {"path": "dotfile"})]), Reply([text("ok")]))
+                       tool_use("read_file", {"path": "dotfile"}),
+                       tool_use("edit_file", {"path": "dotfile", "old_string": "export ANTHROPIC_API_KEY=sk",
+                                              "new_string": "x"})]), Reply([text("ok")]))
     done = await run.turn("show me")
     assert done.turn.status == "completed"
     seen = json.dumps([r.body for r in fake.requests]) + json.dumps([e.to_wire() for e in run.events])
     seen += json.dumps(run.harness.store.messages(done.thread_id))
     assert key not in seen
     assert "[redacted: API key]" in seen and "env=\\n" in seen
+
+
+# --- regressions from review -----------------------------------------------------------------
+
+async def test_a_session_grant_never_covers_a_compound_command(run: Run, fake: FakeAnthropic, root: Path) -> None:
+    fake.script(Reply([tool_use("run_command", {"command": "ls"})]),
+                Reply([tool_use("run_command", {"command": "ls && touch sneaky"})]), Reply([text("ok")]))
+    thread_id = run.harness.start_thread("t").id
+    run.harness.start_turn(thread_id, [TextPart(text="go")])
+    first = await run.until("approval/requested")
+    run.harness.respond(first.approval.id, "approveForSession", None, "request")
+    second = await run.until("approval/requested", 2)
+    assert second.approval.command == "ls && touch sneaky"
+    run.harness.respond(second.approval.id, "reject", None, "request")
+    await run.harness.wait(thread_id)
+    assert not (root / "sneaky").exists()
+
+
+@pytest.mark.parametrize("settings", [Settings(permission_mode="bypass")])
+async def test_file_system_errors_are_tool_errors_not_failed_turns(run: Run, fake: FakeAnthropic, root: Path) -> None:
+    (root / "a.txt").write_text("x\n")
+    os.mkfifo(root / "pipe")
+    fake.script(Reply([tool_use("write_file", {"path": "a.txt/b.py", "content": "y = 1\n"}),
+                       tool_use("read_file", {"path": "pipe"})]), Reply([text("ok")]))
+    done = await run.turn("try")
+    assert done.turn.status == "completed"
+    results = fake.requests[1].body["messages"][-1]["content"]
+    assert all(r["is_error"] for r in results)
+    assert "not a regular file" in results[1]["content"]
+    assert all(e.item.status != "inProgress" for e in run.of_type("item/completed"))
+
+
+async def test_an_interrupt_before_the_turn_ran_still_completes_it(run: Run, fake: FakeAnthropic) -> None:
+    fake.script(Reply([text("fresh start")]))
+    thread_id = run.harness.start_thread("t").id
+    run.harness.start_turn(thread_id, [TextPart(text="go")])
+    assert await run.harness.interrupt(thread_id) is True
+    assert run.of_type("turn/completed")[-1].turn.status == "interrupted"
+    assert run.harness.store.get_thread(thread_id).status == "idle"
+    assert (await run.turn("again", thread_id)).turn.status == "completed"

@@ -147,3 +147,25 @@ async def test_configuration_is_validated_and_can_change_while_running(
         assert fake.requests[0].body["model"] == "claude-test"  # the valid option was kept
     finally:
         await editor.close()
+
+
+async def test_a_workspace_opened_through_a_symlink_still_sees_the_buffers(
+        fake: FakeAnthropic, tmp_path: Path, state_dir: Path, client_kind: str) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    editor = await Editor.launch(link, server_env(fake.url, state_dir), client_kind)
+    try:
+        uri = editor.open("calc.py", BUGGY)
+        editor.type_text(uri, [t.TextEdit(range=t.Range(start=at(0, 0), end=at(0, 0)), new_text="# unsaved\n")])
+        approval = await run_until_approval(editor, fake, tool_use("read_file", {"path": "calc.py"}),
+                                            tool_use("edit_file", {"path": "calc.py", "old_string": "a - b",
+                                                                   "new_string": "a + b"}))
+        assert approval["uri"] == uri  # the editor's own spelling of the document
+        assert "     1\t# unsaved" in fake.requests[1].body["messages"][-1]["content"][0]["content"]
+        await approve(editor, approval)
+        assert editor.text(uri) == "# unsaved\n" + BUGGY.replace("a - b", "a + b")
+        assert (real / "calc.py").read_text() == BUGGY  # through the editor, not behind its back
+    finally:
+        await editor.close()

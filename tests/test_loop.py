@@ -73,9 +73,11 @@ async def test_interrupt_while_an_approval_waits_keeps_the_transcript_valid(run:
     )
     thread_id = run.harness.start_thread("t").id
     run.harness.start_turn(thread_id, [TextPart(text="fix")])
-    await run.until("approval/requested")
+    asked = await run.until("approval/requested")
     assert await run.harness.interrupt(thread_id) is True
     assert run.of_type("turn/completed")[-1].turn.status == "interrupted"
+    resolved = run.of_type("approval/resolved")[-1]  # no surface keeps offering it
+    assert (resolved.approval_id, resolved.decision, resolved.source) == (asked.approval.id, "reject", "policy")
     transcript = run.harness.store.messages(thread_id)
     results = transcript[-1]["content"]
     assert [r["type"] for r in results] == ["tool_result", "tool_result"]
