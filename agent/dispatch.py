@@ -80,7 +80,7 @@ class ToolDispatcher:
         except ValidationError as exc:
             return ToolOutcome(f"Invalid input for {tool.name}: {_brief(exc)}", True)
         state = self.state_for(scope.thread_id) if self.state_for else None
-        ctx = ToolContext(self.workspace, scope.thread_id, scope.turn_id, state)
+        ctx = ToolContext(self.workspace, scope.thread_id, scope.turn_id, state, self.policy.path_denied)
         if tool.kind == "edit":
             return await self._run_change(scope, tool, args, ctx)
         if tool.kind == "command":

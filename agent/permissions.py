@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from agent.protocol import Decision, PermissionMode
-from agent.rules import Rule, RuleFile, is_compound, rule_matches
+from agent.rules import Rule, RuleFile, denies_path, is_compound, rule_matches
 
 ActionKind = Literal["read", "edit", "command"]
 PROTECTED = ".agent-lsp"
@@ -73,7 +73,9 @@ class PermissionPolicy:
         ruleset = self.rules.rules() if self.rules is not None else None
         if ruleset is not None:
             for rule in ruleset.deny:
-                if any(rule_matches(rule, action.tool, t, for_allow=False) for t in action.targets or ("",)):
+                named = any(rule_matches(rule, action.tool, t, for_allow=False) for t in action.targets or ("",))
+                hidden = action.kind != "command" and any(denies_path(rule, t) for t in action.targets)
+                if named or hidden:
                     return Deny(f"A deny rule ({rule}) in .agent-lsp/settings.json forbids this; do not retry it.")
         if action.kind == "read":
             return Allow()
@@ -96,6 +98,11 @@ class PermissionPolicy:
         if action.kind == "edit" and self.mode == "acceptEdits":
             return Allow()
         return Ask()
+
+    def path_denied(self, rel: str) -> bool:
+        """Whether deny rules hide this workspace path from every file tool."""
+        ruleset = self.rules.rules() if self.rules is not None else None
+        return ruleset is not None and any(denies_path(rule, rel) for rule in ruleset.deny)
 
     def remember(self, thread_id: str, action: Action, decision: Decision) -> str | None:
         """Record an approval's scope; returns a message if saving a rule failed."""

@@ -82,6 +82,15 @@ def split_compound(command: str) -> list[str]:
     return [part.strip() for part in re.split(r"&&|\|\||[;|&\n]", command) if part.strip()]
 
 
+FILE_TOOLS = frozenset({"read_file", "glob", "grep", "edit_file", "write_file", "apply_patch"})
+
+
+def denies_path(rule: Rule, rel: str) -> bool:
+    """A deny rule on any file tool with a path pattern hides that path from every file tool:
+    `read_file(.env)` also keeps `.env` out of grep, glob and edits."""
+    return rule.tool in FILE_TOOLS and rule.pattern is not None and bool(_path_regex(rule.pattern).match(rel))
+
+
 def rule_matches(rule: Rule, tool: str, target: str, *, for_allow: bool) -> bool:
     if rule.tool != tool:
         return False

@@ -326,3 +326,20 @@ async def test_an_interrupt_before_the_turn_ran_still_completes_it(run: Run, fak
     assert run.of_type("turn/completed")[-1].turn.status == "interrupted"
     assert run.harness.store.get_thread(thread_id).status == "idle"
     assert (await run.turn("again", thread_id)).turn.status == "completed"
+
+
+@pytest.mark.parametrize("settings", [Settings(permission_mode="bypass")])
+async def test_a_path_deny_rule_hides_the_file_from_every_file_tool(run: Run, fake: FakeAnthropic, root: Path) -> None:
+    (root / ".agent-lsp").mkdir()
+    (root / ".agent-lsp" / "settings.json").write_text(json.dumps({"permissions": {"deny": ["read_file(.env)"]}}))
+    (root / ".env").write_text("SECRET_TOKEN=hunter2\n")
+    fake.script(Reply([tool_use("read_file", {"path": ".env"}), tool_use("grep", {"pattern": "SECRET"}),
+                       tool_use("grep", {"pattern": "SECRET", "path": ".env"}), tool_use("glob", {"pattern": "*"}),
+                       tool_use("edit_file", {"path": ".env", "old_string": "hunter2", "new_string": "x"})]),
+                Reply([text("ok")]))
+    await run.turn("find the secret")
+    results = fake.requests[1].body["messages"][-1]["content"]
+    assert "hunter2" not in json.dumps(results)
+    assert [("deny rule" in r["content"]) for r in results] == [True, False, True, False, True]
+    assert ".env" not in results[3]["content"]  # glob does not list it
+    assert (root / ".env").read_text() == "SECRET_TOKEN=hunter2\n"

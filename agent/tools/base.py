@@ -8,6 +8,7 @@ the permission step, the ``fileChange`` item and the applier, so no tool can ski
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
@@ -42,6 +43,7 @@ class ToolContext:
     thread_id: str
     turn_id: str
     state: ThreadState | None = None
+    denied: Callable[[str], bool] = lambda rel: False  # paths deny rules hide from searches
 
 
 class Tool:

@@ -140,7 +140,7 @@ class Glob(Tool):
         prefix = f"{base}/" if base else ""
         best: Best[tuple[int, str]] = Best(MAX_RESULTS, lambda item: (-item[0], path_key(item[1])))
         for rel in await list_files(root, walk_from, self.use_ripgrep):
-            if not regex.fullmatch(rel[len(prefix) :]):
+            if not regex.fullmatch(rel[len(prefix) :]) or ctx.denied(rel):
                 continue
             try:
                 info = os.lstat(root / rel)

@@ -215,7 +215,11 @@ class Grep(Tool):
         regex, portable = compile_pattern(args.pattern)
         workspace = ctx.workspace
         root, start = workspace.root, search_start(workspace, args.path)
-        wanted = name_filter(args.glob, root, start)
+        by_name = name_filter(args.glob, root, start)
+
+        def wanted(rel: str) -> bool:
+            return by_name(rel) and not ctx.denied(rel)
+
         buffers: dict[Path, str] = {}
         for path in workspace.documents.unsaved_paths():
             doc = workspace.documents.get(path)
