@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agent.protocol import (
     Approval,
@@ -18,6 +18,7 @@ from agent.protocol import (
     ApprovalSource,
     Decision,
     Event,
+    Range,
 )
 
 
@@ -37,6 +38,14 @@ class Pending:
     thread_id: str
     approval: Approval
     future: asyncio.Future[Answer]
+    # every (uri, range) the approval touches; the wire Approval names only the first
+    locations: list[tuple[str, Range]] = field(default_factory=list)
+
+    def places(self) -> list[tuple[str, Range]]:
+        if self.locations:
+            return self.locations
+        approval = self.approval
+        return [(approval.uri, approval.range)] if approval.uri and approval.range else []
 
 
 class ApprovalBroker:
@@ -52,9 +61,10 @@ class ApprovalBroker:
     def get(self, approval_id: str) -> Pending | None:
         return self._pending.get(approval_id)
 
-    async def ask(self, thread_id: str, approval: Approval) -> Answer:
+    async def ask(self, thread_id: str, approval: Approval,
+                  locations: list[tuple[str, Range]] | None = None) -> Answer:
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._pending[approval.id] = Pending(thread_id, approval, future)
+        self._pending[approval.id] = Pending(thread_id, approval, future, locations or [])
         try:
             self._emit(ApprovalRequestedEvent(thread_id=thread_id, turn_id=approval.turn_id, approval=approval))
             self._changed()

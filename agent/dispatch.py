@@ -25,6 +25,7 @@ from agent.protocol import (
     CommandExecutionItem,
     FileChangeItem,
     Item,
+    Range,
     TodoListItem,
     ToolCallItem,
 )
@@ -90,7 +91,8 @@ class ToolDispatcher:
     # --- permission, shared by every kind -----------------------------------------------------
 
     async def _permit(self, scope: TurnScope, item: Item, action: Action,
-                      approval: Callable[[], Approval]) -> ToolOutcome | None:
+                      approval: Callable[[], Approval],
+                      locations: list[tuple[str, Range]] | None = None) -> ToolOutcome | None:
         """None when the action may go ahead; otherwise the result to give the model. On a
         refusal the item is completed as declined here."""
         verdict = self.policy.check(scope.thread_id, action)
@@ -100,7 +102,7 @@ class ToolDispatcher:
             scope.complete(_declined(item))
             return ToolOutcome(verdict.message, True)
         try:
-            answer = await self.broker.ask(scope.thread_id, approval())
+            answer = await self.broker.ask(scope.thread_id, approval(), locations)
         except asyncio.CancelledError:
             scope.complete(_declined(item))
             raise
@@ -149,8 +151,9 @@ class ToolDispatcher:
             return ToolOutcome(message, True)
         item = scope.start(FileChangeItem(id=scope.new_item_id(), changes=changes.to_protocol()))
         action = Action(tool.name, "edit", tuple(f.rel for f in changes.files))
+        places = [(self.workspace.uri_for(f.path), f.changed_range()) for f in changes.files]
         refused = await self._permit(scope, item, action,
-                                     lambda: _change_approval(scope, item.id, changes, self.workspace))
+                                     lambda: _change_approval(scope, item.id, changes, self.workspace), places)
         if refused is not None:
             return refused
         try:

@@ -95,17 +95,16 @@ def workspace_edit(edits: list[tuple[str, PlannedFile]], encoding: str, document
     return t.WorkspaceEdit(document_changes=operations)
 
 
-def approval_diagnostic(pending: Pending) -> t.Diagnostic | None:
+def approval_diagnostics(pending: Pending) -> list[tuple[str, t.Diagnostic]]:
+    """One "Agent proposes: TITLE" diagnostic on each range a file-change approval touches."""
     approval = pending.approval
-    if approval.kind != "fileChange" or approval.range is None:
-        return None
-    return t.Diagnostic(
-        range=lsp_range(approval.range),
-        message=f"Agent proposes: {approval.title}",
-        severity=t.DiagnosticSeverity.Information,
-        source=AGENT_SOURCE,
-        code=approval.id,
-    )
+    if approval.kind != "fileChange":
+        return []
+    return [
+        (uri, t.Diagnostic(range=lsp_range(rng), message=f"Agent proposes: {approval.title}",
+                           severity=t.DiagnosticSeverity.Information, source=AGENT_SOURCE, code=approval.id))
+        for uri, rng in pending.places()
+    ]
 
 
 def ranges_meet(a: t.Range, b: t.Range) -> bool:
@@ -155,10 +154,10 @@ def approval_actions(uri: str, request_range: t.Range, context: list[t.Diagnosti
             actions.append(_action(f"Allow agent to run: {shown}", "agent.approve", approval.id, True))
             actions.append(_action(f"Deny agent: {shown}", "agent.reject", approval.id, False))
             continue
-        if approval.uri != uri:
+        ranges = [lsp_range(rng) for place, rng in entry.places() if place == uri]
+        if not ranges:
             continue
-        meets = approval.range is not None and ranges_meet(lsp_range(approval.range), request_range)
-        if approval.id in codes or meets:
+        if approval.id in codes or any(ranges_meet(rng, request_range) for rng in ranges):
             actions.append(_action(f"Approve agent edit: {approval.title}", "agent.approve", approval.id, True))
             actions.append(_action(f"Reject agent edit: {approval.title}", "agent.reject", approval.id, False))
     return actions

@@ -133,9 +133,8 @@ class ApprovalDiagnostics:
     def refresh(self) -> None:
         by_uri: dict[str, list[t.Diagnostic]] = {}
         for pending in self._broker.pending():
-            diagnostic = convert.approval_diagnostic(pending)
-            if diagnostic is not None and pending.approval.uri:
-                by_uri.setdefault(pending.approval.uri, []).append(diagnostic)
+            for uri, diagnostic in convert.approval_diagnostics(pending):
+                by_uri.setdefault(uri, []).append(diagnostic)
         for uri in self._published | set(by_uri):
             self._server.text_document_publish_diagnostics(
                 t.PublishDiagnosticsParams(uri=uri, diagnostics=by_uri.get(uri, []))

@@ -58,8 +58,8 @@ def approval(kind: str = "fileChange") -> Pending:
 
 def test_approval_diagnostic_and_actions() -> None:
     pending = approval()
-    diagnostic = convert.approval_diagnostic(pending)
-    assert diagnostic is not None and diagnostic.code == "apr_1" and diagnostic.source == "agent"
+    [(uri, diagnostic)] = convert.approval_diagnostics(pending)
+    assert uri == "file:///ws/a.py" and diagnostic.code == "apr_1" and diagnostic.source == "agent"
     assert diagnostic.message == "Agent proposes: Edit a.py"
     at = t.Range(start=t.Position(line=5, character=2), end=t.Position(line=5, character=2))
     far = t.Range(start=t.Position(line=20, character=0), end=t.Position(line=20, character=0))
@@ -86,3 +86,13 @@ def test_to_plain_unpacks_pygls_namedtuples() -> None:
     Obj = namedtuple("Object", ["threadId", "input"])
     Part = namedtuple("Object", ["type", "text"])
     assert convert.to_plain(Obj("t1", (Part("text", "hi"),))) == {"threadId": "t1", "input": [{"type": "text", "text": "hi"}]}
+
+
+def test_a_multi_file_approval_is_shown_and_offered_on_every_file() -> None:
+    pending = approval()
+    second = Range(start=Position(line=0, character=0), end=Position(line=1, character=0))
+    pending.locations = [("file:///ws/a.py", pending.approval.range), ("file:///ws/b.py", second)]
+    assert [uri for uri, _ in convert.approval_diagnostics(pending)] == ["file:///ws/a.py", "file:///ws/b.py"]
+    at_b = t.Range(start=t.Position(line=0, character=0), end=t.Position(line=0, character=0))
+    titles = [a.title for a in convert.approval_actions("file:///ws/b.py", at_b, [], [pending])]
+    assert titles == ["Approve agent edit: Edit a.py", "Reject agent edit: Edit a.py"]

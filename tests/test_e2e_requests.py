@@ -187,3 +187,20 @@ async def test_no_progress_for_a_client_that_does_not_support_it(fake: FakeAnthr
         assert editor.client.progress_reports == {}
     finally:
         await editor.close()
+
+
+async def test_a_patch_over_two_files_is_shown_and_offered_on_both(editor: Editor, fake: FakeAnthropic) -> None:
+    first = editor.open("calc.py", BUGGY)
+    second = editor.open("util.py", "x = 1\n")
+    patch = ("--- a/calc.py\n+++ b/calc.py\n@@ -2 +2 @@\n-    return a - b\n+    return a + b\n"
+             "--- a/util.py\n+++ b/util.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n")
+    fake.script(Reply([tool_use("apply_patch", {"patch": patch})]), Reply([text("done")]))
+    await start_turn(editor, await new_thread(editor), "patch both")
+    approval = (await editor.wait_event("approval/requested"))["approval"]
+    await editor.wait_for(lambda: editor.client.diagnostics.get(first) and editor.client.diagnostics.get(second))
+    assert [d.range.start.line for d in editor.client.diagnostics[second]] == [0]
+    actions = await editor.code_actions(second, 0)
+    assert [a.title for a in actions][0] == f"Approve agent edit: {approval['title']}"
+    assert await editor.command(actions[0].command) == {"outcome": "resolved"}
+    await editor.wait_event("turn/completed")
+    assert editor.text(first).endswith("a + b\n") and editor.text(second) == "x = 2\n"
