@@ -113,6 +113,23 @@ local function lsp_diagnostic(d, bufnr, encoding)
   }
 end
 
+--- The only item, or the one the user picks with vim.ui.select.
+---@generic T
+---@param items T[]
+---@param prompt string
+---@param label fun(item: T): string
+---@param fn fun(item: T)
+local function pick_one(items, prompt, label, fn)
+  if #items == 1 then
+    return fn(items[1])
+  end
+  vim.ui.select(items, { prompt = prompt, format_item = label }, function(item)
+    if item then
+      fn(item)
+    end
+  end)
+end
+
 --- `:AgentFix`: "Ask agent to fix" the diagnostic under the cursor (`agent.fix`).
 function M.fix()
   local bufnr = vim.api.nvim_get_current_buf()
@@ -147,19 +164,9 @@ function M.fix()
     end)
     require('agent_lsp.chat').open(false)
   end
-  if #candidates == 1 then
-    return send(candidates[1])
-  end
-  vim.ui.select(candidates, {
-    prompt = 'Ask agent to fix',
-    format_item = function(d)
-      return d.message
-    end,
-  }, function(d)
-    if d then
-      send(d)
-    end
-  end)
+  pick_one(candidates, 'Ask agent to fix', function(d)
+    return d.message
+  end, send)
 end
 
 --- The approval the cursor is on (chat line or "Agent proposes" diagnostic), else the
@@ -182,18 +189,11 @@ local function with_approval(fn)
   pending = #pending > 0 and pending or state.pending()
   if #pending == 0 then
     vim.notify('agent-lsp: no pending approval', vim.log.levels.WARN)
-  elseif #pending == 1 then
-    fn(pending[1].id)
   else
-    vim.ui.select(pending, {
-      prompt = 'Which approval',
-      format_item = function(a)
-        return a.title
-      end,
-    }, function(a)
-      if a then
-        fn(a.id)
-      end
+    pick_one(pending, 'Which approval', function(a)
+      return a.title
+    end, function(a)
+      fn(a.id)
     end)
   end
 end
