@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from agent.approvals import ApprovalBroker
 from agent.changes import ChangeApplier, ChangeSet
 from agent.items import TurnScope
-from agent.permissions import Action, Allow, Deny, PermissionPolicy
+from agent.permissions import Action, Allow, Ask, Deny, PermissionPolicy
 from agent.protocol import (
     Approval,
     CommandExecutionItem,
@@ -101,8 +101,11 @@ class ToolDispatcher:
         if isinstance(verdict, Deny):
             scope.complete(_declined(item))
             return ToolOutcome(verdict.message, True)
+        request = approval()
+        if isinstance(verdict, Ask) and verdict.reason:  # say why no rule could decide
+            request = request.model_copy(update={"title": f"{request.title}. {verdict.reason}"})
         try:
-            answer = await self.broker.ask(scope.thread_id, approval(), locations)
+            answer = await self.broker.ask(scope.thread_id, request, locations)
         except asyncio.CancelledError:
             scope.complete(_declined(item))
             raise

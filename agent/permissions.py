@@ -6,15 +6,22 @@ included); ``readOnly`` refuses changes and commands; ``bypass`` runs everything
 allow rule or a session grant runs it; ``acceptEdits`` runs edits; everything else asks.
 Changes to ``.agent-lsp/`` (where the rules live) always ask, outside ``bypass``. Paths
 outside the workspace never reach this point: ``Workspace.resolve`` refuses them.
+
+Commands are judged on ``agent.shell``'s parse. When a line cannot be fully analysed and a
+``run_command`` deny rule exists (any one), a deny rule might apply unseen: the command is
+refused in ``bypass``, ``acceptEdits`` and ``readOnly``, and asked in ``ask`` with an
+``Ask.reason``; no allow rule or session grant answers for it.
 """
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 from typing import Literal
 
 from agent.protocol import Decision, PermissionMode
-from agent.rules import Rule, RuleFile, denies_path, is_compound, rule_matches
+from agent.rules import Rule, RuleFile, command_verdict, denies_path, rule_matches
+from agent.shell import RUNS_OTHERS, analyse
 
 ActionKind = Literal["read", "edit", "command"]
 PROTECTED = ".agent-lsp"
@@ -41,26 +48,48 @@ class Deny:
 
 @dataclass(frozen=True)
 class Ask:
-    pass
+    reason: str | None = None  # why a person must decide, when a rule could not
 
 
 Verdict = Allow | Deny | Ask
 
 
-def session_key(action: Action) -> str:
-    """"This kind of action": every edit, or commands starting with the same program."""
-    if action.kind == "command":
-        words = action.targets[0].split() if action.targets else []
-        return f"command:{words[0] if words else ''}"
-    return action.kind
+def _command(action: Action) -> str:
+    return action.targets[0] if action.targets else ""
+
+
+def session_key(action: Action) -> str | None:
+    """"This kind of action": every edit; for a plain simple command its program; for a program
+    that runs another one named in its arguments (``env``, ``bash``, ``eval``…) or a compound
+    line, that exact text; nothing for a line that cannot be analysed."""
+    if action.kind != "command":
+        return action.kind
+    command = _command(action)
+    analysis = analyse(command)
+    if analysis.problems or not command.strip():
+        return None
+    if analysis.plain is not None and posixpath.basename(analysis.plain[0]) not in RUNS_OTHERS:
+        return f"command:{analysis.plain[0]}"
+    return f"command-exact:{command.strip()}"
 
 
 def always_rules(action: Action) -> list[Rule]:
-    """The rules "approve always" saves for this action."""
-    if action.kind == "command":
-        words = action.targets[0].split() if action.targets else []
-        return [Rule("run_command", f"{words[0]} *" if words else None)]
-    return [Rule(action.tool, target) for target in action.targets]
+    """The rules "approve always" saves for this action: as wide as ``session_key``."""
+    if action.kind != "command":
+        return [Rule(action.tool, target) for target in action.targets]
+    key = session_key(action)
+    if key is None:
+        return []
+    if key.startswith("command:"):
+        return [Rule("run_command", f"{key.removeprefix('command:')} *")]
+    exact = _command(action).strip()
+    if analyse(exact).plain is not None and "*" in exact:
+        return []  # as a pattern its `*` would allow more than was approved
+    return [Rule("run_command", exact)]
+
+
+def _deny_message(rule: Rule) -> str:
+    return f"A deny rule ({rule}) in .agent-lsp/settings.json forbids this; do not retry it."
 
 
 @dataclass
@@ -71,18 +100,33 @@ class PermissionPolicy:
 
     def check(self, thread_id: str, action: Action) -> Verdict:
         ruleset = self.rules.rules() if self.rules is not None else None
+        analysis = analyse(_command(action)) if action.kind == "command" else None
+        doubt: str | None = None  # why a command deny rule might apply but cannot be checked
         if ruleset is not None:
             for rule in ruleset.deny:
-                named = any(rule_matches(rule, action.tool, t, for_allow=False) for t in action.targets or ("",))
-                hidden = action.kind != "command" and any(denies_path(rule, t) for t in action.targets)
-                if named or hidden:
-                    return Deny(f"A deny rule ({rule}) in .agent-lsp/settings.json forbids this; do not retry it.")
+                if analysis is not None:
+                    if rule.tool != action.tool:
+                        continue
+                    verdict = command_verdict(rule.pattern, analysis) if rule.pattern else ("match", "")
+                    if verdict is not None and verdict[0] == "match":
+                        return Deny(_deny_message(rule))
+                    if verdict is not None and doubt is None:
+                        doubt = f"it cannot be checked against the deny rule {rule}: {verdict[1]}"
+                elif any(rule_matches(rule, action.tool, t, for_allow=False) or denies_path(rule, t)
+                         for t in action.targets or ("",)):
+                    return Deny(_deny_message(rule))
         if action.kind == "read":
             return Allow()
         if self.mode == "readOnly":
             what = "change files" if action.kind == "edit" else "run commands"
             return Deny(f"Permission mode is readOnly: the agent may not {what}. Describe the change "
                         "instead, or ask the user to switch the permission mode.")
+        if doubt is not None:
+            if self.mode == "ask":
+                return Ask(f"This command needs a person: {doubt}.")
+            return Deny(f"This command was not run: {doubt}. Write it as plain commands, without "
+                        "eval, nested shells fed from variables or stdin, or programs named by variables; "
+                        "do not retry it as it is.")
         if self.mode == "bypass":
             return Allow()
         if action.kind == "edit" and any(t.split("/", 1)[0].lower() == PROTECTED for t in action.targets):
@@ -92,9 +136,9 @@ class PermissionPolicy:
             for t in action.targets
         ):
             return Allow("rule")
-        compound = action.kind == "command" and any(is_compound(t) for t in action.targets)
-        if session_key(action) in self._session.get(thread_id, set()) and not compound:
-            return Allow("session")  # never for `ls && rm -rf ~` after approving `ls`
+        key = session_key(action)
+        if key is not None and key in self._session.get(thread_id, set()):
+            return Allow("session")  # never `ls && rm -rf ~` after approving `ls`
         if action.kind == "edit" and self.mode == "acceptEdits":
             return Allow()
         return Ask()
@@ -106,8 +150,9 @@ class PermissionPolicy:
 
     def remember(self, thread_id: str, action: Action, decision: Decision) -> str | None:
         """Record an approval's scope; returns a message if saving a rule failed."""
-        if decision in ("approveForSession", "approveAlways"):
-            self._session.setdefault(thread_id, set()).add(session_key(action))
+        key = session_key(action)
+        if decision in ("approveForSession", "approveAlways") and key is not None:
+            self._session.setdefault(thread_id, set()).add(key)
         if decision == "approveAlways" and self.rules is not None:
             try:
                 for rule in always_rules(action):

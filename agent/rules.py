@@ -3,10 +3,13 @@
 ``{"permissions": {"allow": ["run_command(pytest *)", "edit_file(src/**)"], "deny": [...]}}``
 
 A rule names a tool, optionally with a pattern in parentheses. For file tools the pattern is
-a path glob relative to the workspace (``*`` stays within a folder, ``**`` crosses folders);
-for ``run_command`` it is a command glob where ``*`` matches anything, and ``prog *`` also
-matches ``prog`` alone. A wildcard allow rule never matches a compound command (``;``,
-``&&``, ``|``, redirections, substitutions): ``pytest *`` must not allow ``pytest; rm -rf ~``.
+a path glob relative to the workspace, in the one dialect ``glob`` and ``grep`` use
+(``search_common.compile_glob``: ``*`` stays within a folder, ``**`` crosses folders,
+``{a,b}``, ``[...]``). For ``run_command`` it is a command glob where ``*`` matches anything
+and ``prog *`` also matches ``prog`` alone. A deny rule is tried on every simple command the
+line runs, in every form ``agent.shell`` unwraps it to (``bash -c '…'``, ``$(…)``, ``env``,
+``/usr/bin/git``, ``git -C dir``…). An allow rule with a wildcard matches only a line that is
+one plain simple command: ``pytest *`` must not allow ``pytest; rm -rf ~``.
 The file is re-read when it changes; a broken file is reported and treated as empty.
 """
 
@@ -17,12 +20,15 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from agent.changes import write_atomic
+from agent.shell import Analysis, analyse, text_of
+from agent.tools.search_common import compile_glob
+from agent.workspace import ToolError
 
 SETTINGS_PATH = Path(".agent-lsp") / "settings.json"
 _RULE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*$", re.S)
-_COMPOUND = re.compile(r"[;&|<>`\n]|\$\(")
 
 
 @dataclass(frozen=True)
@@ -43,28 +49,6 @@ def parse_rule(text: str) -> Rule:
 
 
 @lru_cache(maxsize=512)
-def _path_regex(pattern: str) -> re.Pattern[str]:
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif pattern[i] == "*":
-            out.append("[^/]*")
-            i += 1
-        elif pattern[i] == "?":
-            out.append("[^/]")
-            i += 1
-        else:
-            out.append(re.escape(pattern[i]))
-            i += 1
-    return re.compile("".join(out) + r"\Z", re.S)
-
-
-@lru_cache(maxsize=512)
 def _command_regex(pattern: str) -> re.Pattern[str]:
     body = "".join(".*" if ch == "*" else re.escape(ch) for ch in pattern)
     if pattern.endswith(" *"):
@@ -72,14 +56,51 @@ def _command_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(body + r"\Z", re.S)
 
 
+def could_match(pattern: str, prefix: str) -> bool:
+    """Whether some command starting with ``prefix`` matches the command glob ``pattern``."""
+    def closure(states: set[int]) -> set[int]:
+        todo = list(states)
+        while todo:
+            i = todo.pop()
+            if i < len(pattern) and pattern[i] == "*" and i + 1 not in states:
+                states.add(i + 1)
+                todo.append(i + 1)
+        return states
+
+    states = closure({0})
+    for ch in prefix:
+        states = closure({i if pattern[i] == "*" else i + 1 for i in states
+                          if i < len(pattern) and pattern[i] in ("*", ch)})
+        if not states:
+            return False
+    return True
+
+
+CommandVerdict = tuple[Literal["match", "maybe"], str]
+
+
+def command_verdict(pattern: str, analysis: Analysis) -> CommandVerdict | None:
+    """Whether a command rule's pattern names what a command line runs: ``match`` when a simple
+    command in it, in any of its forms, matches; ``maybe`` (with the reason) when a word only
+    known at run time or a part that cannot be analysed leaves it open; None when it cannot."""
+    regex = _command_regex(pattern)
+    for command in analysis.commands:
+        if any(regex.match(text_of(form)) for form in command.forms):
+            return "match", ""
+    for command in analysis.commands:
+        for form in command.forms:
+            unknown = next((i for i, word in enumerate(form) if not word.known), None)
+            if unknown is not None and could_match(pattern, "".join(w.text + " " for w in form[:unknown])):
+                return "maybe", f"in `{command.typed}`, {form[unknown].text!r} is only known when it runs"
+    if analysis.problems:
+        return "maybe", analysis.problems[0]
+    return None
+
+
 def is_compound(command: str) -> bool:
-    """Whether a command chains, pipes, redirects or substitutes (more than one program)."""
-    return bool(_COMPOUND.search(command))
-
-
-def split_compound(command: str) -> list[str]:
-    """The simple commands inside a compound one, for deny rules to inspect each."""
-    return [part.strip() for part in re.split(r"&&|\|\||[;|&\n]", command) if part.strip()]
+    """Whether a command line is more than one plain simple command (chains, pipes, redirects,
+    substitutions, assignments, groups), or cannot be analysed."""
+    return analyse(command).plain is None
 
 
 FILE_TOOLS = frozenset({"read_file", "glob", "grep", "edit_file", "write_file", "apply_patch"})
@@ -88,23 +109,46 @@ FILE_TOOLS = frozenset({"read_file", "glob", "grep", "edit_file", "write_file", 
 def denies_path(rule: Rule, rel: str) -> bool:
     """A deny rule on any file tool with a path pattern hides that path from every file tool:
     `read_file(.env)` also keeps `.env` out of grep, glob and edits."""
-    return rule.tool in FILE_TOOLS and rule.pattern is not None and bool(_path_regex(rule.pattern).match(rel))
+    return rule.tool in FILE_TOOLS and rule.pattern is not None and _path_matches(rule.pattern, rel)
+
+
+def _path_matches(pattern: str, rel: str) -> bool:
+    try:
+        return compile_glob(pattern)(rel)
+    except ToolError:
+        return False  # a pattern that is no glob names no path
+
+
+def allows_command(rule: Rule, command: str, analysis: Analysis) -> bool:
+    """An allow rule runs a command only when the line is one plain simple command whose words
+    (or text) match the pattern, or, for any other line that can be analysed, when the pattern
+    is that exact text. A line that cannot be analysed is never allowed by a rule."""
+    if rule.tool != "run_command" or analysis.problems:
+        return False
+    if analysis.plain is not None and any(ch.isspace() for ch in analysis.plain[0]):
+        return False  # `git\ push` is one program word, not `git` with `push`
+    if rule.pattern is None:
+        return True
+    if analysis.plain is None:
+        return rule.pattern == command.strip()
+    regex = _command_regex(rule.pattern)
+    return bool(regex.match(" ".join(analysis.plain)) or regex.match(command.strip()))
 
 
 def rule_matches(rule: Rule, tool: str, target: str, *, for_allow: bool) -> bool:
+    """Whether a rule names this tool call; for commands, see ``allows_command`` and
+    ``command_verdict`` (a deny rule matches only on a definite ``match`` here)."""
     if rule.tool != tool:
         return False
     if rule.pattern is None:
         return True
     if tool == "run_command":
-        command = " ".join(target.split())
+        analysis = analyse(target)
         if for_allow:
-            if _COMPOUND.search(command):
-                return rule.pattern == command
-            return bool(_command_regex(rule.pattern).match(command))
-        candidates = [command, *split_compound(command)]
-        return any(_command_regex(rule.pattern).match(c) for c in candidates)
-    return bool(_path_regex(rule.pattern).match(target))
+            return allows_command(rule, target, analysis)
+        verdict = command_verdict(rule.pattern, analysis)
+        return verdict is not None and verdict[0] == "match"
+    return _path_matches(rule.pattern, target)
 
 
 @dataclass

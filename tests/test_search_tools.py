@@ -17,6 +17,7 @@ import pytest
 from agent.tools import ToolContext, ToolError
 from agent.tools.glob import Glob, GlobInput
 from agent.tools.grep import Grep, GrepInput
+from agent.tools.search_common import IgnoreFile, is_ignored, parse_gitignore
 from agent.workspace import OpenDocument, Workspace
 from agent_run import Buffers
 
@@ -272,3 +273,61 @@ async def test_ripgrep_and_python_give_identical_output(ws: Workspace, monkeypat
         ripgrep = await Glob(use_ripgrep=True).run(GlobInput(**query), ctx(ws))
         assert ripgrep == python, query
     assert len(spawned) >= 12 and all(p.endswith("rg") for p in spawned)
+
+
+# --- .gitignore semantics by pathspec: cases from git's own test suite that apply ---------------
+
+GIT_IGNORE_CASES: list[tuple[str, str, bool, bool]] = [
+    # (.gitignore text, path, is_dir, ignored) -- t0008-ignores, t3001-ls-files-others-exclude, wildmatch
+    ("*.o\n!keep.o\n", "a.o", False, True),
+    ("*.o\n!keep.o\n", "keep.o", False, False),
+    ("*.o\n!keep.o\n", "sub/keep.o", False, False),
+    ("*.log\n!a.log\na.log\n", "a.log", False, True),  # the last match wins
+    ("/top\n", "top", False, True),
+    ("/top\n", "sub/top", False, False),
+    ("a/b\n", "a/b", False, True),  # a slash in the middle anchors too
+    ("a/b\n", "x/a/b", False, False),
+    ("name\n", "deep/er/name", False, True),  # no slash: any depth
+    ("dir/\n", "dir", True, True),
+    ("dir/\n", "dir", False, False),  # dir/ never names a file
+    ("**/foo\n", "foo", False, True),
+    ("**/foo\n", "x/y/foo", False, True),
+    ("abc/**\n", "abc/x/y", False, True),
+    ("a/**/b\n", "a/b", False, True),
+    ("a/**/b\n", "a/x/y/b", False, True),
+    ("a/**/b\n", "a/xb", False, False),
+    ("trailing   \n", "trailing", False, True),  # unescaped trailing spaces are dropped
+    ("trailing\\ \n", "trailing ", False, True),  # an escaped one is kept
+    ("trailing\\ \n", "trailing", False, False),
+    ("\\#hash\n", "#hash", False, True),
+    ("#hash\n", "#hash", False, False),  # a comment
+    ("\\!bang\n", "!bang", False, True),
+    ("[ab].txt\n", "b.txt", False, True),
+    ("[!ab].txt\n", "b.txt", False, False),
+    ("*\n!*/\n!*.py\n", "pkg", True, False),
+    ("*\n!*/\n!*.py\n", "pkg/x.txt", False, True),
+    ("*\n!*/\n!*.py\n", "pkg/x.py", False, False),
+]
+
+
+@pytest.mark.parametrize(("text", "rel", "is_dir", "ignored"), GIT_IGNORE_CASES)
+def test_gitignore_patterns_as_git_reads_them(text: str, rel: str, is_dir: bool, ignored: bool) -> None:
+    layers = [IgnoreFile("", parse_gitignore(text))]
+    assert is_ignored(layers, rel, is_dir) is ignored
+
+
+def test_a_nested_gitignore_is_relative_to_its_directory() -> None:
+    layers = [IgnoreFile("", parse_gitignore("*.tmp\n")), IgnoreFile("src", parse_gitignore("/gen/\n!keep.tmp\n"))]
+    assert is_ignored(layers, "src/gen", True) and not is_ignored(layers, "gen", True)
+    assert is_ignored(layers, "a.tmp", False) and not is_ignored(layers, "src/keep.tmp", False)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+async def test_a_start_inside_an_ignored_directory_is_searched_as_rg_does(ws: Workspace, impl: bool) -> None:
+    write(ws.root, ".gitignore", "/dist\nbuild/**\n")
+    write(ws.root, "dist/out.js")
+    write(ws.root, "dist/sub/more.js")
+    write(ws.root, "build/x/y.js")
+    assert sorted(await glob(ws, impl, "**/*", path="dist")) == ["dist/out.js", "dist/sub/more.js"]
+    assert await glob(ws, impl, "*", path="build/x") == [
+        "No files match '*' in build/x (.git, symlinks and files ignored by .gitignore are skipped)."]

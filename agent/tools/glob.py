@@ -132,7 +132,7 @@ class Glob(Tool):
         if not pattern:
             raise ToolError(f"{args.pattern!r} names no files; try '**/*' for every file under {where}")
         literal, rest = split_literal_prefix(pattern)
-        regex = compile_glob(rest)
+        matches = compile_glob(rest)
         walk_from = narrowed_start(workspace, start, literal)
         if walk_from is None:
             return f"No files match {args.pattern!r} in {where} ({literal} is not a directory there)."
@@ -140,7 +140,7 @@ class Glob(Tool):
         prefix = f"{base}/" if base else ""
         best: Best[tuple[int, str]] = Best(MAX_RESULTS, lambda item: (-item[0], path_key(item[1])))
         for rel in await list_files(root, walk_from, self.use_ripgrep):
-            if not regex.fullmatch(rel[len(prefix) :]) or ctx.denied(rel):
+            if not matches(rel[len(prefix) :]) or ctx.denied(rel):
                 continue
             try:
                 info = os.lstat(root / rel)

@@ -107,12 +107,12 @@ def name_filter(glob: str | None, root: Path, start: Path) -> Callable[[str], bo
     """Whether a root-relative path passes ``glob`` (a name glob, or a path glob under start)."""
     if not glob:
         return lambda rel: True
-    regex = compile_glob(glob.removeprefix("./"))
+    matches = compile_glob(glob.removeprefix("./"))
     if "/" not in glob.removeprefix("./"):
-        return lambda rel: regex.fullmatch(rel.rsplit("/", 1)[-1]) is not None
+        return lambda rel: matches(rel.rsplit("/", 1)[-1])
     base = relative_to_root(root, start if start.is_dir() else start.parent)
     prefix = f"{base}/" if base else ""
-    return lambda rel: rel.startswith(prefix) and regex.fullmatch(rel[len(prefix) :]) is not None
+    return lambda rel: rel.startswith(prefix) and matches(rel[len(prefix) :])
 
 
 def admits(root: Path, start: Path, path: Path) -> bool:

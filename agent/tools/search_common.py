@@ -1,5 +1,8 @@
 """What ``glob`` and ``grep`` share: which files a search sees, globs, and bounded output.
 
+Globs are ``wcmatch``'s and ``.gitignore`` files are read by ``pathspec``; nothing here
+translates either by hand.
+
 A search from a directory sees its regular files minus anything named ``.git``, minus
 symlinks (never followed, so no search leaves the workspace), minus what the ``.gitignore``
 files from the workspace root down exclude; the start itself is searched even if ignored.
@@ -17,8 +20,13 @@ import re
 import shutil
 import stat
 from collections.abc import AsyncIterator, Callable, Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
+
+from pathspec import GitIgnoreSpec
+from pathspec.pattern import RegexPattern as Pattern
+from wcmatch import glob as wcglob
 
 from agent.tools.base import ToolError
 from agent.workspace import Workspace
@@ -33,121 +41,70 @@ class RipgrepFailed(Exception):
     """rg stopped with an error before printing anything; search in Python instead."""
 
 
-def glob_regex(pattern: str) -> str:
-    """A ``fullmatch`` regex: ``*``, ``?`` within a component, ``**`` across any number of
-    them, ``[...]``/``[!...]`` classes, ``{a,b}`` alternatives, ``\\`` escapes."""
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        at_start = i == 0 or pattern[i - 1] == "/"
-        if pattern.startswith("**", i) and at_start and (i + 2 == n or pattern[i + 2] == "/"):
-            out.append(".*" if i + 2 == n else "(?:.*/)?")
-            i += 3
-            continue
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "\\" and i + 1 < n:
-            i += 1
-            out.append(re.escape(pattern[i]))
-        elif c == "[" and (end := _class_end(pattern, i)) > 0:
-            body = pattern[i + 1 : end]
-            negated = body[:1] in ("!", "^")
-            body = body[1:] if negated else body
-            chars = "".join(ch if ch == "-" else re.escape(ch) for ch in body)
-            out.append(f"[^/{chars}]" if negated else f"[{chars}]")
-            i = end
-        elif c == "{" and (alternatives := _braces(pattern, i)) is not None:
-            options, i = alternatives
-            out.append("(?:" + "|".join(glob_regex(o) for o in options) + ")")
-            continue
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
+GLOB_FLAGS = wcglob.GLOBSTAR | wcglob.BRACE | wcglob.DOTGLOB | wcglob.FORCEUNIX
 
 
-def _class_end(pattern: str, start: int) -> int:
-    j = start + 1 + (pattern[start + 1 : start + 2] in ("!", "^"))
-    end = pattern.find("]", j + (pattern[j : j + 1] == "]"))
-    return end if end > 0 and "/" not in pattern[start:end] else -1
-
-
-def _braces(pattern: str, start: int) -> tuple[list[str], int] | None:
-    depth, options, last = 0, [], start + 1
-    for j in range(start, len(pattern)):
-        c = pattern[j]
-        depth += {"{": 1, "}": -1}.get(c, 0)
-        if c == "}" and depth == 0:
-            return options + [pattern[last:j]], j + 1
-        if c == "," and depth == 1:
-            options.append(pattern[last:j])
-            last = j + 1
-    return None
-
-
-def compile_glob(pattern: str) -> re.Pattern[str]:
+@lru_cache(maxsize=512)
+def compile_glob(pattern: str) -> Callable[[str], bool]:
+    """The one glob dialect of rules, ``glob`` and ``grep``, by ``wcmatch``: whether a POSIX
+    relative path matches. ``*``, ``?`` and ``[...]``/``[!...]`` stay within a component,
+    ``**`` as a whole component spans any number of them, ``{a,b}`` picks alternatives, ``\\``
+    escapes, and dot files are not special."""
     try:
-        return re.compile(glob_regex(pattern))
-    except re.error as exc:
-        raise ToolError(f"glob {pattern!r} cannot be used ({exc}); simplify its [...] classes") from None
+        return wcglob.compile(pattern, flags=GLOB_FLAGS).match
+    except (ValueError, re.error) as exc:
+        raise ToolError(f"glob {pattern!r} cannot be used ({exc}); simplify its [...] classes or {{...}}") from None
 
 
-class IgnoreRule(NamedTuple):
-    """One ``.gitignore`` line: a path regex relative to the file's directory."""
+class IgnoreFile(NamedTuple):
+    """One ``.gitignore`` file: its directory (root-relative, ``""`` for the root) and patterns."""
 
-    regex: re.Pattern[str]
-    negated: bool
-    dir_only: bool
-
-
-def parse_gitignore(text: str) -> list[IgnoreRule]:
-    """Rules in file order: comments, blank lines, ``!``, ``/`` anchoring, ``dir/``, ``**``."""
-    rules: list[IgnoreRule] = []
-    for raw in text.splitlines():
-        line = raw if raw.endswith("\\ ") else raw.rstrip()
-        if not line or line.startswith("#"):
-            continue
-        negated, line = line.startswith("!"), line.removeprefix("!")
-        dir_only, line = line.endswith("/"), line.rstrip("/")
-        if not line:
-            continue
-        if "/" not in line and line != "**":
-            line = "**/" + line  # no slash: matches a name at any depth
-        try:
-            regex = re.compile(glob_regex(line.removeprefix("/")))
-        except re.error:
-            continue
-        rules.append(IgnoreRule(regex, negated, dir_only))
-    return rules
+    base: str
+    patterns: tuple[Pattern, ...]
 
 
-Layer = tuple[str, list[IgnoreRule]]  # (root-relative directory, its rules)
+def parse_gitignore(text: str) -> tuple[Pattern, ...]:
+    """The patterns of a ``.gitignore`` text in file order, parsed by ``pathspec`` (comments,
+    blank lines, ``!``, ``/`` anchoring, ``dir/``, ``**``, trailing spaces, ``\\`` escapes)."""
+    spec = GitIgnoreSpec.from_lines(text.splitlines())
+    return tuple(p for p in spec.patterns if p.include is not None and p.regex is not None)
 
 
-def load_layer(directory: Path, rel: str) -> list[Layer]:
+def matches_itself(pattern: Pattern, sub: str) -> bool:
+    """Whether ``pattern`` names ``sub`` itself (a directory as ``name/``), not only as something
+    inside a directory it names: the start of a search is searched even when ignored, as rg does."""
+    regex = pattern.regex  # pathspec searches it; a ``ps_d`` group marks "or anything inside"
+    if "ps_d" not in regex.groupindex:
+        return regex.search(sub) is not None  # `dir/**`: everything inside, by itself
+    return _at_end(regex.pattern, regex.flags).search(sub) is not None
+
+
+@lru_cache(maxsize=1024)
+def _at_end(source: str, flags: int) -> re.Pattern[str]:
+    return re.compile(f"(?:{source})\\Z", flags)
+
+
+def load_layer(directory: Path, rel: str) -> list[IgnoreFile]:
     """The ``.gitignore`` of one directory as a layer, or nothing; symlinks are not read."""
     path = directory / ".gitignore"
     try:
         if not stat.S_ISREG(os.lstat(path).st_mode):
             return []
-        rules = parse_gitignore(path.read_bytes().decode("utf-8", errors="replace"))
+        patterns = parse_gitignore(path.read_bytes().decode("utf-8", errors="replace"))
     except OSError:
         return []
-    return [(rel, rules)] if rules else []
+    return [IgnoreFile(rel, patterns)] if patterns else []
 
 
-def is_ignored(layers: list[Layer], rel: str, is_dir: bool) -> bool:
-    """git's answer: the deepest file with a matching rule decides, its last match wins."""
-    for base, rules in reversed(layers):
+def is_ignored(layers: list[IgnoreFile], rel: str, is_dir: bool) -> bool:
+    """git's answer: the deepest file with a matching pattern decides, its last match wins."""
+    for base, patterns in reversed(layers):
         if base and not rel.startswith(base + "/"):
             continue
-        sub = rel[len(base) + 1 :] if base else rel
-        for rule in reversed(rules):
-            if (is_dir or not rule.dir_only) and rule.regex.fullmatch(sub):
-                return not rule.negated
+        sub = (rel[len(base) + 1 :] if base else rel) + ("/" if is_dir else "")
+        for pattern in reversed(patterns):
+            if matches_itself(pattern, sub):
+                return bool(pattern.include)
     return False
 
 
@@ -160,7 +117,7 @@ def relative_to_root(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix() if path != root else ""
 
 
-def parent_layers(root: Path, start: Path) -> list[Layer]:
+def parent_layers(root: Path, start: Path) -> list[IgnoreFile]:
     """The layers of the directories above ``start``, from the root down."""
     if start == root:
         return []
