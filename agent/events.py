@@ -1,19 +1,18 @@
 """Commit-then-publish: the only way an event leaves the harness.
 
-``EventLog.emit`` scrubs the API key out of the event, stores it (which numbers it) and
-only then hands it to the
-subscribers (the LSP server's ``agent/event`` notifier, the CLI printer, progress). A
-subscriber that raises is logged and skipped; it cannot lose the event or stop the turn.
+``EventLog.emit`` scrubs every secret (``agent/secrets.py``) out of the event, stores it
+(which numbers it) and only then hands it to the subscribers (the LSP server's
+``agent/event`` notifier, the CLI printer, progress). A subscriber that raises is logged
+and skipped; it cannot lose the event or stop the turn.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 
 from agent.protocol import EVENT_ADAPTER, Event, TurnStartedEvent
-from agent.secrets import redact, secret_values
+from agent.secrets import Secrets, SecretSource
 from agent.store import Store
 
 log = logging.getLogger(__name__)
@@ -21,20 +20,19 @@ log = logging.getLogger(__name__)
 Subscriber = Callable[[Event], None]
 
 
-def scrub(event: Event) -> Event:
-    """The event with any API key value replaced, wherever a tool's text carried it."""
-    secrets = secret_values()
-    if not secrets:
+def scrub(event: Event, secrets: Secrets) -> Event:
+    """The event with every secret value replaced, wherever a tool's text carried it."""
+    if not secrets.values:
         return event
-    wire = json.dumps(event.to_wire())
-    if not any(secret in wire for secret in secrets):
-        return event
-    return EVENT_ADAPTER.validate_json(redact(wire))
+    wire = event.to_wire()
+    redacted = secrets.redact_json(wire)
+    return event if redacted == wire else EVENT_ADAPTER.validate_python(redacted)
 
 
 class EventLog:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, secrets: SecretSource | None = None) -> None:
         self.store = store
+        self.secrets = secrets or SecretSource()
         self._subscribers: list[Subscriber] = []
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
@@ -43,7 +41,7 @@ class EventLog:
         return lambda: self._subscribers.remove(subscriber)
 
     def emit(self, event: Event) -> Event:
-        numbered = self.store.append(scrub(event))
+        numbered = self.store.append(scrub(event, self.secrets.current()))
         self.publish(numbered)
         return numbered
 

@@ -66,7 +66,7 @@ class Harness:
         self.workspace = workspace
         self.store = store
         self.settings = settings
-        self.log = EventLog(store)
+        self.log = EventLog(store, workspace.secrets)
         self.broker = ApprovalBroker(self.log.emit)
         self.policy = PermissionPolicy(settings.permission_mode, RuleFile(workspace.root))
         self.dispatcher = ToolDispatcher(tools or default_tools(), workspace, self.policy, self.broker,
@@ -138,7 +138,7 @@ class Harness:
         started = self.log.emit_turn_start(TurnStartedEvent(thread_id=thread_id, turn=turn), owner_alive)
         if isinstance(started, str):  # another live process runs a turn here: one writer per thread
             raise TurnBusy(started)
-        scope = TurnScope(thread_id, turn.id, self.log.emit)
+        scope = TurnScope(thread_id, turn.id, self.log.emit, self.workspace.secrets)
         item = scope.start(UserMessageItem(id=scope.new_item_id(), content=parts))
         scope.complete(item.model_copy(update={"status": "completed"}))
         self.current_thread_id = thread_id

@@ -1,7 +1,8 @@
 """Turning a turn's ``InputPart`` list into the user message the model reads.
 
 Selections are read by the harness itself (from the open buffer when there is one), and a
-diagnostic becomes a precise request naming the file, the line and the message.
+diagnostic becomes a precise request naming the file, the line and the message. Secrets
+(``agent/secrets.py``) are redacted from the result: a selection in ``.env`` stays hidden.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ def render_input(parts: list[InputPart], workspace: Workspace) -> list[dict[str,
     unsaved = [workspace.relative(p) for p in workspace.documents.unsaved_paths()]
     if unsaved:
         blocks.append({"type": "text", "text": "Open with unsaved changes: " + ", ".join(sorted(unsaved))})
-    return blocks or [{"type": "text", "text": "(empty message)"}]
+    rendered: list[dict[str, Any]] = workspace.secrets.current().redact_json(blocks)
+    return rendered or [{"type": "text", "text": "(empty message)"}]
 
 
 def _render(part: InputPart, workspace: Workspace) -> str:

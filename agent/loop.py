@@ -188,6 +188,7 @@ class TurnRunner:
                             tools=tools, messages=with_moving_breakpoint(merge_roles(self.history)))
 
     def _commit(self, messages: list[dict[str, Any]]) -> None:
+        messages = self.scope.secrets.current().redact_json(messages)  # stored and sent: no secrets
         self.store.append_messages(self.scope.thread_id, self.scope.turn_id, messages)
         self.history.extend(messages)
 

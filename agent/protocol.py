@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
+
+from agent.workspace import ToolError, check_uri
 
 
 class Wire(BaseModel):
@@ -87,15 +89,26 @@ class TextPart(Wire):
     text: str
 
 
+def _well_formed_uri(uri: str) -> str:
+    try:
+        check_uri(uri)
+    except ToolError as exc:
+        raise ValueError(str(exc)) from None
+    return uri
+
+
+DocumentUri = Annotated[str, AfterValidator(_well_formed_uri)]  # no NUL, no broken %-escapes
+
+
 class SelectionPart(Wire):
     type: Literal["selection"] = "selection"
-    uri: str
+    uri: DocumentUri
     range: Range
 
 
 class DiagnosticPart(Wire):
     type: Literal["diagnostic"] = "diagnostic"
-    uri: str
+    uri: DocumentUri
     diagnostic: dict[str, Any]
 
 

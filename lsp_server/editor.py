@@ -13,13 +13,14 @@ import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
 from lsprotocol import types as t
 from pygls.capabilities import get_capability
 
 from agent.changes import ApplyResult, ChangeSet, DiskApplier, PlannedFile
 from agent.patching import rebase
-from agent.workspace import OpenDocument, ToolError, path_to_uri, uri_to_path
+from agent.workspace import OpenDocument, ToolError, check_uri, path_to_uri, uri_to_path
 from lsp_server import convert
 
 if TYPE_CHECKING:
@@ -31,18 +32,36 @@ VERIFY_TIMEOUT_S = 3.0
 
 
 class LspDocuments:
+    """pygls's mirror of the client's documents, by path. Documents whose URI names no local
+    file (``untitled:``, ``git:``) are skipped; a malformed URI (a NUL, a broken %-escape) is
+    skipped too, and ``refused`` says so once so the server can warn the user."""
+
     def __init__(self, server: LanguageServer) -> None:
         self._server = server
         self._waiters: list[asyncio.Future[None]] = []
+        self._warned: set[str] = set()
 
     def _by_path(self) -> dict[Path, str]:
         found: dict[Path, str] = {}
         for uri in list(self._server.workspace.text_documents):
             try:  # compare resolved paths: the workspace resolves symlinks in every path
                 found[Path(os.path.realpath(uri_to_path(uri)))] = uri
-            except ToolError:
+            except (ToolError, OSError, ValueError):  # never let one bad URI break every turn
                 continue
         return found
+
+    def refused(self, uri: str) -> str | None:
+        """A warning for the user the first time a malformed document URI arrives, else None."""
+        try:
+            check_uri(uri)
+            if urlparse(uri).scheme.lower() == "file":
+                uri_to_path(uri)
+        except ToolError as exc:
+            if uri in self._warned:
+                return None
+            self._warned.add(uri)
+            return f"agent-lsp ignores document URI {uri!r}: {exc}"
+        return None
 
     def get(self, path: Path) -> OpenDocument | None:
         uri = self._by_path().get(path)

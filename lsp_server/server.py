@@ -78,6 +78,9 @@ def create_server() -> AgentServer:
 
     def buffers_changed(params: Any) -> None:
         if server.runtime is not None:
+            warning = server.runtime.documents.refused(params.text_document.uri)
+            if warning is not None:  # a malformed URI: said once, then skipped by the harness
+                server.show(warning)
             server.runtime.documents.changed()
 
     for method in (t.TEXT_DOCUMENT_DID_OPEN, t.TEXT_DOCUMENT_DID_CHANGE, t.TEXT_DOCUMENT_DID_CLOSE):
