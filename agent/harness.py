@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from agent.approvals import ApprovalBroker
@@ -62,7 +63,8 @@ class RunningTurn:
 class Harness:
     def __init__(self, workspace: Workspace, store: Store, settings: Settings, *,
                  applier: ChangeApplier | None = None, model: ModelClient | None = None,
-                 tools: list[Tool] | None = None) -> None:
+                 tools: list[Tool] | None = None,
+                 sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
         self.workspace = workspace
         self.store = store
         self.settings = settings
@@ -73,6 +75,7 @@ class Harness:
                                          applier or DiskApplier(),
                                          state_for=lambda thread_id: StoredThreadState(store, thread_id))
         self._model = model
+        self._sleep = sleep or asyncio.sleep  # where retries wait; tests inject a FakeClock's
         self.current_thread_id: str | None = None
         self._running: dict[str, RunningTurn] = {}
         self.repaired = recover(store, self.log, workspace.key)
@@ -170,7 +173,7 @@ class Harness:
             state["system"] = build_system_prompt(self.workspace.root)
             self.store.set_state(thread_id, state)
         return LoopConfig(model=self.settings.model, max_tokens=self.settings.max_tokens,
-                          system=state["system"], fallback_model=self.settings.fallback_model)
+                          system=state["system"], fallback_model=self.settings.fallback_model, sleep=self._sleep)
 
     async def interrupt(self, thread_id: str) -> bool:
         running = self._running.get(thread_id)

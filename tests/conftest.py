@@ -1,4 +1,6 @@
-"""Shared fixtures: the fake model API (validated at teardown), workspaces, an editor."""
+"""Shared fixtures: the fake model API (validated at teardown), workspaces, an editor, and the
+test kit (``agent.testing``): a scripted model checked at teardown, a fake clock, a harness
+on both."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from agent.anthropic_model import AnthropicModel
 from agent.config import Settings
 from agent.harness import Harness
 from agent.store import Store
+from agent.testing import FakeClock, HarnessRecorder, ScriptedModel
 from agent.workspace import Workspace
 from agent_run import Run
 from editor import Editor, server_env
@@ -60,13 +63,41 @@ def settings() -> Settings:
 
 
 @pytest_asyncio.fixture
-async def run(fake: FakeAnthropic, root: Path, tmp_path: Path, settings: Settings,
+async def run(fake: FakeAnthropic, root: Path, tmp_path: Path, settings: Settings, clock: FakeClock,
               monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Run]:
-    """The real harness in-process: real SDK, real tools and store, the fake HTTP API."""
+    """The real harness in-process: real SDK, real tools and store, the fake HTTP API; retry
+    waits go to the fake clock."""
     monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
     (root / "calc.py").write_text("def add(a, b):\n    return a - b\n")
     harness = Harness(Workspace(root), Store(tmp_path / "s.db"), settings,
-                      model=AnthropicModel(idle_timeout_s=2.0))
+                      model=AnthropicModel(idle_timeout_s=2.0), sleep=clock.sleep)
     yield Run(harness)
     await harness.shutdown()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """Where the harness sleeps (retry backoff): no real time passes, every sleep is recorded."""
+    return FakeClock()
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedModel]:
+    """The scripted model; an invalid request or a step never used fails the test at teardown."""
+    model = ScriptedModel()
+    yield model
+    model.assert_valid()
+    model.assert_all_used()
+
+
+@pytest_asyncio.fixture
+async def srun(scripted: ScriptedModel, clock: FakeClock, root: Path, tmp_path: Path,
+               settings: Settings) -> AsyncIterator[HarnessRecorder]:
+    """The real harness in-process (real tools and store) on the scripted model and fake clock."""
+    (root / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    harness = Harness(Workspace(root), Store(tmp_path / "s.db"), settings, model=scripted, sleep=clock.sleep)
+    recorder = HarnessRecorder(harness)
+    yield recorder
+    await harness.shutdown()
+    recorder.close()

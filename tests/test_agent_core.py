@@ -12,8 +12,10 @@ import pytest
 
 from agent.config import Settings
 from agent.protocol import TextPart
+from agent import testing as kit
+from agent.testing import FakeClock, HarnessRecorder, ScriptedModel
 from agent_run import Run
-from fake_anthropic import Disconnect, FakeAnthropic, HttpError, Reply, Stall, StreamError, text, tool_use
+from fake_anthropic import FakeAnthropic, HttpError, Reply, text, tool_use
 
 EDIT = {"path": "calc.py", "old_string": "a - b", "new_string": "a + b"}
 
@@ -185,47 +187,56 @@ async def test_approve_always_saves_an_edit_rule(run: Run, fake: FakeAnthropic, 
 
 # --- recovery --------------------------------------------------------------------------------
 
-async def test_rate_limit_honours_retry_after(run: Run, fake: FakeAnthropic) -> None:
-    fake.script(HttpError(429, "rate_limit_error", "slow down", retry_after=0.05), Reply([text("ok")]))
-    assert (await run.turn("hi")).turn.status == "completed"
-    assert len(fake.requests) == 2
+async def test_rate_limit_honours_retry_after(srun: HarnessRecorder, scripted: ScriptedModel, clock: FakeClock) -> None:
+    scripted.script(kit.Fail("rate_limit", "rate limited: slow down", retry_after=2.5), kit.Reply([text("ok")]))
+    assert (await srun.turn("hi")).turn.status == "completed"
+    assert len(scripted.requests) == 2
+    assert clock.sleeps == [2.5]  # exactly what the server asked for, not the jittered backoff
 
 
 @pytest.mark.parametrize("settings", [Settings(fallback_model="claude-fallback")])
-async def test_repeated_overloads_switch_to_the_fallback_model(run: Run, fake: FakeAnthropic) -> None:
-    overloaded = HttpError(529, "overloaded_error", "Overloaded", retry_after=0)
-    fake.script(overloaded, overloaded, Reply([text("from the fallback")]))
-    assert (await run.turn("hi")).turn.status == "completed"
-    assert [r.body["model"] for r in fake.requests] == [Settings().model, Settings().model, "claude-fallback"]
+async def test_repeated_overloads_switch_to_the_fallback_model(srun: HarnessRecorder, scripted: ScriptedModel,
+                                                               clock: FakeClock) -> None:
+    overloaded = kit.Fail("overloaded", "the model is overloaded: Overloaded", retry_after=0)
+    scripted.script(overloaded, overloaded, kit.Reply([text("from the fallback")]))
+    assert (await srun.turn("hi")).turn.status == "completed"
+    assert [r.body["model"] for r in scripted.requests] == [Settings().model, Settings().model, "claude-fallback"]
+    assert clock.sleeps == [0, 0]
 
 
-async def test_errors_that_persist_fail_the_turn_with_the_reason(run: Run, fake: FakeAnthropic) -> None:
-    fake.script(*[HttpError(500, "api_error", "boom", retry_after=0)] * 5)
-    done = await run.turn("hi")
+async def test_errors_that_persist_fail_the_turn_with_the_reason(srun: HarnessRecorder, scripted: ScriptedModel,
+                                                                 clock: FakeClock) -> None:
+    scripted.script(*[kit.Fail("server", "the model API failed (500): boom")] * 5)
+    done = await srun.turn("hi")
     assert done.turn.status == "failed" and "boom" in done.turn.error
-    assert run.harness.store.messages(done.thread_id) == [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
+    assert srun.harness.store.messages(done.thread_id) == [
+        {"role": "user", "content": [{"type": "text", "text": "hi"}]}]
+    # four waits between five attempts, each jittered around 0.5 s * 2 ** (attempt - 1)
+    assert len(clock.sleeps) == 4
+    assert all(0.75 * 0.5 * 2 ** i <= wait <= 1.25 * 0.5 * 2 ** i for i, wait in enumerate(clock.sleeps))
 
 
 @pytest.mark.parametrize("fault", ["disconnect", "stall", "error"])
-async def test_a_broken_stream_is_retried_and_never_enters_history(run: Run, fake: FakeAnthropic, fault: str) -> None:
-    partial = Reply([text("This partial answer must not be kept.")])
-    step = {"disconnect": Disconnect(partial, after_frames=4), "stall": Stall(partial, after_frames=4),
-            "error": StreamError(partial, after_frames=4)}[fault]
-    fake.script(step, Reply([text("Complete answer.")]))
-    done = await run.turn("hi")
-    fake.release_stalls()
+async def test_a_broken_stream_is_retried_and_never_enters_history(srun: HarnessRecorder, scripted: ScriptedModel,
+                                                                   fault: str) -> None:
+    partial = kit.Reply([text("This partial answer must not be kept.")])
+    step = {"disconnect": kit.Broken(partial), "stall": kit.Stall(partial),
+            "error": kit.Broken(partial, message="the model stream failed: overloaded_error: Overloaded")}[fault]
+    scripted.script(step, kit.Reply([text("Complete answer.")]))
+    done = await srun.turn("hi")
     assert done.turn.status == "completed"
-    assert [i.status for i in run.items("agentMessage")] == ["failed", "completed"]
-    history = run.harness.store.messages(done.thread_id)
+    assert [i.status for i in srun.items("agentMessage")] == ["failed", "completed"]
+    history = srun.harness.store.messages(done.thread_id)
     assert history[-1] == {"role": "assistant", "content": [{"type": "text", "text": "Complete answer."}]}
 
 
-async def test_max_tokens_keeps_the_text_drops_the_cut_tool_call_and_continues(run: Run, fake: FakeAnthropic) -> None:
-    fake.script(Reply([text("First half,"), tool_use("read_file", {"path": "calc.py"})], stop_reason="max_tokens"),
-                Reply([text(" second half.")]))
-    done = await run.turn("long answer")
+async def test_max_tokens_keeps_the_text_drops_the_cut_tool_call_and_continues(srun: HarnessRecorder,
+                                                                               scripted: ScriptedModel) -> None:
+    cut = kit.Reply([text("First half,"), tool_use("read_file", {"path": "calc.py"})], stop_reason="max_tokens")
+    scripted.script(cut, kit.Reply([text(" second half.")]))
+    done = await srun.turn("long answer")
     assert done.turn.status == "completed"
-    second = fake.requests[1].body["messages"]
+    second = scripted.requests[1].body["messages"]
     assert [b["type"] for b in second[-2]["content"]] == ["text"]
     assert second[-1]["content"][0]["text"] == "Continue exactly where you stopped."
 
@@ -244,16 +255,16 @@ async def test_prompt_too_long_shortens_old_tool_results_once(run: Run, fake: Fa
     assert "shortened by agent-lsp" in stored
 
 
-async def test_interrupt_while_streaming_ends_the_turn_and_keeps_history_valid(run: Run, fake: FakeAnthropic) -> None:
-    fake.script(Stall(Reply([text("Streaming for a long time...")]), after_frames=4), Reply([text("fresh")]))
-    thread_id = run.harness.start_thread("t").id
-    run.harness.start_turn(thread_id, [TextPart(text="go")])
-    await run.until("item/delta")
-    assert await run.harness.interrupt(thread_id)
-    fake.release_stalls()
-    assert run.of_type("turn/completed")[-1].turn.status == "interrupted"
-    assert run.items("agentMessage")[0].status == "failed"
-    assert (await run.turn("again", thread_id)).turn.status == "completed"
+async def test_interrupt_while_streaming_ends_the_turn_and_keeps_history_valid(srun: HarnessRecorder,
+                                                                             scripted: ScriptedModel) -> None:
+    scripted.script(kit.Hold(kit.Reply([text("Streaming for a long time...")])), kit.Reply([text("fresh")]))
+    thread_id = srun.harness.start_thread("t").id
+    srun.harness.start_turn(thread_id, [TextPart(text="go")])
+    await srun.until("item/delta")
+    assert await srun.harness.interrupt(thread_id)
+    assert srun.of_type("turn/completed")[-1].turn.status == "interrupted"
+    assert srun.items("agentMessage")[0].status == "failed"
+    assert (await srun.turn("again", thread_id)).turn.status == "completed"
 
 
 @pytest.mark.parametrize("settings", [Settings(permission_mode="acceptEdits")])
