@@ -202,6 +202,13 @@ Item = Annotated[
 ]
 
 
+class Location(Wire):
+    """One file an approval touches (PROTOCOL.md section 10)."""
+
+    uri: str
+    range: Range
+
+
 class Approval(Wire):
     id: str
     turn_id: str
@@ -212,6 +219,7 @@ class Approval(Wire):
     command: str | None = None
     uri: str | None = None
     range: Range | None = None
+    locations: list[Location] | None = None  # v2: one per file it touches
 
 
 # --- 4. events -------------------------------------------------------------------------------
@@ -262,6 +270,7 @@ class ApprovalResolvedEvent(EventBase):
     approval_id: str
     decision: Decision
     source: ApprovalSource
+    client_name: str | None = None  # v2: who answered (LSP clientInfo.name, "agent-lsp ask", ...)
 
 
 class TurnCompletedEvent(EventBase):

@@ -2,8 +2,9 @@
 
 The store owns sequence numbers: ``append`` assigns ``seq`` inside a ``BEGIN IMMEDIATE``
 transaction, so two processes sharing a file never duplicate a seq, and the event is
-committed before the caller may publish it. Items and turns are projections updated in the
-same transaction as the event that changes them, so they never disagree with the log.
+committed before the caller may publish it. Items, turns and approvals are projections updated
+in the same transaction as the event that changes them, so they never disagree with the log
+(``_project`` is the reducer of spec/reducer/README.md; its test vectors run against it).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,10 @@ from typing import Any
 from agent.protocol import (
     EVENT_ADAPTER,
     ITEM_ADAPTER,
+    Approval,
+    ApprovalRequestedEvent,
+    ApprovalResolvedEvent,
+    CommandExecutionItem,
     Event,
     Item,
     ItemCompletedEvent,
@@ -59,6 +65,11 @@ CREATE TABLE IF NOT EXISTS messages (
     thread_id TEXT NOT NULL, idx INTEGER NOT NULL, turn_id TEXT NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (thread_id, idx)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS approvals (
+    id TEXT PRIMARY KEY, thread_id TEXT NOT NULL, turn_id TEXT NOT NULL, body TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending', decision TEXT, source TEXT, client_name TEXT
+);
+CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, thread_id);
 """
 
 
@@ -110,6 +121,18 @@ def default_state_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_state_dir("agent-lsp", appauthor=False))
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    """An approval as the store projected it: pending, resolved (by whom, how) or expired."""
+
+    thread_id: str
+    approval: Approval
+    status: str
+    decision: str | None
+    source: str | None
+    client_name: str | None
 
 
 class UnknownThread(LookupError):
@@ -254,16 +277,47 @@ class Store:
         )
 
     def _project(self, db: sqlite3.Connection, event: Event) -> None:
-        if isinstance(event, ItemDeltaEvent):
-            db.execute("UPDATE items SET streamed = streamed || ? WHERE id=?", (event.text, event.item_id))
-        elif isinstance(event, ItemStartedEvent):
+        """The reducer of spec/reducer/README.md, as SQL on the items, turns and approvals tables."""
+        if isinstance(event, ItemDeltaEvent):  # only into the streamed field of an unfinished item
             db.execute(
-                "INSERT INTO items (id, thread_id, turn_id, ord, body) VALUES (?,?,?,?,?)",
+                "UPDATE items SET streamed = streamed || ? WHERE id=? AND thread_id=? "
+                "AND json_extract(body, '$.status')='inProgress' "
+                "AND json_extract(body, '$.type') IN ('agentMessage', 'reasoning', 'commandExecution')",
+                (event.text, event.item_id, event.thread_id),
+            )
+        elif isinstance(event, ItemStartedEvent):  # an item already there stays as it is
+            db.execute(
+                "INSERT OR IGNORE INTO items (id, thread_id, turn_id, ord, body) VALUES (?,?,?,?,?)",
                 (event.item.id, event.thread_id, event.turn_id, event.seq, _item_json(event.item)),
             )
-        elif isinstance(event, ItemCompletedEvent):
+        elif isinstance(event, ItemCompletedEvent):  # the final state wins; unknown items are added
+            row = db.execute(
+                "SELECT body, streamed FROM items WHERE id=? AND thread_id=?", (event.item.id, event.thread_id)
+            ).fetchone()
+            final = event.item
+            if row is None:
+                db.execute(
+                    "INSERT OR IGNORE INTO items (id, thread_id, turn_id, ord, body) VALUES (?,?,?,?,?)",
+                    (final.id, event.thread_id, event.turn_id, event.seq, _item_json(final)),
+                )
+                return
+            if isinstance(final, CommandExecutionItem) and final.output is None:
+                so_far = _with_streamed(ITEM_ADAPTER.validate_json(row[0]), row[1])
+                if isinstance(so_far, CommandExecutionItem) and so_far.output is not None:
+                    final = final.model_copy(update={"output": so_far.output})  # kept, e.g. interrupted
+            db.execute("UPDATE items SET body=?, streamed='' WHERE id=?", (_item_json(final), final.id))
+        elif isinstance(event, ApprovalRequestedEvent):
+            approval = event.approval
             db.execute(
-                "UPDATE items SET body=?, streamed='' WHERE id=?", (_item_json(event.item), event.item.id)
+                "INSERT OR IGNORE INTO approvals (id, thread_id, turn_id, body) VALUES (?,?,?,?)",
+                (approval.id, event.thread_id, event.turn_id,
+                 json.dumps(approval.to_wire(), separators=(",", ":"))),
+            )
+        elif isinstance(event, ApprovalResolvedEvent):  # the first answer wins
+            db.execute(
+                "UPDATE approvals SET status='resolved', decision=?, source=?, client_name=? "
+                "WHERE id=? AND thread_id=? AND status='pending'",
+                (event.decision, event.source, event.client_name, event.approval_id, event.thread_id),
             )
         elif isinstance(event, TurnStartedEvent):
             db.execute(
@@ -277,6 +331,9 @@ class Store:
                 (event.turn.status, event.turn.error, event.turn.id),
             )
             db.execute("UPDATE threads SET status='idle' WHERE id=?", (event.thread_id,))
+            # nothing can answer an approval of a finished turn any more
+            db.execute("UPDATE approvals SET status='expired' WHERE turn_id=? AND status='pending'",
+                       (event.turn.id,))
 
     def snapshot(self, thread_id: str, after_seq: int) -> tuple[list[Item], list[Event]]:
         """Items and the events after ``after_seq`` from one read transaction, so another
@@ -303,13 +360,7 @@ class Store:
             rows = self._db.execute(
                 "SELECT body, streamed FROM items WHERE thread_id=? ORDER BY ord", (thread_id,)
             ).fetchall()
-        result: list[Item] = []
-        for body, streamed in rows:
-            item = ITEM_ADAPTER.validate_json(body)
-            if streamed and hasattr(item, "text"):
-                item = item.model_copy(update={"text": item.text + streamed})
-            result.append(item)
-        return result
+        return [_with_streamed(ITEM_ADAPTER.validate_json(body), streamed) for body, streamed in rows]
 
     def running_turns(self, thread_id: str | None = None) -> list[tuple[Turn, str]]:
         """Turns still marked running, with the process that runs them (after a crash,
@@ -323,10 +374,49 @@ class Store:
             rows = self._db.execute(sql, args).fetchall()
         return [(Turn(id=r[0], thread_id=r[1], status=r[2], error=r[3]), r[4]) for r in rows]
 
+    def latest_turn(self, thread_id: str) -> Turn | None:
+        """The thread's last started turn, as ``turn/started`` and ``turn/completed`` left it."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, thread_id, status, error FROM turns WHERE thread_id=? ORDER BY rowid DESC LIMIT 1",
+                (thread_id,),
+            ).fetchone()
+        return None if row is None else Turn(id=row[0], thread_id=row[1], status=row[2], error=row[3])
+
     def turn_item_ids(self, turn_id: str) -> list[str]:
         with self._lock:
             rows = self._db.execute("SELECT id FROM items WHERE turn_id=? ORDER BY ord", (turn_id,)).fetchall()
         return [r[0] for r in rows]
+
+    # --- approvals -----------------------------------------------------------------------------
+    # Projected from approval/requested and approval/resolved (and expired by the end of their
+    # turn), so any process sharing the store can draw the pending ones with their locations.
+
+    def pending_approvals(self, workspace: str | None = None, thread_id: str | None = None) -> list[Approval]:
+        """Approvals still waiting for an answer, oldest first: of one workspace, one thread, or all."""
+        sql = "SELECT a.body FROM approvals a JOIN threads t ON t.id = a.thread_id WHERE a.status='pending'"
+        args: list[str] = []
+        if workspace is not None:
+            sql += " AND t.workspace=?"
+            args.append(workspace)
+        if thread_id is not None:
+            sql += " AND a.thread_id=?"
+            args.append(thread_id)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY a.rowid", args).fetchall()
+        return [Approval.model_validate_json(r[0]) for r in rows]
+
+    def approval_record(self, approval_id: str) -> ApprovalRecord | None:
+        """One approval and how it ended (``pending``, ``resolved`` or ``expired``)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT thread_id, body, status, decision, source, client_name FROM approvals WHERE id=?",
+                (approval_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return ApprovalRecord(thread_id=row[0], approval=Approval.model_validate_json(row[1]), status=row[2],
+                              decision=row[3], source=row[4], client_name=row[5])
 
     # --- model transcript --------------------------------------------------------------------
 
@@ -365,6 +455,17 @@ class Store:
 
 def _item_json(item: Item) -> str:
     return json.dumps(item.to_wire(), separators=(",", ":"))
+
+
+def _with_streamed(item: Item, streamed: str) -> Item:
+    """An unfinished item with its streamed deltas folded into its text, or a command's output."""
+    if not streamed:
+        return item
+    if isinstance(item, CommandExecutionItem):
+        return item.model_copy(update={"output": (item.output or "") + streamed})
+    if hasattr(item, "text"):
+        return item.model_copy(update={"text": item.text + streamed})
+    return item
 
 
 def _thread_from_row(row: tuple[Any, ...]) -> Thread:

@@ -31,7 +31,7 @@ function markdown(text: string, cls = 'markdown'): HTMLElement {
 }
 
 function badge(status: Item['status']): HTMLElement | string {
-  const label = { inProgress: 'running', completed: '', failed: 'failed', declined: 'declined' }[status];
+  const label = { inProgress: 'running', completed: '', failed: 'failed', declined: 'declined', interrupted: 'interrupted' }[status];
   return label ? el('span', { class: `badge ${status}` }, label) : '';
 }
 

@@ -135,7 +135,8 @@ local draw = {
 ---@param approval agent_lsp.Approval
 local function draw_approval(c, t, approval)
   if approval.resolved then
-    local verb = approval.resolved.decision == 'reject' and '✗ Rejected' or '✓ Approved'
+    local verb = approval.resolved.expired and '– Unanswered'
+      or approval.resolved.decision == 'reject' and '✗ Rejected' or '✓ Approved'
     c:add(('%s: %s'):format(verb, approval.title), 'Comment', '  ')
     return
   end

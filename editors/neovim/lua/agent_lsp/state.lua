@@ -5,6 +5,9 @@
 --- are fetched with `agent/thread/resume` (`afterSeq`) and applied in order first. Events
 --- that arrive while a resume is in flight wait for it. A new server (a restart) resumes
 --- every thread of its workspace the same way, so nothing is drawn twice or lost.
+---
+--- `M.apply` is the reducer of spec/reducer/README.md (shared with the store and the VS Code
+--- shim); tests/neovim/reducer_vectors.lua runs its test vectors against it.
 
 local M = {}
 
@@ -18,7 +21,8 @@ local M = {}
 ---@field command? string
 ---@field uri? string
 ---@field range? lsp.Range
----@field resolved? { decision: string, source: string }
+---@field locations? { uri: string, range: lsp.Range }[] one per file it touches (v2)
+---@field resolved? { decision?: string, source?: string, clientName?: string, expired?: boolean }
 
 ---@class agent_lsp.Item
 ---@field id string
@@ -49,6 +53,7 @@ local M = {}
 ---@field root? string workspace root of the server that serves it
 ---@field last_seq integer highest seq applied
 ---@field running boolean
+---@field turn? { id: string, threadId: string, status: string, error?: string } the latest turn
 ---@field items table<string, agent_lsp.Item>
 ---@field approvals table<string, agent_lsp.Approval>
 ---@field entries agent_lsp.Entry[] what the chat draws, in order
@@ -97,49 +102,81 @@ function M.follow(thread_id)
   changed(thread_id)
 end
 
+--- The field an `item/delta` streams into, by item type.
+local streamed = { agentMessage = 'text', reasoning = 'text', commandExecution = 'output' }
+
 ---@type table<string, fun(t: agent_lsp.Thread, e: table)>
-local apply = {
+local reducers = {
   ['thread/started'] = function(t, e)
     t.title = e.thread.title
   end,
-  ['turn/started'] = function(t)
+  ['turn/started'] = function(t, e)
     t.running = true
+    t.turn = e.turn
   end,
   ['item/started'] = function(t, e)
-    if not t.items[e.item.id] then
+    if not t.items[e.item.id] then -- an item already there stays as it is
       t.entries[#t.entries + 1] = { kind = 'item', id = e.item.id }
+      t.items[e.item.id] = vim.deepcopy(e.item)
     end
-    t.items[e.item.id] = vim.deepcopy(e.item)
   end,
   ['item/delta'] = function(t, e)
     local item = t.items[e.itemId]
-    if item and item.type == 'commandExecution' then
-      item.output = (item.output or '') .. e.text
-    elseif item then
-      item.text = (item.text or '') .. e.text
+    local field = item and item.status == 'inProgress' and streamed[item.type]
+    if field then
+      item[field] = (item[field] or '') .. e.text
     end
   end,
   ['item/completed'] = function(t, e)
-    if not t.items[e.item.id] then
+    local before = t.items[e.item.id]
+    local item = vim.deepcopy(e.item)
+    if not before then
       t.entries[#t.entries + 1] = { kind = 'item', id = e.item.id }
+    elseif item.type == 'commandExecution' and (item.output == nil or item.output == vim.NIL) then
+      item.output = before.output -- e.g. interrupted: what it printed is kept
     end
-    t.items[e.item.id] = e.item
+    t.items[e.item.id] = item
   end,
   ['approval/requested'] = function(t, e)
-    t.approvals[e.approval.id] = e.approval
-    t.entries[#t.entries + 1] = { kind = 'approval', id = e.approval.id }
+    if not t.approvals[e.approval.id] then
+      t.approvals[e.approval.id] = e.approval
+      t.entries[#t.entries + 1] = { kind = 'approval', id = e.approval.id }
+    end
   end,
   ['approval/resolved'] = function(t, e)
     local approval = t.approvals[e.approvalId]
-    if approval then
-      approval.resolved = { decision = e.decision, source = e.source }
+    if approval and not approval.resolved then -- the first answer wins
+      approval.resolved = { decision = e.decision, source = e.source, clientName = e.clientName }
     end
   end,
   ['turn/completed'] = function(t, e)
     t.running = false
+    t.turn = e.turn
+    for _, approval in pairs(t.approvals) do
+      if approval.turnId == e.turn.id and not approval.resolved then
+        approval.resolved = { expired = true } -- nothing can answer it any more
+      end
+    end
     t.entries[#t.entries + 1] = { kind = 'turn', id = e.turn.id, turn = e.turn, usage = e.usage }
   end,
 }
+
+--- Applies one event to `t` unless its seq was already applied (then returns false).
+--- Unknown event types only advance the seq. No gap handling: that is `feed`'s job.
+---@param t agent_lsp.Thread
+---@param event table
+---@return boolean applied
+function M.apply(t, event)
+  if event.seq <= t.last_seq then
+    return false
+  end
+  t.last_seq = event.seq
+  local fn = reducers[event.type]
+  if fn then
+    fn(t, event)
+  end
+  return true
+end
 
 local resume
 
@@ -157,11 +194,7 @@ local function feed(client, t, event, may_resume)
     t.queue[#t.queue + 1] = event
     resume(client, t)
   else
-    t.last_seq = event.seq
-    local fn = apply[event.type]
-    if fn then
-      fn(t, event)
-    end
+    M.apply(t, event)
     if event.type == 'turn/started' and M.current ~= t.id then
       M.current = t.id -- the chat follows the thread the agent works on
     end

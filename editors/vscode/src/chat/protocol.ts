@@ -1,5 +1,6 @@
 /**
- * The agent-lsp wire protocol, version 1 (PROTOCOL.md), as TypeScript types: data only.
+ * The agent-lsp wire protocol (PROTOCOL.md; version 1, and the version 2 fields the shim
+ * already reads), as TypeScript types: data only.
  *
  * Requests and the `agent/event` notification carry these shapes. Nothing here imports
  * `vscode`, so the reducer and its tests can use it in plain Node.
@@ -45,7 +46,8 @@ export type InputPart =
   | { type: 'selection'; uri: string; range: Range }
   | { type: 'diagnostic'; uri: string; diagnostic: { message: string; range: Range; source?: string } };
 
-export type ItemStatus = 'inProgress' | 'completed' | 'failed' | 'declined';
+/** `interrupted` (v2): a command stopped by an interrupt (its output kept), or a cancelled subagent. */
+export type ItemStatus = 'inProgress' | 'completed' | 'failed' | 'declined' | 'interrupted';
 
 export interface FileChange {
   path: string;
@@ -76,6 +78,12 @@ export type Item =
 
 export type Decision = 'approve' | 'approveForSession' | 'approveAlways' | 'reject';
 
+/** One file an approval touches (v2). */
+export interface Location {
+  uri: string;
+  range: Range;
+}
+
 export interface Approval {
   id: string;
   turnId: string;
@@ -86,6 +94,8 @@ export interface Approval {
   command?: string | null;
   uri?: string | null;
   range?: Range | null;
+  /** v2: one per file it touches. */
+  locations?: Location[] | null;
 }
 
 interface EventBase {
@@ -100,7 +110,14 @@ export type AgentEvent =
   | (EventBase & { type: 'item/delta'; turnId: string; itemId: string; text: string })
   | (EventBase & { type: 'item/completed'; turnId: string; item: Item })
   | (EventBase & { type: 'approval/requested'; turnId: string; approval: Approval })
-  | (EventBase & { type: 'approval/resolved'; approvalId: string; decision: Decision; source: string })
+  | (EventBase & {
+      type: 'approval/resolved';
+      approvalId: string;
+      decision: Decision;
+      source: string;
+      /** v2: who answered (the LSP clientInfo.name, "agent-lsp ask", ...). */
+      clientName?: string | null;
+    })
   | (EventBase & { type: 'turn/completed'; turn: Turn; usage: Usage })
   | (EventBase & { type: 'thread/compacted'; itemId: string; tokensBefore: number; tokensAfter: number });
 

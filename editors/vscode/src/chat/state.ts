@@ -4,6 +4,8 @@
  *
  * Every event carries a per-thread `seq`; the state remembers the last one it applied and
  * drops any event at or below it, so a replay after a reconnect never shows anything twice.
+ * `applyEvent` is the reducer of spec/reducer/README.md, shared with the store and the Neovim
+ * plugin; test/reducer_vectors.test.ts runs its test vectors against it.
  * No `vscode` import: this runs (and is tested) in plain Node.
  */
 
@@ -52,8 +54,12 @@ export function applyEvent(state: ChatState, event: AgentEvent): ChatState {
     case 'turn/started':
       return { ...next, turn: event.turn };
     case 'item/started':
+      if (state.items.some((c) => c.item.id === event.item.id)) {
+        return next; // an item already there stays as it is
+      }
+      return { ...next, items: [...state.items, { item: event.item, turnId: event.turnId, rev: 1 }] };
     case 'item/completed':
-      return { ...next, items: upsert(state.items, event.item, event.turnId) };
+      return { ...next, items: complete(state.items, event.item, event.turnId) };
     case 'item/delta':
       return { ...next, items: appendDelta(state.items, event.itemId, event.text) };
     case 'approval/requested':
@@ -63,7 +69,7 @@ export function applyEvent(state: ChatState, event: AgentEvent): ChatState {
       return { ...next, approvals: [...state.approvals, event.approval] };
     case 'approval/resolved':
       return { ...next, approvals: state.approvals.filter((a) => a.id !== event.approvalId) };
-    case 'turn/completed':
+    case 'turn/completed': // approvals of a finished turn can no longer be answered
       return {
         ...next,
         turn: event.turn,
@@ -72,7 +78,7 @@ export function applyEvent(state: ChatState, event: AgentEvent): ChatState {
         approvals: state.approvals.filter((a) => a.turnId !== event.turn.id),
       };
     default:
-      return next; // thread/compacted: its compaction item tells the story
+      return next; // thread/compacted (its compaction item tells the story), and unknown types
   }
 }
 
@@ -80,13 +86,20 @@ export function applyEvents(state: ChatState, events: readonly AgentEvent[]): Ch
   return events.reduce(applyEvent, state);
 }
 
-function upsert(items: ChatItem[], item: Item, turnId: string): ChatItem[] {
+/** The completed item replaces the one drawn (an unknown one is added at the end); a command
+ * that completes without output of its own keeps what it streamed (e.g. interrupted). */
+function complete(items: ChatItem[], item: Item, turnId: string): ChatItem[] {
   const index = items.findIndex((c) => c.item.id === item.id);
   if (index < 0) {
     return [...items, { item, turnId, rev: 1 }];
   }
+  const before = items[index].item;
+  let final = item;
+  if (final.type === 'commandExecution' && final.output == null && before.type === 'commandExecution' && before.output != null) {
+    final = { ...final, output: before.output };
+  }
   const copy = items.slice();
-  copy[index] = { item, turnId, rev: items[index].rev + 1 };
+  copy[index] = { item: final, turnId, rev: items[index].rev + 1 };
   return copy;
 }
 
@@ -97,6 +110,9 @@ function appendDelta(items: ChatItem[], itemId: string, text: string): ChatItem[
   }
   const current = items[index];
   const item = current.item;
+  if (item.status !== 'inProgress') {
+    return items; // the final state wins over a late delta
+  }
   let changed: Item;
   if (item.type === 'agentMessage' || item.type === 'reasoning') {
     changed = { ...item, text: item.text + text };
