@@ -22,6 +22,7 @@ from agent.protocol import (
     Usage,
 )
 from agent.store import Store, owner_alive
+from agent.supervisor import stop_leftovers
 
 DIED = "agent-lsp stopped while this turn was running; the thread is intact and takes new turns."
 UNANSWERED = "Not run: agent-lsp stopped before this tool call finished."
@@ -33,6 +34,7 @@ def dead_turns(store: Store, workspace: str) -> list[Turn]:
 
 
 def repair_turn(store: Store, log: EventLog, turn: Turn) -> None:
+    stop_leftovers(store, turn.id)  # commands it left running stop before anything is told
     started: dict[str, Any] = {}
     finished: set[str] = set()
     approvals: dict[str, str] = {}

@@ -65,6 +65,10 @@ CREATE TABLE IF NOT EXISTS messages (
     thread_id TEXT NOT NULL, idx INTEGER NOT NULL, turn_id TEXT NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (thread_id, idx)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS processes (
+    thread_id TEXT NOT NULL, turn_id TEXT NOT NULL, pgid INTEGER NOT NULL, identity TEXT NOT NULL,
+    owner TEXT NOT NULL, PRIMARY KEY (turn_id, pgid)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS approvals (
     id TEXT PRIMARY KEY, thread_id TEXT NOT NULL, turn_id TEXT NOT NULL, body TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending', decision TEXT, source TEXT, client_name TEXT
@@ -452,6 +456,30 @@ class Store:
             ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    # --- command process groups --------------------------------------------------------------
+
+    def record_process(self, thread_id: str, turn_id: str, pgid: int, identity: str) -> None:
+        """A command's process group is running for ``turn_id``; ``identity`` is its leader's
+        ``pid:start-time``. Recorded with this store's owner, so a repair knows whose it was."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO processes (thread_id, turn_id, pgid, identity, owner) "
+                "VALUES (?,?,?,?,?)",
+                (thread_id, turn_id, pgid, identity, self.owner),
+            )
+
+    def forget_process(self, turn_id: str, pgid: int) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM processes WHERE turn_id=? AND pgid=?", (turn_id, pgid))
+
+    def turn_processes(self, turn_id: str) -> list[tuple[int, str, str]]:
+        """``(pgid, leader identity, owner)`` of every group still recorded for the turn."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT pgid, identity, owner FROM processes WHERE turn_id=? ORDER BY pgid", (turn_id,)
+            ).fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
 
 def _item_json(item: Item) -> str:
     return json.dumps(item.to_wire(), separators=(",", ":"))
@@ -486,3 +514,10 @@ class StoredThreadState:
 
     def save(self, state: dict[str, Any]) -> None:
         self._store.set_state(self._thread_id, state)
+
+    def record_process(self, turn_id: str, pgid: int, identity: str) -> None:
+        """``ProcessLedger`` (agent.supervisor): run_command records its groups here."""
+        self._store.record_process(self._thread_id, turn_id, pgid, identity)
+
+    def forget_process(self, turn_id: str, pgid: int) -> None:
+        self._store.forget_process(turn_id, pgid)
