@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as t
 from pygls.exceptions import JsonRpcServerNotInitialized
-from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 from lsp_server import __version__
+from lsp_server.jsonrpc import RobustProtocol, RobustServer
 
 if TYPE_CHECKING:
     from lsp_server.runtime import Runtime
@@ -29,9 +28,10 @@ log = logging.getLogger(__name__)
 COMMANDS = ["agent.ask", "agent.fix", "agent.approve", "agent.reject", "agent.interrupt"]
 
 
-class AgentProtocol(LanguageServerProtocol):
+class AgentProtocol(RobustProtocol):
     """Declares the agent commands and ``experimental.agentLsp`` in the capabilities (the
-    command handlers themselves are registered with the runtime, after ``initialize``)."""
+    command handlers themselves are registered with the runtime, after ``initialize``).
+    Framing and envelope checks come from ``RobustProtocol`` (``jsonrpc.py``)."""
 
     @lsp_method(t.INITIALIZE)
     def lsp_initialize(self, params: t.InitializeParams) -> Generator[Any, Any, t.InitializeResult]:
@@ -41,7 +41,7 @@ class AgentProtocol(LanguageServerProtocol):
         return result
 
 
-class AgentServer(LanguageServer):
+class AgentServer(RobustServer):
     def __init__(self) -> None:
         super().__init__("agent-lsp", __version__, protocol_cls=AgentProtocol, max_workers=4)
         self.init_params: t.InitializeParams | None = None
