@@ -192,9 +192,15 @@ class ToolDispatcher:
         stream = _Throttle(lambda text: scope.delta(item.id, redact(text)))
         try:
             result = await tool.execute(args, ctx, stream.add)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
+            # stopped by the interrupt: the item and the model keep what it printed so far
             stream.flush()
-            scope.complete(item.model_copy(update={"status": "failed", "output": "Interrupted by the user."}))
+            partial = getattr(exc, "result", None)
+            output = redact(partial.output) if partial is not None else ""
+            scope.complete(item.model_copy(update={"status": "interrupted", "output": output}))
+            told = f" Output so far:\n{output}" if output else " It printed nothing before it was stopped."
+            exc.outcome = ToolOutcome("Interrupted by the user while the command ran; the command and its "  # type: ignore[attr-defined]
+                                      f"children were stopped.{told}", True)
             raise
         except OSError as exc:
             scope.complete(item.model_copy(update={"status": "failed", "output": str(exc)}))
@@ -216,27 +222,35 @@ class ToolDispatcher:
 
 
 class _Throttle:
-    """Batches streamed command output into a few events per second."""
+    """Batches streamed command output into a few events per second; what is held back is
+    sent at the latest ``FLUSH_SECONDS`` later, so a command that prints and then waits
+    still shows what it printed."""
 
     def __init__(self, send: Callable[[str], None]) -> None:
         self._send = send
         self._pending: list[str] = []
         self._size = 0
         self._last = 0.0
+        self._timer: asyncio.TimerHandle | None = None
 
     def add(self, text: str) -> None:
         self._pending.append(text)
         self._size += len(text)
-        now = asyncio.get_running_loop().time()
-        if self._size >= FLUSH_CHARS or now - self._last >= FLUSH_SECONDS:
+        loop = asyncio.get_running_loop()
+        if self._size >= FLUSH_CHARS or loop.time() - self._last >= FLUSH_SECONDS:
             self.flush()
-            self._last = now
+        elif self._timer is None:
+            self._timer = loop.call_at(self._last + FLUSH_SECONDS, self.flush)
 
     def flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._pending:
             self._send("".join(self._pending))
             self._pending.clear()
             self._size = 0
+            self._last = asyncio.get_running_loop().time()
 
 
 def _tool_error(exc: BaseException) -> str:

@@ -12,13 +12,13 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agent.dispatch import ToolDispatcher, ToolOutcome
 from agent.items import TurnScope
 from agent.model import ModelClient, ModelError, ModelRequest, ModelResponse
-from agent.protocol import AgentMessageItem, Item, ReasoningItem, TurnStatus, Usage
+from agent.protocol import AgentMessageItem, Event, Item, ItemStartedEvent, ReasoningItem, TurnStatus, Usage
 from agent.store import Store
 
 log = logging.getLogger(__name__)
@@ -119,18 +119,40 @@ class TurnRunner:
         assert self._response is not None
         content = clean_content(self._response.content)
         calls = [b for b in content if b["type"] == "tool_use"]
+        assistant = {"role": "assistant", "content": content}
+        # Until the results are committed, the calls are recorded as in flight: if the process
+        # dies now, the repair tells the model what each one did (agent.recovery).
+        secrets = self.scope.secrets.current()
+        self.store.begin_calls(self.scope.thread_id, self.scope.turn_id, secrets.redact_json(assistant))
         results: list[dict[str, Any]] = []
         try:
             for call in calls:
-                outcome = await self.dispatcher.run(self.scope, call)
+                outcome = await self.dispatcher.run(self._call_scope(call["id"]), call)
                 results.append(outcome.result_block(call["id"]))
-        except asyncio.CancelledError:
+                self.store.call_result(self.scope.thread_id, call["id"], secrets.redact_json(results[-1]))
+        except asyncio.CancelledError as exc:
+            # a tool stopped by the interrupt may say what it did so far (a command's output)
+            partial = getattr(exc, "outcome", None)
             for call in calls[len(results):]:
-                results.append(ToolOutcome(INTERRUPTED, True).result_block(call["id"]))
-            self._commit([{"role": "assistant", "content": content}, {"role": "user", "content": results}])
+                outcome = partial if isinstance(partial, ToolOutcome) else ToolOutcome(INTERRUPTED, True)
+                partial = None
+                results.append(outcome.result_block(call["id"]))
+            self._commit([assistant, {"role": "user", "content": results}])
             raise
-        self._commit([{"role": "assistant", "content": content}, {"role": "user", "content": results}])
+        self._commit([assistant, {"role": "user", "content": results}])
         return self._call_model
+
+    def _call_scope(self, call_id: str) -> TurnScope:
+        """The turn's scope, noting in the store which item this tool call became."""
+        scope, store = self.scope, self.store
+
+        def emit(event: Event) -> Event:
+            numbered = scope.emit(event)
+            if isinstance(event, ItemStartedEvent):
+                store.call_item(scope.thread_id, call_id, event.item.id)
+            return numbered
+
+        return replace(scope, emit=emit)
 
     def _continue_after_max_tokens(self, content: list[dict[str, Any]]) -> Step | None:
         # A tool_use cut off by the limit is half-formed: drop it, keep the text.

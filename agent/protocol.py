@@ -44,7 +44,7 @@ class Range(Wire):
 
 ThreadStatus = Literal["idle", "running"]
 TurnStatus = Literal["running", "completed", "interrupted", "failed"]
-ItemStatus = Literal["inProgress", "completed", "failed", "declined"]
+ItemStatus = Literal["inProgress", "completed", "failed", "declined", "interrupted"]
 PermissionMode = Literal["ask", "acceptEdits", "readOnly", "bypass"]
 Decision = Literal["approve", "approveForSession", "approveAlways", "reject"]
 ApprovalSource = Literal["codeAction", "request", "message", "policy"]

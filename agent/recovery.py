@@ -1,9 +1,11 @@
 """Repairing turns whose process died mid-turn (``kill -9``, a crash, a power cut).
 
 A turn still marked ``running`` whose owning process is gone is finished here, exactly as
-an interrupt would have finished it: unfinished items end ``failed``, unanswered approvals
-are resolved as rejected by ``policy``, any ``tool_use`` left without a result gets one,
-and ``turn/completed`` (``interrupted``) is appended. Turns of live processes, including
+an interrupt would have finished it: unfinished items end ``failed`` (a command keeping the
+output it had printed), unanswered approvals are resolved as rejected by ``policy``, and
+``turn/completed`` (``interrupted``) is appended. The model is never left blind: the tool
+calls that were in flight are committed with results that say what each one did (an edit
+applied or not, a command's output so far), followed by a note that the turn was cut off. Turns of live processes, including
 other servers sharing the store, are left alone.
 """
 
@@ -14,6 +16,11 @@ from typing import Any
 from agent.events import EventLog
 from agent.protocol import (
     ApprovalRequestedEvent,
+    CommandExecutionItem,
+    FileChangeItem,
+    Item,
+    ItemDeltaEvent,
+    ToolCallItem,
     ApprovalResolvedEvent,
     ItemCompletedEvent,
     ItemStartedEvent,
@@ -26,6 +33,9 @@ from agent.supervisor import stop_leftovers
 
 DIED = "agent-lsp stopped while this turn was running; the thread is intact and takes new turns."
 UNANSWERED = "Not run: agent-lsp stopped before this tool call finished."
+CUT_OFF = ("[agent-lsp] The previous turn was cut off: agent-lsp stopped (a crash or a kill) in the middle "
+           "of it. The tool results above say what each call did before that. Check the current state of "
+           "anything it touched before you continue, and do not assume an unfinished step happened.")
 
 
 def dead_turns(store: Store, workspace: str) -> list[Turn]:
@@ -35,14 +45,18 @@ def dead_turns(store: Store, workspace: str) -> list[Turn]:
 
 def repair_turn(store: Store, log: EventLog, turn: Turn) -> None:
     stop_leftovers(store, turn.id)  # commands it left running stop before anything is told
-    started: dict[str, Any] = {}
-    finished: set[str] = set()
+    started: dict[str, Item] = {}
+    latest: dict[str, Item] = {}
+    streamed: dict[str, list[str]] = {}
     approvals: dict[str, str] = {}
     for event in store.events_after(turn.thread_id, 0):
         if isinstance(event, ItemStartedEvent) and event.turn_id == turn.id:
-            started[event.item.id] = event.item
+            started[event.item.id] = latest[event.item.id] = event.item
+        elif isinstance(event, ItemDeltaEvent) and event.turn_id == turn.id:
+            streamed.setdefault(event.item_id, []).append(event.text)
         elif isinstance(event, ItemCompletedEvent) and event.turn_id == turn.id:
-            finished.add(event.item.id)
+            latest[event.item.id] = event.item
+            started.pop(event.item.id, None)
         elif isinstance(event, ApprovalRequestedEvent) and event.turn_id == turn.id:
             approvals[event.approval.id] = event.approval.item_id
         elif isinstance(event, ApprovalResolvedEvent):
@@ -50,28 +64,64 @@ def repair_turn(store: Store, log: EventLog, turn: Turn) -> None:
     for approval_id in approvals:
         log.emit(ApprovalResolvedEvent(thread_id=turn.thread_id, approval_id=approval_id,
                                        decision="reject", source="policy"))
-    for item_id, item in started.items():
-        if item_id not in finished:
-            log.emit(ItemCompletedEvent(thread_id=turn.thread_id, turn_id=turn.id,
-                                        item=item.model_copy(update={"status": "failed"})))
-    answer_dangling_tool_calls(store, turn)
+    for item_id, item in started.items():  # items the crash left unfinished
+        update: dict[str, Any] = {"status": "failed"}
+        if isinstance(item, CommandExecutionItem):
+            update["output"] = "".join(streamed.get(item_id, []))
+        latest[item_id] = log.emit(ItemCompletedEvent(
+            thread_id=turn.thread_id, turn_id=turn.id, item=item.model_copy(update=update))).item  # type: ignore[union-attr]
+    tell_the_model(store, turn, latest, set(approvals.values()))
     log.emit(TurnCompletedEvent(thread_id=turn.thread_id,
                                 turn=turn.model_copy(update={"status": "interrupted", "error": DIED}),
                                 usage=Usage()))
 
 
-def answer_dangling_tool_calls(store: Store, turn: Turn) -> None:
-    """The transcript is committed in valid units, so this finds nothing unless a store was
-    written by something else; it is cheap insurance that the next request is valid."""
-    messages = store.messages(turn.thread_id)
-    if not messages or messages[-1].get("role") != "assistant":
-        return
-    content = messages[-1].get("content")
-    calls = [b for b in content if b.get("type") == "tool_use"] if isinstance(content, list) else []
-    if calls:
-        results = [{"type": "tool_result", "tool_use_id": c["id"], "content": UNANSWERED, "is_error": True}
-                   for c in calls]
-        store.append_messages(turn.thread_id, turn.id, [{"role": "user", "content": results}])
+def tell_the_model(store: Store, turn: Turn, items: dict[str, Item], unanswered: set[str]) -> None:
+    """Commit, as valid transcript, what the cut-off turn did: the assistant message whose
+    tool calls were running, each call's result (recorded, or rebuilt from its item: an edit
+    applied or not, a command's output so far), and a note that the turn was cut off. The
+    next request then starts from what really happened, not from before it."""
+    assistant, calls = store.pending_calls(turn.thread_id, turn.id)
+    messages: list[dict[str, Any]] = []
+    if assistant is not None:
+        results = [call.result or _rebuilt_result(call.tool_use_id, items.get(call.item_id or ""),
+                                                  (call.item_id or "") in unanswered)
+                   for call in calls]
+        messages = [assistant, {"role": "user", "content": results}]
+    messages.append({"role": "user", "content": [{"type": "text", "text": CUT_OFF}]})
+    store.append_messages(turn.thread_id, turn.id, messages)
+
+
+def _rebuilt_result(tool_use_id: str, item: Item | None, was_asking: bool) -> dict[str, Any]:
+    return {"type": "tool_result", "tool_use_id": tool_use_id, "content": _what_happened(item, was_asking),
+            "is_error": True}
+
+
+def _what_happened(item: Item | None, was_asking: bool) -> str:
+    if item is None:
+        return UNANSWERED
+    if isinstance(item, FileChangeItem):
+        paths = ", ".join(change.path for change in item.changes)
+        if item.outcome == "applied":
+            return f"Applied before agent-lsp stopped: the change to {paths} is in place."
+        if was_asking or item.status == "declined":
+            return f"Not applied: agent-lsp stopped while this change to {paths} waited for approval."
+        return (f"Unknown: agent-lsp stopped while applying this change to {paths}; it may or may not "
+                "have landed. Read the files before redoing it.")
+    if isinstance(item, CommandExecutionItem):
+        if was_asking:
+            return "Not run: agent-lsp stopped while this command waited for approval."
+        if item.exit_code is not None:
+            return f"Exit code {item.exit_code}\n{item.output or ''}".rstrip()
+        output = item.output or ""
+        told = f" Output so far:\n{output}" if output else " It had printed nothing."
+        return ("agent-lsp stopped while this command was running; the command was stopped with it and "
+                f"may have done part of its work.{told}")
+    if isinstance(item, ToolCallItem) and item.output:
+        return item.output if item.status == "completed" else f"Failed: {item.output}"
+    if item.status == "completed":
+        return "Done before agent-lsp stopped."
+    return UNANSWERED
 
 
 def recover(store: Store, log: EventLog, workspace: str) -> list[Turn]:

@@ -74,6 +74,11 @@ CREATE TABLE IF NOT EXISTS approvals (
     status TEXT NOT NULL DEFAULT 'pending', decision TEXT, source TEXT, client_name TEXT
 );
 CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, thread_id);
+CREATE TABLE IF NOT EXISTS pending_calls (
+    thread_id TEXT NOT NULL, turn_id TEXT NOT NULL, ord INTEGER NOT NULL, tool_use_id TEXT NOT NULL,
+    assistant TEXT NOT NULL, item_id TEXT, result TEXT,
+    PRIMARY KEY (thread_id, tool_use_id)
+) WITHOUT ROWID;
 """
 
 
@@ -125,6 +130,15 @@ def default_state_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_state_dir("agent-lsp", appauthor=False))
+
+
+@dataclass(frozen=True)
+class PendingCall:
+    """A tool call of an uncommitted assistant message: its item and result, once known."""
+
+    tool_use_id: str
+    item_id: str | None
+    result: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -422,12 +436,52 @@ class Store:
         return ApprovalRecord(thread_id=row[0], approval=Approval.model_validate_json(row[1]), status=row[2],
                               decision=row[3], source=row[4], client_name=row[5])
 
+    # --- tool calls in flight ----------------------------------------------------------------
+    # The assistant message whose tool calls are running is kept here until it is committed
+    # to the transcript with all its results, so the repair of a turn that died can tell the
+    # model exactly which calls started, which item each became, and what each returned.
+
+    def begin_calls(self, thread_id: str, turn_id: str, assistant: dict[str, Any]) -> None:
+        """Record an assistant message whose ``tool_use`` blocks are about to run."""
+        body = json.dumps(assistant, separators=(",", ":"))
+        calls = [b for b in assistant.get("content", []) if b.get("type") == "tool_use"]
+        with self._tx() as db:
+            db.execute("DELETE FROM pending_calls WHERE thread_id=?", (thread_id,))
+            db.executemany(
+                "INSERT INTO pending_calls (thread_id, turn_id, ord, tool_use_id, assistant) VALUES (?,?,?,?,?)",
+                [(thread_id, turn_id, i, c["id"], body if i == 0 else "") for i, c in enumerate(calls)],
+            )
+
+    def call_item(self, thread_id: str, tool_use_id: str, item_id: str) -> None:
+        """The item a running tool call became (its first item, if several)."""
+        with self._tx() as db:
+            db.execute("UPDATE pending_calls SET item_id=COALESCE(item_id, ?) WHERE thread_id=? AND tool_use_id=?",
+                       (item_id, thread_id, tool_use_id))
+
+    def call_result(self, thread_id: str, tool_use_id: str, result: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE pending_calls SET result=? WHERE thread_id=? AND tool_use_id=?",
+                       (json.dumps(result, separators=(",", ":")), thread_id, tool_use_id))
+
+    def pending_calls(self, thread_id: str, turn_id: str) -> tuple[dict[str, Any] | None, list[PendingCall]]:
+        """The assistant message still waiting for its results, and each of its calls."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT tool_use_id, assistant, item_id, result FROM pending_calls "
+                "WHERE thread_id=? AND turn_id=? ORDER BY ord", (thread_id, turn_id)).fetchall()
+        if not rows:
+            return None, []
+        calls = [PendingCall(r[0], r[2], json.loads(r[3]) if r[3] else None) for r in rows]
+        return json.loads(rows[0][1]), calls
+
     # --- model transcript --------------------------------------------------------------------
 
     def append_messages(self, thread_id: str, turn_id: str, messages: list[dict[str, Any]]) -> None:
         """Append API messages atomically: callers only append at points where the
-        transcript is valid to send (an assistant message together with its tool results)."""
+        transcript is valid to send (an assistant message together with its tool results).
+        Calls recorded as in flight are done once their message is in the transcript."""
         with self._tx() as db:
+            db.execute("DELETE FROM pending_calls WHERE thread_id=?", (thread_id,))
             row = db.execute(
                 "SELECT COALESCE(MAX(idx), -1) FROM messages WHERE thread_id=?", (thread_id,)
             ).fetchone()
@@ -438,6 +492,21 @@ class Store:
                     (thread_id, start + i, turn_id, json.dumps(m, separators=(",", ":")))
                     for i, m in enumerate(messages)
                 ],
+            )
+
+    def replace_messages_prefix(self, thread_id: str, turn_id: str, count: int,
+                                messages: list[dict[str, Any]]) -> None:
+        """Replace the transcript's first ``count`` messages with ``messages``, keeping the
+        rest after them, in one transaction: a reader sees the old transcript or the new one."""
+        shift = len(messages) - count
+        with self._tx() as db:
+            db.execute("DELETE FROM messages WHERE thread_id=? AND idx<?", (thread_id, count))
+            if shift:  # through negative indexes, so no row collides with another mid-update
+                db.execute("UPDATE messages SET idx=-idx-1 WHERE thread_id=? AND idx>=?", (thread_id, count))
+                db.execute("UPDATE messages SET idx=-idx-1+? WHERE thread_id=? AND idx<0", (shift, thread_id))
+            db.executemany(
+                "INSERT INTO messages (thread_id, idx, turn_id, body) VALUES (?,?,?,?)",
+                [(thread_id, i, turn_id, json.dumps(m, separators=(",", ":"))) for i, m in enumerate(messages)],
             )
 
     def rewrite_messages(self, thread_id: str, messages: list[dict[str, Any]]) -> None:

@@ -75,20 +75,27 @@ async def test_long_output_keeps_head_and_tail(run: Run, fake: FakeAnthropic) ->
 
 
 @pytest.mark.parametrize("settings", [Settings(permission_mode="bypass")])
-async def test_interrupt_while_a_command_runs_kills_it(run: Run, fake: FakeAnthropic, root: Path) -> None:
-    fake.script(Reply([tool_use("run_command", {"command": "echo $$ > cmd.pid; sleep 30"})]), Reply([text("ok")]))
+async def test_interrupt_while_a_command_runs_kills_it_and_keeps_its_output(run: Run, fake: FakeAnthropic,
+                                                                           root: Path) -> None:
+    # the filler is what the stream redactor may hold back (a secret could start there)
+    command = "echo first line; echo second line; printf '%0300d\\n' 0; echo $$ > cmd.pid; sleep 30"
+    fake.script(Reply([tool_use("run_command", {"command": command})]), Reply([text("ok")]))
     thread_id = run.harness.start_thread("t").id
     run.harness.start_turn(thread_id, [TextPart(text="go")])
     await run.until("item/started", 2)
     pid_file = root / "cmd.pid"
-    async with asyncio.timeout(10):
-        while not pid_file.exists() or not pid_file.read_text().strip():
+    async with asyncio.timeout(10):  # the output has reached the harness, and the command sleeps
+        while (not pid_file.exists() or not pid_file.read_text().strip()
+               or "second line" not in "".join(e.text for e in run.of_type("item/delta"))):
             await asyncio.sleep(0.01)
     assert await run.harness.interrupt(thread_id)
     assert run.of_type("turn/completed")[-1].turn.status == "interrupted"
     assert not pid_alive(int(pid_file.read_text()))
+    [item] = run.items("commandExecution")
+    assert item.status == "interrupted" and "first line\nsecond line" in (item.output or "")
     history = run.harness.store.messages(thread_id)
-    assert history[-1]["content"][0]["content"].startswith("Interrupted by the user")
+    result = history[-1]["content"][0]["content"]
+    assert result.startswith("Interrupted by the user") and "first line\nsecond line" in result
     assert (await run.turn("next", thread_id)).turn.status == "completed"  # history still valid
 
 
@@ -354,3 +361,24 @@ async def test_a_path_deny_rule_hides_the_file_from_every_file_tool(run: Run, fa
     assert [("deny rule" in r["content"]) for r in results] == [True, False, True, False, True]
     assert ".env" not in results[3]["content"]  # glob does not list it
     assert (root / ".env").read_text() == "SECRET_TOKEN=hunter2\n"
+
+
+@pytest.mark.parametrize("settings", [Settings(permission_mode="bypass")])
+async def test_a_denied_file_leaks_through_no_error_hint_or_refused_diff(run: Run, fake: FakeAnthropic,
+                                                                           root: Path) -> None:
+    (root / ".agent-lsp").mkdir()
+    (root / ".agent-lsp" / "settings.json").write_text(json.dumps({"permissions": {"deny": ["read_file(.env)"]}}))
+    (root / ".env").write_text("DB_PASSWORD=hunter2\nOTHER=1\n")
+    patch = "--- a/.env\n+++ b/.env\n@@ -1 +1 @@\n-DB_PASSWORD=hunter3\n+DB_PASSWORD=x\n"
+    fake.script(Reply([tool_use("edit_file", {"path": ".env", "old_string": "DB_PASSWORD=hunter", "new_string": "x"}),
+                       tool_use("edit_file", {"path": ".env", "old_string": "DB_PASSWORD=hunter3", "new_string": "x"}),
+                       tool_use("apply_patch", {"patch": patch}),
+                       tool_use("write_file", {"path": ".env", "content": "replaced\n"})]),
+                Reply([text("ok")]))
+    await run.turn("change the password")
+    results = fake.requests[1].body["messages"][-1]["content"]
+    assert all(r.get("is_error") and "deny rule" in r["content"] for r in results)
+    shown = json.dumps([e.to_wire() for e in run.events]) + json.dumps(fake.requests[1].body)
+    assert "hunter2" not in shown and "OTHER=1" not in shown
+    assert run.items("fileChange") == []  # no diff of the denied file was ever drawn
+    assert (root / ".env").read_text() == "DB_PASSWORD=hunter2\nOTHER=1\n"

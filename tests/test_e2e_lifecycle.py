@@ -51,6 +51,12 @@ async def test_kill_9_mid_turn_then_a_new_server_resumes_a_valid_thread(
         await start_turn(second, thread_id, "try again")
         done = await second.wait_event("turn/completed")
         assert done["turn"]["status"] == "completed"
+        told = fake.requests[-1].body["messages"]
+        [edit_result] = [b for m in told if isinstance(m["content"], list) for b in m["content"]
+                         if b.get("type") == "tool_result" and "calc.py" in str(b.get("content"))
+                         and "approval" in str(b.get("content"))]
+        assert edit_result["content"].startswith("Not applied")  # the model knows the edit never landed
+        assert "was cut off" in json.dumps(told[-1])
         assert (root / "calc.py").read_text().endswith("a - b\n")  # nothing half-applied
     finally:
         await second.close()

@@ -132,10 +132,12 @@ def test_input_parts_refuse_malformed_uris() -> None:
 
 
 def stored(db: Path) -> str:
-    """Every row of the tables that keep what was said and shown, read from the file itself."""
+    """Every row of every table of the store, read from the file itself."""
     con = sqlite3.connect(db)
     try:
-        rows = [r for table in ("events", "items", "messages") for r in con.execute(f"SELECT * FROM {table}")]
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        assert {"events", "items", "messages"} <= set(tables)
+        rows = [r for table in tables for r in con.execute(f"SELECT * FROM {table}")]
     finally:
         con.close()
     return json.dumps(rows)

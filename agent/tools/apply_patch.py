@@ -62,7 +62,7 @@ class ApplyPatch(Tool):
 def _plan_file(path: Path, file: FilePatch, ctx: ToolContext) -> PlannedFile:
     """One file's planned change, after checking it exists (or not) and every hunk fits."""
     rel = ctx.workspace.relative(path)
-    current = ctx.workspace.read(path)
+    current = ctx.read(path)
     if file.kind == "add" and current.exists:
         raise ToolError(f"The patch creates {rel}, but it already exists. Read it and patch it "
                         "with '--- a/PATH' instead, or replace it with write_file. Nothing was changed.")

@@ -8,13 +8,14 @@ the permission step, the ``fileChange`` item and the applier, so no tool can ski
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from agent.changes import ChangeSet
-from agent.workspace import ToolError, Workspace
+from agent.workspace import FileText, ToolError, Workspace
 
 ToolKind = Literal["read", "edit", "command", "todo"]
 
@@ -43,7 +44,17 @@ class ToolContext:
     thread_id: str
     turn_id: str
     state: ThreadState | None = None
-    denied: Callable[[str], bool] = lambda rel: False  # paths deny rules hide from searches
+    denied: Callable[[str], bool] = lambda rel: False  # paths deny rules hide from every tool
+
+    def read(self, path: Path) -> FileText:
+        """The file's current text (buffer or disk), unless a deny rule hides the path: then
+        an error that names the rule's effect and nothing of the file, so no hint, diff or
+        message built from the text can carry a denied file's contents."""
+        rel = self.workspace.relative(path)
+        if self.denied(rel):
+            raise ToolError(f"{rel} is hidden by a deny rule in .agent-lsp/settings.json; the agent may not "
+                            "read or change it. Do not retry; ask the user if it is needed.")
+        return self.workspace.read(path)
 
 
 class Tool:

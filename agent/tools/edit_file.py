@@ -33,7 +33,7 @@ class EditFile(Tool):
     async def plan(self, args: EditFileInput, ctx: ToolContext) -> ChangeSet:
         path = ctx.workspace.resolve(args.path)
         rel = ctx.workspace.relative(path)
-        current = ctx.workspace.read(path)
+        current = ctx.read(path)
         if not current.exists:
             raise ToolError(f"{rel} does not exist; use write_file to create a file")
         if not args.old_string:

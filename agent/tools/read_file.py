@@ -33,7 +33,7 @@ class ReadFile(Tool):
 
     async def run(self, args: ReadFileInput, ctx: ToolContext) -> str:
         path = ctx.workspace.resolve(args.path)
-        current = ctx.workspace.read(path)
+        current = ctx.read(path)
         rel = ctx.workspace.relative(path)
         if not current.exists:
             raise ToolError(f"{rel} does not exist; use glob to find the right path")

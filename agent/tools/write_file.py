@@ -38,7 +38,7 @@ class WriteFile(Tool):
         rel = ctx.workspace.relative(path)
         if path == ctx.workspace.root:
             raise ToolError(f"{args.path!r} is the workspace root, not a file; give a file path")
-        current = ctx.workspace.read(path)
+        current = ctx.read(path)
         if not current.exists:
             planned = PlannedFile(path=path, rel=rel, kind="add", old_text="", new_text=args.content,
                                   version=None, from_buffer=False)
