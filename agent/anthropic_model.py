@@ -17,18 +17,42 @@ from agent.model import NO_KEY_MESSAGE, ModelError, ModelRequest, ModelResponse,
 from agent.protocol import Usage
 
 
+CACHE = {"type": "ephemeral"}
+
+
 def prewarm() -> None:
     import anthropic  # noqa: F401  (the import is the work)
+
+
+def request_body(request: ModelRequest) -> dict[str, Any]:
+    """The Messages API request for ``request``, with its four prompt-cache breakpoints: the
+    system prompt, the last tool, the last message (so the next request reads this prefix)
+    and the message two before it (where the previous request ended, so a step that adds more
+    than the API's 20-block lookback still reads what the previous request wrote)."""
+    tools = list(request.tools)
+    if tools:
+        tools[-1] = {**tools[-1], "cache_control": CACHE}
+    messages = list(request.messages)
+    for index in (len(messages) - 1, len(messages) - 3):
+        if index < 0:
+            continue
+        content = messages[index]["content"]
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+        if blocks:
+            blocks[-1] = {**blocks[-1], "cache_control": CACHE}
+            messages[index] = {"role": messages[index]["role"], "content": blocks}
+    return {"model": request.model, "max_tokens": request.max_tokens,
+            "system": [{"type": "text", "text": request.system, "cache_control": CACHE}],
+            "tools": tools, "messages": messages, "stream": True}
 
 
 class AnthropicModel:
     """``ModelClient`` over ``anthropic.AsyncAnthropic``; retries are the loop's job."""
 
-    def __init__(self, *, timeout_s: float = 600.0, idle_timeout_s: float | None = None) -> None:
+    def __init__(self, *, timeout_s: float = 600.0, idle_timeout_s: float = 90.0) -> None:
+        """``idle_timeout_s``: how long the stream may stay silent (setting ``streamIdleTimeout``)."""
         self._client: Any = None
         self._timeout_s = timeout_s
-        if idle_timeout_s is None:
-            idle_timeout_s = float(os.environ.get("AGENT_LSP_STREAM_IDLE_TIMEOUT", "90"))
         self.idle_timeout_s = idle_timeout_s
 
     def _get_client(self) -> Any:
@@ -55,14 +79,7 @@ class AnthropicModel:
         try:
             # A stream that goes quiet for idle_timeout_s is a stalled stream, not a slow one.
             async with asyncio.timeout(self.idle_timeout_s) as deadline:
-                stream = await client.messages.create(
-                    model=request.model,
-                    max_tokens=request.max_tokens,
-                    system=request.system,
-                    tools=request.tools,
-                    messages=request.messages,
-                    stream=True,
-                )
+                stream = await client.messages.create(**request_body(request))
                 async for event in stream:
                     deadline.reschedule(loop.time() + self.idle_timeout_s)
                     kind = event.type
@@ -104,28 +121,27 @@ class AnthropicModel:
         except ModelError:
             raise
         except TimeoutError as exc:
-            raise ModelError("stream", f"the model stream stalled for {self.idle_timeout_s:g} s",
-                             partial=_ordered(blocks)) from exc
+            raise ModelError("stream", f"the model stream stalled for {self.idle_timeout_s:g} s") from exc
         except anthropic.APIStatusError as exc:
-            raise _classify_status(exc, _ordered(blocks)) from exc
+            raise _classify_status(exc) from exc
         except anthropic.APITimeoutError as exc:
-            raise ModelError("timeout", "the model API timed out", partial=_ordered(blocks)) from exc
+            raise ModelError("timeout", "the model API timed out") from exc
         except anthropic.APIConnectionError as exc:
-            raise ModelError("connection", f"could not reach the model API: {exc}", partial=_ordered(blocks)) from exc
+            raise ModelError("connection", f"could not reach the model API: {exc}") from exc
         except (OSError, ValueError, KeyError) as exc:
-            raise ModelError("stream", f"the model stream broke: {exc!r}", partial=_ordered(blocks)) from exc
+            raise ModelError("stream", f"the model stream broke: {exc!r}") from exc
         except Exception as exc:  # httpx2 transport errors are not anthropic errors
             if type(exc).__module__.split(".")[0] in ("httpx2", "httpx", "httpcore", "h11"):
-                raise ModelError("stream", f"the model stream broke: {exc!r}", partial=_ordered(blocks)) from exc
+                raise ModelError("stream", f"the model stream broke: {exc!r}") from exc
             raise
         finally:
             if stream is not None:
                 await stream.close()
         if stop_reason is None:
-            raise ModelError("stream", "the model stream ended before message_stop", partial=_ordered(blocks))
+            raise ModelError("stream", "the model stream ended before message_stop")
         if incomplete:
             if stop_reason != "max_tokens":
-                raise ModelError("stream", "the model sent a tool call with malformed input", partial=_ordered(blocks))
+                raise ModelError("stream", "the model sent a tool call with malformed input")
             for index in incomplete:
                 del blocks[index]
         return ModelResponse(
@@ -152,13 +168,13 @@ def _usage_fields(usage: Any) -> dict[str, int]:
     return {n: int(v) for n in names if (v := getattr(usage, n, None)) is not None}
 
 
-def _classify_status(exc: Any, partial: list[dict[str, Any]]) -> ModelError:
+def _classify_status(exc: Any) -> ModelError:
     status = getattr(exc, "status_code", 0)
     error_type = getattr(exc, "type", None) or ""
     message = getattr(exc, "api_message", None) or str(exc)
     retry_after = _retry_after(getattr(exc, "response", None))
     if status == 200:  # an `event: error` frame in the middle of the stream
-        return ModelError("stream", f"the model stream failed: {error_type}: {message}", partial=partial)
+        return ModelError("stream", f"the model stream failed: {error_type}: {message}")
     if status in (401, 403):
         return ModelError("auth", f"the API key was refused ({status}): {message}. Check ANTHROPIC_API_KEY.")
     if status == 429:

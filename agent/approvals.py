@@ -1,15 +1,19 @@
 """Pending approvals: asked once, answered once, from whichever surface answers first.
 
-``ApprovalBroker.ask`` records the approval (``approval/requested``) and waits; ``respond``
-resolves it (``approval/resolved``, committed before it returns) or reports that another
-answer already won. Interrupting a turn cancels its waits.
+``ApprovalBroker.ask`` records the approval (``approval/requested``, with every place it
+touches in ``approval.locations``) and waits; ``respond`` resolves it (``approval/resolved``,
+naming the surface and the client that answered, committed before it returns) or reports
+that another answer already won. Interrupting a turn cancels its waits and resolves them
+``reject`` by ``policy``. What is pending is read from the store (``Store.pending_approvals``),
+so every process sharing it can draw the same approvals; the waiting itself lives in the
+process that runs the turn.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from agent.protocol import (
     Approval,
@@ -18,12 +22,11 @@ from agent.protocol import (
     ApprovalSource,
     Decision,
     Event,
-    Range,
 )
 
 
 class UnknownApproval(LookupError):
-    """No approval with this id was ever asked in this server."""
+    """No approval with this id was ever asked in this workspace."""
 
 
 @dataclass(frozen=True)
@@ -33,69 +36,45 @@ class Answer:
     source: ApprovalSource
 
 
-@dataclass
-class Pending:
-    thread_id: str
-    approval: Approval
-    future: asyncio.Future[Answer]
-    # every (uri, range) the approval touches; the wire Approval names only the first
-    locations: list[tuple[str, Range]] = field(default_factory=list)
-
-    def places(self) -> list[tuple[str, Range]]:
-        if self.locations:
-            return self.locations
-        approval = self.approval
-        return [(approval.uri, approval.range)] if approval.uri and approval.range else []
-
-
 class ApprovalBroker:
-    def __init__(self, emit: Callable[[Event], Event]) -> None:
+    def __init__(self, emit: Callable[[Event], Event],
+                 status: Callable[[str], str | None] = lambda _: None) -> None:
+        """``status`` gives how a stored approval stands (``pending``, ``resolved``, ``expired``;
+        None when it was never asked), in whichever process asked it."""
         self._emit = emit
-        self._pending: dict[str, Pending] = {}
-        self._answered: set[str] = set()
-        self.on_change: list[Callable[[], None]] = []
+        self._status = status
+        self._waiting: dict[str, tuple[str, asyncio.Future[Answer]]] = {}
 
-    def pending(self) -> list[Pending]:
-        return list(self._pending.values())
+    def waiting(self, approval_id: str) -> bool:
+        """Whether this process waits for an answer to ``approval_id``."""
+        entry = self._waiting.get(approval_id)
+        return entry is not None and not entry[1].done()
 
-    def get(self, approval_id: str) -> Pending | None:
-        return self._pending.get(approval_id)
-
-    async def ask(self, thread_id: str, approval: Approval,
-                  locations: list[tuple[str, Range]] | None = None) -> Answer:
+    async def ask(self, thread_id: str, approval: Approval) -> Answer:
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-        self._pending[approval.id] = Pending(thread_id, approval, future, locations or [])
+        self._waiting[approval.id] = (thread_id, future)
         try:
             self._emit(ApprovalRequestedEvent(thread_id=thread_id, turn_id=approval.turn_id, approval=approval))
-            self._changed()
             return await future
         except asyncio.CancelledError:
             if future.cancelled() or not future.done():  # interrupted: no surface should still offer it
+                future.cancel()
                 self._emit(ApprovalResolvedEvent(thread_id=thread_id, approval_id=approval.id,
                                                  decision="reject", source="policy"))
             raise
         finally:
-            if self._pending.pop(approval.id, None) is not None:
-                self._answered.add(approval.id)
-                self._changed()
+            self._waiting.pop(approval.id, None)
 
-    def respond(
-        self, approval_id: str, decision: Decision, message: str | None, source: ApprovalSource
-    ) -> str:
+    def respond(self, approval_id: str, decision: Decision, message: str | None, source: ApprovalSource,
+                client_name: str | None = None) -> str:
         """``"resolved"`` for the first answer, ``"alreadyResolved"`` for any later one."""
-        pending = self._pending.get(approval_id)
-        if pending is None or pending.future.done():
-            if pending is not None or approval_id in self._answered:
+        entry = self._waiting.get(approval_id)
+        if entry is None or entry[1].done():
+            if entry is not None or self._status(approval_id) in ("resolved", "expired"):
                 return "alreadyResolved"
-            raise UnknownApproval(approval_id)
-        self._emit(
-            ApprovalResolvedEvent(
-                thread_id=pending.thread_id, approval_id=approval_id, decision=decision, source=source
-            )
-        )
-        pending.future.set_result(Answer(decision, message, source))
+            raise UnknownApproval(approval_id)  # never asked, or asked by another live process
+        thread_id, future = entry
+        self._emit(ApprovalResolvedEvent(thread_id=thread_id, approval_id=approval_id, decision=decision,
+                                         source=source, client_name=client_name))
+        future.set_result(Answer(decision, message, source))
         return "resolved"
-
-    def _changed(self) -> None:
-        for callback in list(self.on_change):
-            callback()

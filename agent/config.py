@@ -1,115 +1,141 @@
-"""Typed, defaulted settings from the environment and initializationOptions.
+"""The settings: one typed model, read the same way from every source.
 
-``resolve_settings`` validates each key on its own: a bad value is reported (so the server
-can show it) and replaced by its default; it never raises. initializationOptions win over
-the environment (PROTOCOL.md section 2).
+``Settings`` declares each option once: its camelCase key (initializationOptions,
+``workspace/didChangeConfiguration`` under ``agentLsp``, the VS Code settings), its environment
+variable, its command-line flag, its type, bounds, default and help. ``from_environment``,
+``apply_options`` and ``resolve_settings`` all go through it, and the CLI builds its flags from
+``OPTIONS``. Each key is validated on its own: a bad value is reported (so a front-end can show
+it) and replaced by its default; nothing here raises. The sources stack: environment, then
+initializationOptions, then didChangeConfiguration, then the command line.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
 
 from agent.protocol import PermissionMode
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
-APPROVAL_UIS = ("codeAction", "message")
-KEYS = ("model", "fallbackModel", "permissionMode", "approvalUi", "stateDir", "maxTokens")
+ApprovalUi = Literal["codeAction", "message"]
+
+
+def _option(default: Any, help: str, env: str | None = None, cli: str | None = None, **bounds: Any) -> Any:  # noqa: A002
+    return Field(default, description=help, json_schema_extra={"env": env, "cli": cli}, **bounds)
+
+
+class Settings(BaseModel):
+    """Immutable settings; a turn captures the value current when it starts."""
+
+    model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True, extra="forbid",
+                              str_strip_whitespace=True)
+
+    model: str = _option(DEFAULT_MODEL, "model name", "AGENT_LSP_MODEL", "--model", min_length=1)
+    fallback_model: str | None = _option(None, "model used after repeated overloads",
+                                         "AGENT_LSP_FALLBACK_MODEL", "--fallback-model", min_length=1)
+    permission_mode: PermissionMode = _option("ask", "ask, acceptEdits, readOnly or bypass",
+                                              "AGENT_LSP_PERMISSION_MODE", "--mode")
+    approval_ui: ApprovalUi = _option("codeAction", "codeAction, or also message (window/showMessageRequest)")
+    state_dir: Path | None = _option(None, "where threads are stored", "AGENT_LSP_STATE_DIR", "--state-dir")
+    max_tokens: int = _option(16000, "output token limit per model request", "AGENT_LSP_MAX_TOKENS",
+                              "--max-tokens", ge=256, le=128000)
+    stream_idle_timeout: float = _option(90.0, "seconds a model stream may stay silent before it is retried",
+                                         "AGENT_LSP_STREAM_IDLE_TIMEOUT", None, gt=0, le=3600)
+
+    def to_options(self) -> dict[str, Any]:
+        """The camelCase options that rebuild these settings (``None`` values left out)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Immutable settings; a turn captures the value current when it starts."""
+class Option:
+    """One setting as each source names it."""
 
-    model: str = DEFAULT_MODEL
-    fallback_model: str | None = None
-    permission_mode: PermissionMode = "ask"
-    approval_ui: str = "codeAction"
-    state_dir: Path | None = None
-    max_tokens: int = 16000
-    api_key_present: bool = field(default=False, compare=False)
-
-
-def _check(key: str, value: Any) -> Any:
-    """Return the typed value for one option, or raise ValueError saying what is allowed."""
-    if key in ("model", "fallbackModel"):
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError("must be a non-empty model name such as " + repr(DEFAULT_MODEL))
-        return value.strip()
-    if key == "permissionMode":
-        allowed = get_args(PermissionMode)
-        if value not in allowed:
-            raise ValueError("must be one of " + ", ".join(allowed))
-        return value
-    if key == "approvalUi":
-        if value not in APPROVAL_UIS:
-            raise ValueError("must be one of " + ", ".join(APPROVAL_UIS))
-        return value
-    if key == "stateDir":
-        if not isinstance(value, str) or not value:
-            raise ValueError("must be a directory path")
-        return Path(value).expanduser()
-    if key == "maxTokens":
-        if not isinstance(value, int) or isinstance(value, bool) or not 256 <= value <= 128000:
-            raise ValueError("must be an integer between 256 and 128000")
-        return value
-    raise ValueError("is not a known option; known options are " + ", ".join(KEYS))
+    key: str
+    field: str
+    env: str | None
+    cli: str | None
+    help: str
+    default: Any
 
 
-_FIELDS = {
-    "model": "model",
-    "fallbackModel": "fallback_model",
-    "permissionMode": "permission_mode",
-    "approvalUi": "approval_ui",
-    "stateDir": "state_dir",
-    "maxTokens": "max_tokens",
-}
+def _options() -> tuple[Option, ...]:
+    found = []
+    for name, info in Settings.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        found.append(Option(key=to_camel(name), field=name, env=extra.get("env"),  # type: ignore[arg-type]
+                            cli=extra.get("cli"), help=info.description or "", default=info.default))  # type: ignore[arg-type]
+    return tuple(found)
 
 
-def apply_options(base: Settings, options: Mapping[str, Any] | None) -> tuple[Settings, list[str]]:
+OPTIONS: tuple[Option, ...] = _options()
+KEYS: tuple[str, ...] = tuple(option.key for option in OPTIONS)
+_BY_KEY = {option.key: option for option in OPTIONS}
+_BY_KEY.update({option.field: option for option in OPTIONS})  # snake_case spellings too
+
+
+def api_key_present(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return bool(env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_AUTH_TOKEN"))
+
+
+def _problem(error: ValidationError) -> str:
+    first = error.errors()[0]
+    return str(first.get("msg", "is not valid")).replace("Input should be", "must be")
+
+
+def apply_options(base: Settings, options: Mapping[str, Any] | None, *,
+                  source: str = "agent-lsp setting") -> tuple[Settings, list[str]]:
     """Overlay camelCase options on ``base``; return the result and one message per bad key."""
-    errors: list[str] = []
-    updates: dict[str, Any] = {}
     if options is None:
-        return base, errors
+        return base, []
     if not isinstance(options, Mapping):
-        return base, ["agent-lsp settings must be an object of options; using defaults"]
+        return base, [f"{source}s must be an object of options; using defaults"]
+    errors: list[str] = []
+    current = base.model_dump()
     for key, value in options.items():
+        option = _BY_KEY.get(key)
+        if option is None:
+            errors.append(f"{source} {key!r} is not a known option; known options are {', '.join(KEYS)}; ignored")
+            continue
         if value is None:
             continue
+        if option.field == "state_dir" and isinstance(value, str):
+            value = Path(value).expanduser() if value else value
         try:
-            updates[_FIELDS.get(key, key)] = _check(key, value)
-        except ValueError as exc:
-            default = getattr(Settings(), _FIELDS.get(key, ""), None)
-            tail = f"; using {default!r}" if key in _FIELDS else "; ignored"
-            errors.append(f"agent-lsp setting {key!r} = {value!r} {exc}{tail}")
-    return replace(base, **updates), errors
+            current = Settings.model_validate({**current, option.field: value}).model_dump()
+        except ValidationError as exc:
+            errors.append(f"{source} {option.key!r} = {value!r} {_problem(exc)}; using {option.default!r}")
+    return Settings.model_validate(current), errors
 
 
 def from_environment(env: Mapping[str, str] | None = None) -> tuple[Settings, list[str]]:
-    """Settings from ``AGENT_LSP_*`` variables (and whether an API key is present)."""
+    """Settings from ``AGENT_LSP_*`` variables."""
     env = os.environ if env is None else env
     options: dict[str, Any] = {}
-    if env.get("AGENT_LSP_MODEL"):
-        options["model"] = env["AGENT_LSP_MODEL"]
-    if env.get("AGENT_LSP_FALLBACK_MODEL"):
-        options["fallbackModel"] = env["AGENT_LSP_FALLBACK_MODEL"]
-    if env.get("AGENT_LSP_PERMISSION_MODE"):
-        options["permissionMode"] = env["AGENT_LSP_PERMISSION_MODE"]
-    if env.get("AGENT_LSP_STATE_DIR"):
-        options["stateDir"] = env["AGENT_LSP_STATE_DIR"]
-    key_present = bool(env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_AUTH_TOKEN"))
-    settings, errors = apply_options(Settings(api_key_present=key_present), options)
-    return settings, errors
+    for option in OPTIONS:
+        if option.env and env.get(option.env):
+            raw: Any = env[option.env]
+            default = option.default
+            if isinstance(default, (int, float)) and not isinstance(default, bool):
+                try:
+                    raw = type(default)(raw)
+                except ValueError:
+                    pass  # reported by validation below, naming the variable's value
+            options[option.key] = raw
+    return apply_options(Settings(), options, source="environment setting")
 
 
-def resolve_settings(
-    init_options: Mapping[str, Any] | None, env: Mapping[str, str] | None = None
-) -> tuple[Settings, list[str]]:
-    """Environment first, then initializationOptions on top."""
+def resolve_settings(init_options: Mapping[str, Any] | None, env: Mapping[str, str] | None = None,
+                     section: Mapping[str, Any] | None = None) -> tuple[Settings, list[str]]:
+    """Environment, then initializationOptions, then a didChangeConfiguration section."""
     base, errors = from_environment(env)
     settings, more = apply_options(base, init_options)
-    return settings, errors + more
+    settings, last = apply_options(settings, section)
+    return settings, errors + more + last

@@ -1,38 +1,32 @@
-"""Running one ``tool_use``: validate, check permission, ask, act, and report as items.
+"""Running one ``tool_use``: find the tool, validate its input, run it inside its wrappers.
 
-This is where permissions wrap tools. Read tools run and become ``toolCall`` items; change
-tools are planned first and shown as a ``fileChange`` item; commands become a
-``commandExecution`` item whose output streams as ``item/delta``; ``todo_write`` becomes a
-``todoList`` item. Every path returns exactly one ``tool_result``, so the transcript stays
-valid whatever happens, including an interrupt.
+Each kind of tool has one small wrapper here saying how it shows as an item: a read is a
+``toolCall`` item, a command a ``commandExecution`` item whose output streams as deltas, the
+todo list a ``todoList`` item, a change goes through ``ChangeFlow`` (a ``fileChange`` item).
+Every wrapper runs in ``TurnScope.item``, which always completes the item, and asks the
+``Gate`` (permission as a wrapper) before the tool acts. Every path returns exactly one
+``ToolOutcome``, so the transcript stays valid whatever happens; on an interrupt the
+``CancelledError`` may carry the outcome (``outcome``: a command's output so far).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
-from agent.approvals import ApprovalBroker
-from agent.changes import ChangeApplier, ChangeSet
-from agent.items import TurnScope
-from agent.permissions import Action, Allow, Ask, Deny, PermissionPolicy
-from agent.protocol import (
-    Approval,
-    CommandExecutionItem,
-    FileChangeItem,
-    Item,
-    Range,
-    TodoListItem,
-    ToolCallItem,
-)
-from agent.secrets import redact
+from agent.changeflow import ChangeFlow
+from agent.gate import Gate
+from agent.items import Refused, TurnScope
+from agent.permissions import Action
+from agent.protocol import Approval, CommandExecutionItem, TodoListItem, ToolCallItem
 from agent.store import new_id
+from agent.titles import command_title
 from agent.tools import Tool, ToolContext, ToolError
-from agent.tools.base import ThreadState
+from agent.tools.base import ThreadRecord
 from agent.tools.run_command import RunCommand, RunCommandInput
 from agent.workspace import Workspace
 
@@ -53,25 +47,24 @@ class ToolOutcome:
         return block
 
 
+Wrapper = Callable[[TurnScope, Tool, Any, ToolContext, dict[str, Any]], Awaitable[ToolOutcome]]
+
+
 class ToolDispatcher:
-    def __init__(self, tools: list[Tool], workspace: Workspace, policy: PermissionPolicy,
-                 broker: ApprovalBroker, applier: ChangeApplier,
-                 state_for: Callable[[str], ThreadState] | None = None) -> None:
+    def __init__(self, tools: list[Tool], workspace: Workspace, gate: Gate, changes: ChangeFlow,
+                 state_for: Callable[[str], ThreadRecord] | None = None) -> None:
         self.tools = {tool.name: tool for tool in tools}
         self.workspace = workspace
-        self.policy = policy
-        self.broker = broker
-        self.applier = applier
+        self.gate = gate
+        self.changes = changes
         self.state_for = state_for
+        self._wrappers: dict[str, Wrapper] = {"read": self._read, "todo": self._todo,
+                                              "command": self._command, "edit": self._change}
 
     def schemas(self) -> list[dict[str, Any]]:
         return [tool.schema() for tool in self.tools.values()]
 
     async def run(self, scope: TurnScope, call: dict[str, Any]) -> ToolOutcome:
-        outcome = await self._run(scope, call)
-        return ToolOutcome(redact(outcome.text), outcome.is_error)
-
-    async def _run(self, scope: TurnScope, call: dict[str, Any]) -> ToolOutcome:
         tool = self.tools.get(call["name"])
         if tool is None:
             return ToolOutcome(f"Unknown tool {call['name']!r}; use one of: {', '.join(self.tools)}", True)
@@ -81,134 +74,69 @@ class ToolDispatcher:
         except ValidationError as exc:
             return ToolOutcome(f"Invalid input for {tool.name}: {_brief(exc)}", True)
         state = self.state_for(scope.thread_id) if self.state_for else None
-        ctx = ToolContext(self.workspace, scope.thread_id, scope.turn_id, state, self.policy.path_denied)
-        if tool.kind == "edit":
-            return await self._run_change(scope, tool, args, ctx)
-        if tool.kind == "command":
-            return await self._run_command(scope, tool, args, ctx)
-        return await self._run_read(scope, tool, args, ctx, raw)
-
-    # --- permission, shared by every kind -----------------------------------------------------
-
-    async def _permit(self, scope: TurnScope, item: Item, action: Action,
-                      approval: Callable[[], Approval],
-                      locations: list[tuple[str, Range]] | None = None) -> ToolOutcome | None:
-        """None when the action may go ahead; otherwise the result to give the model. On a
-        refusal the item is completed as declined here."""
-        verdict = self.policy.check(scope.thread_id, action)
-        if isinstance(verdict, Allow):
-            return None
-        if isinstance(verdict, Deny):
-            scope.complete(_declined(item))
-            return ToolOutcome(verdict.message, True)
-        request = approval()
-        if isinstance(verdict, Ask) and verdict.reason:  # say why no rule could decide
-            request = request.model_copy(update={"title": f"{request.title}. {verdict.reason}"})
+        ctx = ToolContext(self.workspace, scope.thread_id, scope.turn_id, state, self.gate.policy.path_denied)
         try:
-            answer = await self.broker.ask(scope.thread_id, request, locations)
-        except asyncio.CancelledError:
-            scope.complete(_declined(item))
-            raise
-        if answer.decision == "reject":
-            scope.complete(_declined(item))
-            reason = f" Their reason: {answer.message}" if answer.message else " They gave no reason."
-            return ToolOutcome(f"The user rejected this; nothing was done.{reason}", True)
-        self.policy.remember(scope.thread_id, action, answer.decision)
-        return None
+            return await self._wrappers[tool.kind](scope, tool, args, ctx, raw)
+        except Refused as refused:
+            return ToolOutcome(refused.message, True)
+        except ToolError as exc:
+            return ToolOutcome(str(exc), True)
 
-    # --- kinds -------------------------------------------------------------------------------
+    # --- one wrapper per kind ----------------------------------------------------------------
 
-    async def _run_read(self, scope: TurnScope, tool: Tool, args: Any, ctx: ToolContext,
-                        raw: dict[str, Any]) -> ToolOutcome:
-        todo = tool.kind == "todo"
-        item: Item = (TodoListItem(id=scope.new_item_id(), todos=args.todos) if todo
-                      else ToolCallItem(id=scope.new_item_id(), tool=tool.name, input=raw))
-        scope.start(item)
-        try:
-            refused = await self._permit(scope, item, Action(tool.name, "read", self._targets(args)),
-                                         lambda: _never())
-            if refused is not None:
-                return refused
+    async def _read(self, scope: TurnScope, tool: Tool, args: Any, ctx: ToolContext,
+                    raw: dict[str, Any]) -> ToolOutcome:
+        with scope.item(ToolCallItem(id=scope.new_item_id(), tool=tool.name, input=raw)) as handle, _file_errors():
+            await self.gate.permit(scope, Action(tool.name, "read", self._targets(args)))
             text = await tool.run(args, ctx)
-        except (ToolError, OSError) as exc:
-            message = _tool_error(exc)
-            update: dict[str, Any] = {"status": "failed"} if todo else {"status": "failed", "output": message}
-            scope.complete(item.model_copy(update=update))
-            return ToolOutcome(message, True)
-        except asyncio.CancelledError:
-            scope.complete(item.model_copy(update={"status": "failed"} if todo else
-                                           {"status": "failed", "output": "Interrupted by the user."}))
-            raise
-        scope.complete(item.model_copy(update={"status": "completed"} if todo else
-                                       {"status": "completed", "output": redact(text)}))
+            handle.finish(status="completed", output=text)
         return ToolOutcome(text)
 
-    async def _run_change(self, scope: TurnScope, tool: Tool, args: Any, ctx: ToolContext) -> ToolOutcome:
-        try:
-            changes = await tool.plan(args, ctx)
-        except (ToolError, OSError) as exc:
-            message = _tool_error(exc)
-            failed = scope.start(ToolCallItem(id=scope.new_item_id(), tool=tool.name,
-                                              input=args.model_dump(exclude_none=True)))
-            scope.complete(failed.model_copy(update={"status": "failed", "output": message}))
-            return ToolOutcome(message, True)
-        item = scope.start(FileChangeItem(id=scope.new_item_id(), changes=changes.to_protocol()))
-        action = Action(tool.name, "edit", tuple(f.rel for f in changes.files))
-        places = [(self.workspace.uri_for(f.path), f.changed_range()) for f in changes.files]
-        refused = await self._permit(scope, item, action,
-                                     lambda: _change_approval(scope, item.id, changes, self.workspace), places)
-        if refused is not None:
-            return refused
-        try:
-            result = await self.applier.apply(changes)
-        except OSError as exc:
-            scope.complete(item.model_copy(update={"status": "failed", "outcome": "conflict"}))
-            return ToolOutcome(f"The change could not be written: {_tool_error(exc)}", True)
-        except asyncio.CancelledError:
-            # the editor may or may not have applied it: the model must look before going on
-            scope.complete(item.model_copy(update={"status": "failed"}))
-            raise
-        if result.outcome != "applied":
-            scope.complete(item.model_copy(update={"status": "failed", "outcome": "conflict"}))
-            return ToolOutcome(
-                f"Conflict: {result.detail or 'the file changed since it was read'}. Nothing was "
-                "written. Read the file again and redo the change against its current text.",
-                True,
-            )
-        scope.complete(item.model_copy(update={"status": "completed", "outcome": "applied"}))
-        names = ", ".join(f.rel for f in changes.files)
-        return ToolOutcome(f"Applied: {changes.title} ({names}).")
+    async def _todo(self, scope: TurnScope, tool: Tool, args: Any, ctx: ToolContext,
+                    raw: dict[str, Any]) -> ToolOutcome:
+        with scope.item(TodoListItem(id=scope.new_item_id(), todos=args.todos)), _file_errors():
+            text = await tool.run(args, ctx)
+        return ToolOutcome(text)
 
-    async def _run_command(self, scope: TurnScope, tool: Tool, args: Any, ctx: ToolContext) -> ToolOutcome:
-        assert isinstance(tool, RunCommand) and isinstance(args, RunCommandInput)
-        item = scope.start(CommandExecutionItem(id=scope.new_item_id(), command=args.command,
-                                                cwd=str(self.workspace.root)))
-        action = Action(tool.name, "command", (args.command,))
-        refused = await self._permit(scope, item, action, lambda: Approval(
-            id=new_id("apr"), turn_id=scope.turn_id, item_id=item.id, kind="command",
-            title=tool.title(args, ctx), command=args.command))
-        if refused is not None:
-            return refused
-        stream = _Throttle(lambda text: scope.delta(item.id, redact(text)))
+    async def _change(self, scope: TurnScope, tool: Tool, args: Any, ctx: ToolContext,
+                      raw: dict[str, Any]) -> ToolOutcome:
         try:
-            result = await tool.execute(args, ctx, stream.add)
-        except asyncio.CancelledError as exc:
-            # stopped by the interrupt: the item and the model keep what it printed so far
-            stream.flush()
-            partial = getattr(exc, "result", None)
-            output = redact(partial.output) if partial is not None else ""
-            scope.complete(item.model_copy(update={"status": "interrupted", "output": output}))
-            told = f" Output so far:\n{output}" if output else " It printed nothing before it was stopped."
-            exc.outcome = ToolOutcome("Interrupted by the user while the command ran; the command and its "  # type: ignore[attr-defined]
-                                      f"children were stopped.{told}", True)
+            with _file_errors():
+                changes = await tool.plan(args, ctx)
+        except ToolError as exc:  # nothing to show as a change: a failed call
+            with scope.item(ToolCallItem(id=scope.new_item_id(), tool=tool.name,
+                                         input=args.model_dump(exclude_none=True))) as handle:
+                handle.finish(status="failed", output=str(exc))
             raise
-        except OSError as exc:
-            scope.complete(item.model_copy(update={"status": "failed", "output": str(exc)}))
-            return ToolOutcome(f"The command could not start: {exc}", True)
-        stream.flush()
-        ok = result.exit_code == 0
-        scope.complete(item.model_copy(update={"status": "completed" if ok else "failed",
-                                               "exit_code": result.exit_code, "output": redact(result.output)}))
+        text, is_error = await self.changes.run(scope, changes, tool.name)
+        return ToolOutcome(text, is_error)
+
+    async def _command(self, scope: TurnScope, tool: Tool, args: Any, ctx: ToolContext,
+                       raw: dict[str, Any]) -> ToolOutcome:
+        assert isinstance(tool, RunCommand) and isinstance(args, RunCommandInput)
+        item = CommandExecutionItem(id=scope.new_item_id(), command=args.command, cwd=str(self.workspace.root))
+        with scope.item(item) as handle:
+            await self.gate.permit(scope, Action(tool.name, "command", (args.command,)), lambda: Approval(
+                id=new_id("apr"), turn_id=scope.turn_id, item_id=handle.id, kind="command",
+                title=command_title(args.command), command=args.command))
+            stream = _Throttle(lambda text: scope.delta(handle.id, text))
+            try:
+                result = await tool.execute(args, ctx, stream.add)
+            except asyncio.CancelledError as exc:  # the item and the model keep what it printed
+                stream.flush()
+                partial = getattr(exc, "result", None)
+                output = partial.output if partial is not None else ""
+                handle.finish(status="interrupted", output=output)
+                told = f" Output so far:\n{output}" if output else " It printed nothing before it was stopped."
+                exc.outcome = ToolOutcome("Interrupted by the user while the command ran; the command and "  # type: ignore[attr-defined]
+                                          f"its children were stopped.{told}", True)
+                raise
+            except OSError as exc:
+                handle.finish(status="failed", output=str(exc))
+                return ToolOutcome(f"The command could not start: {exc}", True)
+            stream.flush()
+            ok = result.exit_code == 0
+            handle.finish(status="completed" if ok else "failed", exit_code=result.exit_code, output=result.output)
         return ToolOutcome(result.summary(args.timeout_s or 120.0), not ok)
 
     def _targets(self, args: Any) -> tuple[str, ...]:
@@ -219,6 +147,19 @@ class ToolDispatcher:
             return (self.workspace.relative(self.workspace.resolve(raw)),)
         except ToolError:
             return ()
+
+
+class _file_errors:  # noqa: N801 (used as a context manager, like contextlib's)
+    """Turns a file-system error into a ``ToolError`` the model can act on."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
+        if isinstance(error, OSError) and not isinstance(error, ToolError):
+            where = f" ({error.filename})" if error.filename else ""
+            raise ToolError(f"The file system refused: {error.strerror or error}{where}. "
+                            "Check the path and try another way.") from error
 
 
 class _Throttle:
@@ -251,38 +192,6 @@ class _Throttle:
             self._pending.clear()
             self._size = 0
             self._last = asyncio.get_running_loop().time()
-
-
-def _tool_error(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and not isinstance(exc, ToolError):
-        where = f" ({exc.filename})" if exc.filename else ""
-        return f"The file system refused: {exc.strerror or exc}{where}. Check the path and try another way."
-    return str(exc)
-
-
-def _declined(item: Item) -> Item:
-    update: dict[str, Any] = {"status": "declined"}
-    if isinstance(item, FileChangeItem):
-        update["outcome"] = "rejected"
-    return item.model_copy(update=update)
-
-
-def _never() -> Approval:
-    raise AssertionError("reads never ask")
-
-
-def _change_approval(scope: TurnScope, item_id: str, changes: ChangeSet, workspace: Workspace) -> Approval:
-    first = changes.files[0]
-    return Approval(
-        id=new_id("apr"),
-        turn_id=scope.turn_id,
-        item_id=item_id,
-        kind="fileChange",
-        title=changes.title,
-        diff=changes.diff,
-        uri=workspace.uri_for(first.path),
-        range=first.changed_range(),
-    )
 
 
 def _brief(exc: ValidationError) -> str:

@@ -1,22 +1,27 @@
-"""The harness facade that both the LSP server and the CLI drive.
+"""The harness: the one object front-ends drive (LSP, the CLI, and the host and ACP to come).
 
-It owns the per-process pieces (event log, approval broker, permission policy, the running
-turns) and exposes what PROTOCOL.md section 3 needs: threads, turns, interrupts, approvals.
-Each turn runs as an asyncio task; ``turn/completed`` is always emitted, whatever happens.
+It owns the per-workspace pieces (event log, approval broker, permission gate, change flow,
+tool dispatcher, the running turns) and offers what PROTOCOL.md sections 3 and 4 need:
+threads (start, list, resume, subscribe), turns (start, interrupt, wait: each a
+``TurnHandle``), approvals (pending ones with their locations, answers), settings and
+notices. Each turn runs as an asyncio task under a cancel scope; ``turn/completed`` is always
+emitted, whatever happens. Which thread is "current" is a front-end's business, not this.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from agent.approvals import ApprovalBroker
-from agent.changes import ChangeApplier, DiskApplier
+from agent.changeflow import ChangeFlow
+from agent.changes import ChangeApplier, ChangeSet, DiskApplier
 from agent.config import Settings
 from agent.dispatch import ToolDispatcher
-from agent.events import EventLog
+from agent.events import EventLog, Subscriber
+from agent.gate import Gate, StoredGrants
 from agent.input import render_input
 from agent.items import TurnScope
 from agent.loop import LoopConfig, TurnResult, TurnRunner
@@ -24,8 +29,9 @@ from agent.model import ModelClient
 from agent.permissions import PermissionPolicy
 from agent.prompt import build_system_prompt
 from agent.protocol import (
-    Decision,
+    Approval,
     ApprovalSource,
+    Decision,
     Event,
     InputPart,
     Item,
@@ -39,10 +45,14 @@ from agent.protocol import (
 from agent.recovery import recover, repair_turn
 from agent.rules import RuleFile
 from agent.store import Store, StoredThreadState, UnknownThread, new_id, owner_alive
+from agent.thread_state import ThreadState
 from agent.tools import Tool, default_tools
+from agent.transcript import Transcript
+from agent.turns import CancelScope, TurnHandle, TurnReport
 from agent.workspace import Workspace
 
 log = logging.getLogger(__name__)
+Notice = Callable[[str], None]
 
 
 class TurnBusy(Exception):
@@ -54,10 +64,14 @@ class TurnBusy(Exception):
         self.turn_id = turn_id
 
 
-@dataclass
-class RunningTurn:
-    turn: Turn
-    task: asyncio.Task[None]
+@dataclass(frozen=True)
+class Resumed:
+    """``agent/thread/resume``'s answer: the thread, its items, the events after a seq."""
+
+    thread: Thread
+    items: list[Item]
+    events: list[Event]
+    items_complete: bool = True
 
 
 class Harness:
@@ -69,18 +83,21 @@ class Harness:
         self.store = store
         self.settings = settings
         self.log = EventLog(store, workspace.secrets)
-        self.broker = ApprovalBroker(self.log.emit)
-        self.policy = PermissionPolicy(settings.permission_mode, RuleFile(workspace.root))
-        self.dispatcher = ToolDispatcher(tools or default_tools(), workspace, self.policy, self.broker,
-                                         applier or DiskApplier(),
+        self.broker = ApprovalBroker(self.log.emit, status=self._approval_status)
+        self.rules = RuleFile(workspace.root)
+        self.policy = PermissionPolicy(settings.permission_mode, self.rules, StoredGrants(store))
+        gate = Gate(self.policy, self.broker)
+        self.changes = ChangeFlow(workspace, gate, applier or DiskApplier(), self._record_changes)
+        self.dispatcher = ToolDispatcher(tools or default_tools(), workspace, gate, self.changes,
                                          state_for=lambda thread_id: StoredThreadState(store, thread_id))
         self._model = model
         self._sleep = sleep or asyncio.sleep  # where retries wait; tests inject a FakeClock's
-        self.current_thread_id: str | None = None
-        self._running: dict[str, RunningTurn] = {}
-        self.repaired = recover(store, self.log, workspace.key)
+        self._running: dict[str, TurnHandle] = {}
+        self._notices: list[Notice] = []
+        self._reported: tuple[str, ...] = ()
+        recover(store, self.log, workspace.key)
 
-    # --- settings and model ------------------------------------------------------------------
+    # --- settings, model, notices ------------------------------------------------------------
 
     def update_settings(self, settings: Settings) -> None:
         self.settings = settings
@@ -91,15 +108,30 @@ class Harness:
         if self._model is None:
             from agent.anthropic_model import AnthropicModel
 
-            self._model = AnthropicModel()
+            self._model = AnthropicModel(idle_timeout_s=self.settings.stream_idle_timeout)
         return self._model
+
+    def on_notice(self, callback: Notice) -> Callable[[], None]:
+        """Messages a person should see that belong to no thread (a broken rules file)."""
+        self._notices.append(callback)
+        return lambda: self._notices.remove(callback)
+
+    def check_rules(self) -> list[str]:
+        """Re-read the rules file; report its problems once each time they change."""
+        self.rules.rules()
+        errors = tuple(self.rules.errors)
+        if errors != self._reported:
+            self._reported = errors
+            for message in errors:
+                for notice in list(self._notices):
+                    notice(f"{message}. Fix the file; until then its rules are not applied.")
+        return list(errors)
 
     # --- threads -----------------------------------------------------------------------------
 
     def start_thread(self, title: str | None = None) -> Thread:
         event = self.store.create_thread(self.workspace.key, title or "New thread")
         self.log.publish(event)
-        self.current_thread_id = event.thread.id
         return event.thread
 
     def list_threads(self) -> list[Thread]:
@@ -111,30 +143,55 @@ class Harness:
             raise UnknownThread(thread_id)
         return thread
 
-    def resume(self, thread_id: str, after_seq: int = 0) -> tuple[Thread, list[Item], list[Event]]:
-        thread = self.get_thread(thread_id)
-        self.current_thread_id = thread_id
-        items, events = self.store.snapshot(thread_id, after_seq)
-        return thread.model_copy(update={"last_seq": max([thread.last_seq] + [e.seq for e in events])}), items, events
+    def thread_state(self, thread_id: str) -> ThreadState:
+        self.get_thread(thread_id)
+        return self.store.thread_state(thread_id)
 
-    def current_thread(self, title: str | None = None) -> str:
-        """The last thread started or resumed here, starting one if there is none."""
-        if self.current_thread_id is None:
-            self.start_thread(title)
-        assert self.current_thread_id is not None
-        return self.current_thread_id
+    def resume(self, thread_id: str, after_seq: int = 0) -> Resumed:
+        thread = self.get_thread(thread_id)
+        items, events = self.store.snapshot(thread_id, after_seq)
+        last = max([thread.last_seq] + [e.seq for e in events])
+        return Resumed(thread.model_copy(update={"last_seq": last}), items, events)
+
+    def on_event(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Every event of this workspace's threads as it is stored; returns an unsubscribe."""
+        return self.log.subscribe(subscriber)
+
+    async def subscribe(self, thread_id: str, after_seq: int = 0) -> AsyncIterator[Event]:
+        """The thread's events after ``after_seq``: the stored ones, then live ones, each once
+        and in order (a gap in what arrives live is filled from the store)."""
+        self.get_thread(thread_id)
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        unsubscribe = self.log.subscribe(lambda e: queue.put_nowait(e) if e.thread_id == thread_id else None)
+        last = after_seq
+        try:
+            for event in self.store.events_after(thread_id, after_seq):
+                yield event
+                last = event.seq
+            while True:
+                event = await queue.get()
+                if event.seq <= last:
+                    continue
+                for missed in self.store.events_after(thread_id, last) if event.seq > last + 1 else [event]:
+                    if missed.seq <= event.seq:
+                        yield missed
+                        last = missed.seq
+        finally:
+            unsubscribe()
 
     # --- turns -------------------------------------------------------------------------------
 
     def running_turn(self, thread_id: str) -> Turn | None:
-        running = self._running.get(thread_id)
-        return running.turn if running else None
+        handle = self._running.get(thread_id)
+        return handle.turn if handle else None
 
-    def start_turn(self, thread_id: str, parts: list[InputPart]) -> Turn:
+    def start_turn(self, thread_id: str, parts: list[InputPart], *, parent: CancelScope | None = None) -> TurnHandle:
+        """Start a turn now and run it in the background; ``TurnBusy`` if one runs."""
         self.get_thread(thread_id)
         busy = self._running.get(thread_id)
         if busy is not None:
-            raise TurnBusy(busy.turn.id)
+            raise TurnBusy(busy.id)
+        self.check_rules()
         for dead in [t for t, owner in self.store.running_turns(thread_id) if not owner_alive(owner)]:
             repair_turn(self.store, self.log, dead)
         turn = Turn(id=new_id("turn"), thread_id=thread_id, status="running")
@@ -142,20 +199,22 @@ class Harness:
         if isinstance(started, str):  # another live process runs a turn here: one writer per thread
             raise TurnBusy(started)
         scope = TurnScope(thread_id, turn.id, self.log.emit, self.workspace.secrets)
-        item = scope.start(UserMessageItem(id=scope.new_item_id(), content=parts))
-        scope.complete(item.model_copy(update={"status": "completed"}))
-        self.current_thread_id = thread_id
-        task = asyncio.get_running_loop().create_task(self._run_turn(scope, turn, parts))
-        self._running[thread_id] = RunningTurn(turn, task)
-        return turn
+        with scope.item(UserMessageItem(id=scope.new_item_id(), content=parts)):
+            pass
+        report: asyncio.Future[TurnReport] = asyncio.get_running_loop().create_future()
+        task = asyncio.get_running_loop().create_task(self._run_turn(scope, turn, parts, report))
+        handle = TurnHandle(turn, CancelScope(task, parent), report)
+        self._running[thread_id] = handle
+        return handle
 
-    async def _run_turn(self, scope: TurnScope, turn: Turn, parts: list[InputPart]) -> None:
+    async def _run_turn(self, scope: TurnScope, turn: Turn, parts: list[InputPart],
+                        report: asyncio.Future[TurnReport]) -> None:
         result = TurnResult("failed", Usage(), "the turn did not start")
         runner: TurnRunner | None = None
         try:
-            runner = TurnRunner(scope=scope, store=self.store, model=self.model,
-                                dispatcher=self.dispatcher, config=self._loop_config(turn.thread_id),
-                                history=self.store.messages(turn.thread_id))
+            runner = TurnRunner(scope=scope, store=self.store, model=self.model, dispatcher=self.dispatcher,
+                                config=self._loop_config(turn.thread_id),
+                                transcript=Transcript.load(self.store, turn.thread_id))
             result = await runner.run(render_input(parts, self.workspace))
         except asyncio.CancelledError:
             result = TurnResult("interrupted", runner.usage if runner else Usage())
@@ -163,38 +222,61 @@ class Harness:
             log.exception("turn %s crashed", turn.id)
             result = TurnResult("failed", Usage(), f"internal error: {exc!r}; the thread is intact, try again")
         finally:
-            self._running.pop(turn.thread_id, None)
-            final = turn.model_copy(update={"status": result.status, "error": result.error})
-            self.log.emit(TurnCompletedEvent(thread_id=turn.thread_id, turn=final, usage=result.usage))
+            self._finish(turn, TurnReport(result.status, result.usage, result.error), report)
+
+    def _finish(self, turn: Turn, final: TurnReport, report: asyncio.Future[TurnReport]) -> None:
+        if self._running.get(turn.thread_id) is not None and self._running[turn.thread_id].turn is turn:
+            del self._running[turn.thread_id]
+        ended = turn.model_copy(update={"status": final.status, "error": final.error})
+        self.log.emit(TurnCompletedEvent(thread_id=turn.thread_id, turn=ended, usage=final.usage))
+        if not report.done():
+            report.set_result(final)
 
     def _loop_config(self, thread_id: str) -> LoopConfig:
-        state = self.store.get_state(thread_id)
-        if "system" not in state:
-            state["system"] = build_system_prompt(self.workspace.root)
-            self.store.set_state(thread_id, state)
+        state = self.store.thread_state(thread_id)
+        if state.system is None:  # built once per thread: every request starts with the same bytes
+            system = build_system_prompt(self.workspace.root)
+            state = self.store.update_state(thread_id, lambda s: s if s.system else s.model_copy(
+                update={"system": system}))
+        assert state.system is not None
         return LoopConfig(model=self.settings.model, max_tokens=self.settings.max_tokens,
-                          system=state["system"], fallback_model=self.settings.fallback_model, sleep=self._sleep)
+                          system=state.system, fallback_model=self.settings.fallback_model, sleep=self._sleep)
+
+    def _record_changes(self, thread_id: str, changes: ChangeSet) -> None:
+        def touch(state: ThreadState) -> ThreadState:
+            for planned in changes.files:
+                state = state.touched(planned.rel, planned.kind)
+            return state
+
+        self.store.update_state(thread_id, touch)
 
     async def interrupt(self, thread_id: str) -> bool:
-        running = self._running.get(thread_id)
-        if running is None:
+        handle = self._running.get(thread_id)
+        if handle is None:
             return False
-        running.task.cancel()
-        await asyncio.gather(running.task, return_exceptions=True)
-        if self._running.get(thread_id) is running:  # cancelled before it ever ran
-            self._running.pop(thread_id)
-            final = running.turn.model_copy(update={"status": "interrupted"})
-            self.log.emit(TurnCompletedEvent(thread_id=thread_id, turn=final, usage=Usage()))
+        handle.cancel()
+        await handle.scope.wait()
+        if self._running.get(thread_id) is handle:  # cancelled before it ever ran
+            self._finish(handle.turn, TurnReport("interrupted"), handle._report)
         return True
 
-    async def wait(self, thread_id: str) -> None:
-        running = self._running.get(thread_id)
-        if running is not None:
-            await asyncio.gather(running.task, return_exceptions=True)
+    async def wait(self, thread_id: str) -> TurnReport | None:
+        handle = self._running.get(thread_id)
+        return await handle.result() if handle is not None else None
 
-    def respond(self, approval_id: str, decision: Decision, message: str | None,
-                source: ApprovalSource) -> str:
-        return self.broker.respond(approval_id, decision, message, source)
+    # --- approvals ---------------------------------------------------------------------------
+
+    def pending_approvals(self, thread_id: str | None = None) -> list[Approval]:
+        """Approvals waiting for an answer in this workspace, oldest first, with locations."""
+        return self.store.pending_approvals(self.workspace.key, thread_id)
+
+    def respond(self, approval_id: str, decision: Decision, message: str | None = None,
+                source: ApprovalSource = "request", client_name: str | None = None) -> str:
+        return self.broker.respond(approval_id, decision, message, source, client_name)
+
+    def _approval_status(self, approval_id: str) -> str | None:
+        record = self.store.approval_record(approval_id)
+        return record.status if record is not None else None
 
     async def shutdown(self) -> None:
         for thread_id in list(self._running):

@@ -1,9 +1,11 @@
 """One turn as a small state machine: prepare → call model → run tools → … → finish.
 
-Each step is a method that returns the next step. The transcript only grows at points
-where it is valid to send: an assistant message is committed together with the results of
-all its tool calls (or alone when it called none), so a crash or an interrupt can never
-leave a ``tool_use`` without its ``tool_result`` in the store.
+Each step is a method that returns the next step. The transcript (``agent.transcript``) only
+grows at points where it is valid to send: an assistant message is committed together with
+the results of all its tool calls (or alone when it called none), so a crash or an interrupt
+can never leave a ``tool_use`` without its ``tool_result`` in the store. The request names the
+system prompt, the tools and the messages; where the prompt-cache breakpoints go is the model
+adapter's business.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from agent.items import TurnScope
 from agent.model import ModelClient, ModelError, ModelRequest, ModelResponse
 from agent.protocol import AgentMessageItem, Event, Item, ItemStartedEvent, ReasoningItem, TurnStatus, Usage
 from agent.store import Store
+from agent.transcript import Message, ToolResultBlock, Transcript, message
 
 log = logging.getLogger(__name__)
 
 Step = Callable[[], Awaitable["Step | None"]]
-CACHE = {"type": "ephemeral"}
 MAX_ATTEMPTS = 5
 MAX_CONTINUATIONS = 3
 INTERRUPTED = "Interrupted by the user: this tool call did not finish. Check its effects before redoing it."
@@ -84,7 +86,7 @@ class TurnRunner:
     model: ModelClient
     dispatcher: ToolDispatcher
     config: LoopConfig
-    history: list[dict[str, Any]]
+    transcript: Transcript
     usage: Usage = field(default_factory=Usage)
     _response: ModelResponse | None = None
     _continuations: int = 0
@@ -184,8 +186,9 @@ class TurnRunner:
                 sink.fail_open()
                 if exc.kind == "prompt_too_long" and not self._shrunk:
                     self._shrunk = True
-                    if shorten_tool_results(self.history):
-                        self.store.rewrite_messages(self.scope.thread_id, self.history)
+                    shorter = shorten_tool_results(list(self.transcript.messages))
+                    if shorter is not None:
+                        self.transcript.replace_prefix(len(shorter), shorter, self.scope.turn_id)
                         continue
                 if not exc.retryable or attempt == MAX_ATTEMPTS:
                     raise
@@ -202,43 +205,40 @@ class TurnRunner:
     # --- request building --------------------------------------------------------------------
 
     def build_request(self, model: str) -> ModelRequest:
-        tools = self.dispatcher.schemas()
-        if tools:
-            tools = tools[:-1] + [{**tools[-1], "cache_control": CACHE}]
-        system = [{"type": "text", "text": self.config.system, "cache_control": CACHE}]
-        return ModelRequest(model=model, max_tokens=self.config.max_tokens, system=system,
-                            tools=tools, messages=with_moving_breakpoint(merge_roles(self.history)))
+        return ModelRequest(model=model, max_tokens=self.config.max_tokens, system=self.config.system,
+                            tools=self.dispatcher.schemas(), messages=self.transcript.render())
 
     def _commit(self, messages: list[dict[str, Any]]) -> None:
         messages = self.scope.secrets.current().redact_json(messages)  # stored and sent: no secrets
-        self.store.append_messages(self.scope.thread_id, self.scope.turn_id, messages)
-        self.history.extend(messages)
+        self.transcript.append(self.scope.turn_id, *(message(m) for m in messages))
 
 
 SHORT_RESULT_CHARS = 400
 
 
-def shorten_tool_results(history: list[dict[str, Any]], keep_last: int = 2) -> bool:
-    """Cut long tool results, oldest first, leaving the last ``keep_last`` messages whole.
-    Each cut result says so, so the model knows to re-read if it needs the text."""
+def shorten_tool_results(messages: list[Message], keep_last: int = 2) -> list[Message] | None:
+    """The messages with long tool results cut, leaving the last ``keep_last`` whole, or None
+    when nothing is long. Each cut result says so, so the model knows to re-read if needed."""
     changed = False
-    for message in history[: max(0, len(history) - keep_last)]:
-        content = message.get("content")
-        if message.get("role") != "user" or not isinstance(content, list):
+    out: list[Message] = []
+    for index, item in enumerate(messages):
+        if index >= len(messages) - keep_last or item.role != "user":
+            out.append(item)
             continue
-        for index, block in enumerate(content):
-            if block.get("type") != "tool_result":
-                continue
-            text = block.get("content")
+        blocks = []
+        for block in item.content:
+            text = block.content if isinstance(block, ToolResultBlock) else None
             if isinstance(text, list):
                 text = "".join(part.get("text", "") for part in text if isinstance(part, dict))
-            if not isinstance(text, str) or len(text) <= SHORT_RESULT_CHARS:
-                continue
-            removed = len(text) - SHORT_RESULT_CHARS
-            content[index] = {**block, "content": text[:SHORT_RESULT_CHARS] +
-                              f"\n[shortened by agent-lsp: {removed} characters removed to fit the context window]"}
-            changed = True
-    return changed
+            if isinstance(block, ToolResultBlock) and isinstance(text, str) and len(text) > SHORT_RESULT_CHARS:
+                removed = len(text) - SHORT_RESULT_CHARS
+                block = block.model_copy(update={"content": text[:SHORT_RESULT_CHARS] +
+                                                 f"\n[shortened by agent-lsp: {removed} characters removed "
+                                                 "to fit the context window]"})
+                changed = True
+            blocks.append(block)
+        out.append(item.model_copy(update={"content": blocks}))
+    return out if changed else None
 
 
 def backoff(attempt: int, retry_after: float | None) -> float:
@@ -250,35 +250,3 @@ def backoff(attempt: int, retry_after: float | None) -> float:
 def clean_content(content: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Drop blocks the API would refuse to take back (empty or whitespace-only text)."""
     return [b for b in content if not (b["type"] == "text" and not b.get("text", "").strip())]
-
-
-def merge_roles(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Join consecutive same-role messages (left behind by an interrupted turn)."""
-    merged: list[dict[str, Any]] = []
-    for message in history:
-        if merged and merged[-1]["role"] == message["role"]:
-            merged[-1] = {"role": message["role"],
-                          "content": _blocks(merged[-1]["content"]) + _blocks(message["content"])}
-        else:
-            merged.append(message)
-    return merged
-
-
-def _blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
-
-
-def with_moving_breakpoint(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mark the last block of the last message, so the next request reads this prefix, and
-    of the message two before it (where the previous request ended), so a step that adds more
-    than the API's 20-block lookback still reads what the previous request wrote. With the
-    tools and the system prompt that makes four breakpoints, the API's maximum."""
-    marked = list(messages)
-    for index in (len(marked) - 1, len(marked) - 3):
-        if index < 0:
-            continue
-        blocks = _blocks(marked[index]["content"])
-        if blocks:
-            blocks[-1] = {**blocks[-1], "cache_control": CACHE}
-            marked[index] = {"role": marked[index]["role"], "content": blocks}
-    return marked

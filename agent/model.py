@@ -20,9 +20,12 @@ ErrorKind = Literal[
 
 @dataclass(frozen=True)
 class ModelRequest:
+    """What the loop asks: plain API shapes, no provider-specific markers (cache breakpoints
+    are the adapter's; see ``agent.anthropic_model.request_body``)."""
+
     model: str
     max_tokens: int
-    system: list[dict[str, Any]]
+    system: str
     tools: list[dict[str, Any]]
     messages: list[dict[str, Any]]
 
@@ -48,12 +51,10 @@ class StreamSink(Protocol):
 class ModelError(Exception):
     """A failed model call, classified so recovery can decide what to do."""
 
-    def __init__(self, kind: ErrorKind, message: str, *, retry_after: float | None = None,
-                 partial: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, kind: ErrorKind, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.retry_after = retry_after
-        self.partial = partial or []
 
     @property
     def retryable(self) -> bool:

@@ -1,7 +1,7 @@
 """Permission decisions (PROTOCOL.md section 8) over a described action.
 
 ``PermissionPolicy.check`` is pure given its inputs: the mode, the workspace rules, and the
-grants made in this process. Order: a deny rule always wins (in every mode, ``bypass``
+session grants (kept with each thread, valid in the process that made them). Order: a deny rule always wins (in every mode, ``bypass``
 included); ``readOnly`` refuses changes and commands; ``bypass`` runs everything else; an
 allow rule or a session grant runs it; ``acceptEdits`` runs edits; everything else asks.
 Changes to ``.agent-lsp/`` (where the rules live) always ask, outside ``bypass``. Paths
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from agent.protocol import Decision, PermissionMode
 from agent.rules import Rule, RuleFile, command_verdict, denies_path, rule_matches
@@ -38,7 +38,7 @@ class Action:
 
 @dataclass(frozen=True)
 class Allow:
-    why: str = "policy"
+    """The action may run."""
 
 
 @dataclass(frozen=True)
@@ -92,11 +92,32 @@ def _deny_message(rule: Rule) -> str:
     return f"A deny rule ({rule}) in .agent-lsp/settings.json forbids this; do not retry it."
 
 
+class Grants(Protocol):
+    """Where "approve for session" answers are kept (``agent.gate.StoredGrants``)."""
+
+    def has(self, thread_id: str, key: str) -> bool: ...
+
+    def add(self, thread_id: str, key: str) -> None: ...
+
+
+@dataclass
+class MemoryGrants:
+    """Grants held in memory: for a policy used without a store (tests, tools)."""
+
+    keys: dict[str, set[str]] = field(default_factory=dict)
+
+    def has(self, thread_id: str, key: str) -> bool:
+        return key in self.keys.get(thread_id, set())
+
+    def add(self, thread_id: str, key: str) -> None:
+        self.keys.setdefault(thread_id, set()).add(key)
+
+
 @dataclass
 class PermissionPolicy:
     mode: PermissionMode = "ask"
     rules: RuleFile | None = None
-    _session: dict[str, set[str]] = field(default_factory=dict)
+    grants: Grants = field(default_factory=MemoryGrants)
 
     def check(self, thread_id: str, action: Action) -> Verdict:
         ruleset = self.rules.rules() if self.rules is not None else None
@@ -135,10 +156,10 @@ class PermissionPolicy:
             any(rule_matches(rule, action.tool, t, for_allow=True) for rule in ruleset.allow)
             for t in action.targets
         ):
-            return Allow("rule")
+            return Allow()
         key = session_key(action)
-        if key is not None and key in self._session.get(thread_id, set()):
-            return Allow("session")  # never `ls && rm -rf ~` after approving `ls`
+        if key is not None and self.grants.has(thread_id, key):
+            return Allow()  # never `ls && rm -rf ~` after approving `ls`
         if action.kind == "edit" and self.mode == "acceptEdits":
             return Allow()
         return Ask()
@@ -152,7 +173,7 @@ class PermissionPolicy:
         """Record an approval's scope; returns a message if saving a rule failed."""
         key = session_key(action)
         if decision in ("approveForSession", "approveAlways") and key is not None:
-            self._session.setdefault(thread_id, set()).add(key)
+            self.grants.add(thread_id, key)
         if decision == "approveAlways" and self.rules is not None:
             try:
                 for rule in always_rules(action):

@@ -39,6 +39,7 @@ from agent.protocol import (
     TurnCompletedEvent,
     TurnStartedEvent,
 )
+from agent.thread_state import FileKind, ThreadState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS threads (
@@ -241,17 +242,23 @@ class Store:
             ).fetchall()
         return [_thread_from_row(r) for r in rows]
 
-    def get_state(self, thread_id: str) -> dict[str, Any]:
-        """Harness state kept beside the thread (todo list and the like)."""
+    def thread_state(self, thread_id: str) -> ThreadState:
+        """What the harness keeps beside the thread (system prompt, todos, files, grants)."""
         with self._lock:
             row = self._db.execute("SELECT state FROM threads WHERE id=?", (thread_id,)).fetchone()
         if row is None:
             raise UnknownThread(thread_id)
-        return dict(json.loads(row[0]))
+        return ThreadState.model_validate_json(row[0])
 
-    def set_state(self, thread_id: str, state: dict[str, Any]) -> None:
+    def update_state(self, thread_id: str, change: Callable[[ThreadState], ThreadState]) -> ThreadState:
+        """Read, change and write the thread's state in one transaction; returns the new state."""
         with self._tx() as db:
-            db.execute("UPDATE threads SET state=? WHERE id=?", (json.dumps(state), thread_id))
+            row = db.execute("SELECT state FROM threads WHERE id=?", (thread_id,)).fetchone()
+            if row is None:
+                raise UnknownThread(thread_id)
+            state = change(ThreadState.model_validate_json(row[0]))
+            db.execute("UPDATE threads SET state=? WHERE id=?", (state.model_dump_json(exclude_defaults=True), thread_id))
+        return state
 
     # --- events ------------------------------------------------------------------------------
 
@@ -572,17 +579,21 @@ def _thread_from_row(row: tuple[Any, ...]) -> Thread:
 
 
 class StoredThreadState:
-    """``ThreadState`` for tools, backed by the thread's row in the store."""
+    """One thread's state as tools and run_command use it, backed by the store."""
 
     def __init__(self, store: Store, thread_id: str) -> None:
         self._store = store
         self._thread_id = thread_id
 
-    def load(self) -> dict[str, Any]:
-        return self._store.get_state(self._thread_id)
+    def load(self) -> ThreadState:
+        return self._store.thread_state(self._thread_id)
 
-    def save(self, state: dict[str, Any]) -> None:
-        self._store.set_state(self._thread_id, state)
+    def update(self, change: Callable[[ThreadState], ThreadState]) -> ThreadState:
+        return self._store.update_state(self._thread_id, change)
+
+    def touch(self, rel: str, kind: FileKind) -> None:
+        """Note that the agent read or changed ``rel`` now (compaction re-reads these)."""
+        self.update(lambda state: state.touched(rel, kind))
 
     def record_process(self, turn_id: str, pgid: int, identity: str) -> None:
         """``ProcessLedger`` (agent.supervisor): run_command records its groups here."""

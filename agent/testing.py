@@ -121,10 +121,11 @@ class ScriptedRequest:
 
 
 def render_body(request: ModelRequest) -> dict[str, Any]:
-    """The JSON body the SDK sends for ``request`` (``AnthropicModel.stream``'s arguments)."""
-    body = {"model": request.model, "max_tokens": request.max_tokens, "system": request.system,
-            "tools": request.tools, "messages": request.messages, "stream": True}
-    return json.loads(json.dumps(body))  # what goes over the wire: JSON only, no shared objects
+    """The JSON body the SDK sends for ``request``: the adapter's own rendering, cache
+    breakpoints included, as JSON only (no objects shared with the harness)."""
+    from agent.anthropic_model import request_body
+
+    return json.loads(json.dumps(request_body(request)))
 
 
 class ScriptedModel:

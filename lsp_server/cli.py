@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return serve(args)
     if args.command in ("ask", "threads", "show"):
-        from agent import headless
+        from agent_cli import commands as headless
 
         if not args.workspace.is_dir():
             print(f"agent-lsp: workspace {args.workspace} is not a directory", file=sys.stderr)

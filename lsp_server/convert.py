@@ -13,14 +13,13 @@ from typing import Any
 from lsprotocol import types as t
 from lsprotocol.converters import get_converter
 
-from agent.approvals import Pending
-from agent.changes import PlannedFile, changed_lines, split_lines
-from agent.protocol import (
-    FileChangeItem,
-    Item,
+from agent import (
+    Approval,
+    PlannedFile,
     Range,
-    ToolCallItem,
     TurnCompletedEvent,
+    changed_lines,
+    split_lines,
 )
 
 AGENT_SOURCE = "agent"
@@ -95,15 +94,21 @@ def workspace_edit(edits: list[tuple[str, PlannedFile]], encoding: str, document
     return t.WorkspaceEdit(document_changes=operations)
 
 
-def approval_diagnostics(pending: Pending) -> list[tuple[str, t.Diagnostic]]:
+def places(approval: Approval) -> list[tuple[str, Range]]:
+    """Every (uri, range) an approval touches: its locations, else its one uri and range."""
+    if approval.locations:
+        return [(location.uri, location.range) for location in approval.locations]
+    return [(approval.uri, approval.range)] if approval.uri and approval.range else []
+
+
+def approval_diagnostics(approval: Approval) -> list[tuple[str, t.Diagnostic]]:
     """One "Agent proposes: TITLE" diagnostic on each range a file-change approval touches."""
-    approval = pending.approval
     if approval.kind != "fileChange":
         return []
     return [
         (uri, t.Diagnostic(range=lsp_range(rng), message=f"Agent proposes: {approval.title}",
                            severity=t.DiagnosticSeverity.Information, source=AGENT_SOURCE, code=approval.id))
-        for uri, rng in pending.places()
+        for uri, rng in places(approval)
     ]
 
 
@@ -143,18 +148,17 @@ def fix_actions(uri: str, diagnostics: list[t.Diagnostic]) -> list[t.CodeAction]
 
 
 def approval_actions(uri: str, request_range: t.Range, context: list[t.Diagnostic],
-                     pending: list[Pending]) -> list[t.CodeAction]:
+                     pending: list[Approval]) -> list[t.CodeAction]:
     """Approve / reject actions for approvals touching this document; commands anywhere."""
     codes = {str(d.code) for d in context if d.source == AGENT_SOURCE}
     actions: list[t.CodeAction] = []
-    for entry in pending:
-        approval = entry.approval
+    for approval in pending:
         if approval.kind == "command":
             shown = approval.command or approval.title
             actions.append(_action(f"Allow agent to run: {shown}", "agent.approve", approval.id, True))
             actions.append(_action(f"Deny agent: {shown}", "agent.reject", approval.id, False))
             continue
-        ranges = [lsp_range(rng) for place, rng in entry.places() if place == uri]
+        ranges = [lsp_range(rng) for place, rng in places(approval) if place == uri]
         if not ranges:
             continue
         if approval.id in codes or any(ranges_meet(rng, request_range) for rng in ranges):
@@ -170,21 +174,6 @@ def _action(title: str, command: str, approval_id: str, preferred: bool) -> t.Co
         is_preferred=preferred or None,
         command=t.Command(title=title, command=command, arguments=[approval_id]),
     )
-
-
-def item_progress(item: Item) -> str | None:
-    """The one-line progress message shown when an item starts."""
-    if isinstance(item, ToolCallItem):
-        target = item.input.get("path") or item.input.get("pattern") or ""
-        verb = {"read_file": "Reading", "glob": "Finding", "grep": "Searching"}.get(item.tool, item.tool)
-        return f"{verb} {target}".strip()
-    if isinstance(item, FileChangeItem):
-        return "Editing " + ", ".join(c.path for c in item.changes)
-    kind = item.type
-    if kind == "commandExecution":
-        return f"Running {getattr(item, 'command', '')}"
-    return {"agentMessage": "Writing", "reasoning": "Thinking", "todoList": "Updating the plan",
-            "subagent": "Delegating", "compaction": "Compacting the conversation"}.get(kind)
 
 
 def turn_summary(event: TurnCompletedEvent) -> str:

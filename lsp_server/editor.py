@@ -18,9 +18,8 @@ from urllib.parse import urlparse
 from lsprotocol import types as t
 from pygls.capabilities import get_capability
 
-from agent.changes import ApplyResult, ChangeSet, DiskApplier, PlannedFile
-from agent.patching import rebase
-from agent.workspace import OpenDocument, ToolError, check_uri, path_to_uri, uri_to_path
+from agent import (ApplyResult, ChangeSet, DiskApplier, OpenDocument, PlannedFile, ToolError, check_uri,
+                   path_to_uri, rebase, uri_to_path)
 from lsp_server import convert
 
 if TYPE_CHECKING:

@@ -14,9 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
-from agent.approvals import UnknownApproval
-from agent.harness import TurnBusy
-from agent.protocol import (
+from agent import (
     ApprovalRespondParams,
     DiagnosticPart,
     InputPart,
@@ -25,10 +23,12 @@ from agent.protocol import (
     ThreadListParams,
     ThreadResumeParams,
     ThreadStartParams,
+    TurnBusy,
     TurnInterruptParams,
     TurnStartParams,
+    UnknownApproval,
+    UnknownThread,
 )
-from agent.store import UnknownThread
 from lsp_server.convert import to_plain
 
 if TYPE_CHECKING:
@@ -80,7 +80,8 @@ def register(server: AgentServer) -> None:
     rt = server.require_runtime
 
     def start_turn(runtime: Runtime, thread_id: str, parts: list[InputPart], token: str | int | None) -> dict[str, Any]:
-        turn = runtime.harness.start_turn(thread_id, parts)
+        turn = runtime.harness.start_turn(thread_id, parts).turn
+        runtime.current_thread_id = thread_id
         runtime.progress.start(turn, token)
         return {"threadId": thread_id, "turnId": turn.id, "turn": turn.to_wire()}
 
@@ -88,7 +89,10 @@ def register(server: AgentServer) -> None:
     @domain_errors
     async def thread_start(params: Any) -> dict[str, Any]:
         args = parse(ThreadStartParams, params, "agent/thread/start")
-        return {"thread": rt().harness.start_thread(args.title).to_wire()}
+        runtime = rt()
+        thread = runtime.harness.start_thread(args.title)
+        runtime.current_thread_id = thread.id
+        return {"thread": thread.to_wire()}
 
     @server.feature("agent/thread/list")
     @domain_errors
@@ -100,9 +104,11 @@ def register(server: AgentServer) -> None:
     @domain_errors
     async def thread_resume(params: Any) -> dict[str, Any]:
         args = parse(ThreadResumeParams, params, "agent/thread/resume")
-        thread, items, events = rt().harness.resume(args.thread_id, args.after_seq)
-        return {"thread": thread.to_wire(), "items": [i.to_wire() for i in items],
-                "events": [e.to_wire() for e in events]}
+        runtime = rt()
+        resumed = runtime.harness.resume(args.thread_id, args.after_seq)
+        runtime.current_thread_id = args.thread_id
+        return {"thread": resumed.thread.to_wire(), "items": [i.to_wire() for i in resumed.items],
+                "events": [e.to_wire() for e in resumed.events], "itemsComplete": resumed.items_complete}
 
     @server.feature("agent/turn/start")
     @domain_errors
@@ -122,7 +128,8 @@ def register(server: AgentServer) -> None:
     @domain_errors
     async def approval_respond(params: Any) -> dict[str, Any]:
         args = parse(ApprovalRespondParams, params, "agent/approval/respond")
-        return {"outcome": rt().harness.respond(args.approval_id, args.decision, args.message, "request")}
+        return {"outcome": rt().harness.respond(args.approval_id, args.decision, args.message, "request",
+                                                server.client_name)}
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -136,7 +143,7 @@ def register(server: AgentServer) -> None:
         parts: list[InputPart] = [TextPart(text=spec["prompt"])]
         if spec.get("uri") and spec.get("range"):
             parts.append(parse(SelectionPart, {"uri": spec["uri"], "range": spec["range"]}, "agent.ask"))
-        thread_id = spec.get("threadId") or runtime.harness.current_thread(_title(spec["prompt"]))
+        thread_id = spec.get("threadId") or runtime.current_thread(_title(spec["prompt"]))
         result = start_turn(runtime, thread_id, parts, None)
         return {"threadId": result["threadId"], "turnId": result["turnId"]}
 
@@ -147,7 +154,7 @@ def register(server: AgentServer) -> None:
             raise JsonRpcInvalidParams("agent.fix expects [uri, diagnostic]")
         part = parse(DiagnosticPart, {"uri": arguments[0], "diagnostic": arguments[1]}, "agent.fix")
         runtime = rt()
-        thread_id = runtime.harness.current_thread(_title("Fix: " + str(arguments[1].get("message", ""))))
+        thread_id = runtime.current_thread(_title("Fix: " + str(arguments[1].get("message", ""))))
         result = start_turn(runtime, thread_id, [part], None)
         return {"threadId": result["threadId"], "turnId": result["turnId"]}
 
@@ -159,20 +166,22 @@ def register(server: AgentServer) -> None:
                      "agent.approve")
         if args.decision == "reject":
             raise JsonRpcInvalidParams("agent.approve cannot reject; use agent.reject")
-        return {"outcome": rt().harness.respond(args.approval_id, args.decision, None, "codeAction")}
+        return {"outcome": rt().harness.respond(args.approval_id, args.decision, None, "codeAction",
+                                                server.client_name)}
 
     @server.command("agent.reject")
     @domain_errors
     async def reject(*arguments: Any) -> dict[str, Any]:
         message = arguments[1] if len(arguments) > 1 and isinstance(arguments[1], str) else None
         approval_id = _first(arguments, "agent.reject")
-        return {"outcome": rt().harness.respond(approval_id, "reject", message, "codeAction")}
+        return {"outcome": rt().harness.respond(approval_id, "reject", message, "codeAction", server.client_name)}
 
     @server.command("agent.interrupt")
     @domain_errors
     async def interrupt(*arguments: Any) -> dict[str, Any]:
-        harness = rt().harness
-        thread_id = arguments[0] if arguments and isinstance(arguments[0], str) else harness.current_thread_id
+        runtime = rt()
+        harness = runtime.harness
+        thread_id = arguments[0] if arguments and isinstance(arguments[0], str) else runtime.current_thread_id
         if thread_id is None:
             return {"interrupted": False}
         harness.get_thread(thread_id)

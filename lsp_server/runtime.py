@@ -17,11 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as t
 
-from agent.config import Settings, apply_options, resolve_settings
-from agent.harness import Harness
-from agent.protocol import Event
-from agent.store import Store
-from agent.workspace import Workspace, uri_to_path
+from agent import (Event, Harness, Settings, Store, Workspace, apply_options, prewarm, resolve_settings,
+                   uri_to_path)
 from lsp_server import convert, methods
 from lsp_server.editor import LspApplier, LspDocuments
 from lsp_server.surfaces import ApprovalDiagnostics, MessageApprovals, ProgressTracker
@@ -37,13 +34,20 @@ class Runtime:
     progress: ProgressTracker
     diagnostics: ApprovalDiagnostics
     startup_messages: list[str] = field(default_factory=list)
+    current_thread_id: str | None = None  # the last thread started or resumed by this server
 
     def apply_configuration(self, init_options: Any, section: Any) -> list[str]:
         """initializationOptions, then a ``workspace/didChangeConfiguration`` section on top."""
         base, _ = resolve_settings(init_options if isinstance(init_options, dict) else None)
-        settings, messages = apply_options(base, section)
+        settings, messages = apply_options(base, section)  # only the new section's problems are news
         self.harness.update_settings(settings)
         return messages
+
+    def current_thread(self, title: str | None = None) -> str:
+        """The workspace's current thread, starting one if there is none (PROTOCOL.md §6)."""
+        if self.current_thread_id is None:
+            self.current_thread_id = self.harness.start_thread(title).id
+        return self.current_thread_id
 
 
 def workspace_root(params: t.InitializeParams) -> Path:
@@ -76,19 +80,18 @@ def build_runtime(server: AgentServer, params: t.InitializeParams) -> Runtime:
     harness = Harness(Workspace(workspace_root(params), documents), store, settings,
                       applier=LspApplier(server, documents))
     progress = ProgressTracker(server, server.interrupt_soon)
-    diagnostics = ApprovalDiagnostics(server, harness.broker)
+    diagnostics = ApprovalDiagnostics(server, harness)
 
     def send_event(event: Event) -> None:
         server.protocol.notify("agent/event", event.to_wire())
 
-    harness.log.subscribe(send_event)
-    harness.log.subscribe(progress.on_event)
-    harness.log.subscribe(MessageApprovals(server, harness).on_event)
-    harness.broker.on_change.append(diagnostics.refresh)
+    harness.on_event(send_event)
+    harness.on_event(progress.on_event)
+    harness.on_event(diagnostics.on_event)
+    harness.on_event(MessageApprovals(server, harness).on_event)
+    harness.on_notice(server.show)
     methods.register(server)
     # Import the SDK now, off the event loop, so the first turn does not wait for it; a
     # daemon thread, so an early exit does not wait for the import either.
-    from agent.anthropic_model import prewarm
-
     threading.Thread(target=prewarm, name="prewarm-anthropic", daemon=True).start()
     return Runtime(harness, documents, progress, diagnostics, messages)

@@ -1,7 +1,7 @@
 """The language server: built by ``create_server``, state held by the server instance.
 
-This module imports only pygls and lsprotocol, so ``initialize`` is answered as fast as a
-bare pygls server; the harness (``runtime.py``) is built right after, on ``initialized``
+This module imports only pygls, lsprotocol and the protocol's method table
+(``agent.methods``, plain data), so ``initialize`` is answered as fast as a bare pygls server; the harness (``runtime.py``) is built right after, on ``initialized``
 or on the first request that needs it. Handlers stay a few lines: they convert and call
 into ``agent/`` (see ``methods`` and ``convert``).
 """
@@ -17,6 +17,7 @@ from lsprotocol import types as t
 from pygls.exceptions import JsonRpcServerNotInitialized
 from pygls.protocol.language_server import lsp_method
 
+from agent.methods import COMMAND_NAMES, PROTOCOL_VERSION
 from lsp_server import __version__
 from lsp_server.jsonrpc import RobustProtocol, RobustServer
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ["agent.ask", "agent.fix", "agent.approve", "agent.reject", "agent.interrupt"]
 
 
 class AgentProtocol(RobustProtocol):
@@ -36,8 +36,8 @@ class AgentProtocol(RobustProtocol):
     @lsp_method(t.INITIALIZE)
     def lsp_initialize(self, params: t.InitializeParams) -> Generator[Any, Any, t.InitializeResult]:
         result = yield from super().lsp_initialize(params)
-        result.capabilities.execute_command_provider = t.ExecuteCommandOptions(commands=COMMANDS)
-        result.capabilities.experimental = {"agentLsp": {"protocolVersion": 1}}
+        result.capabilities.execute_command_provider = t.ExecuteCommandOptions(commands=list(COMMAND_NAMES))
+        result.capabilities.experimental = {"agentLsp": {"protocolVersion": PROTOCOL_VERSION}}
         return result
 
 
@@ -55,6 +55,14 @@ class AgentServer(RobustServer):
 
             self.runtime = build_runtime(self, self.init_params)
         return self.runtime
+
+    @property
+    def client_name(self) -> str | None:
+        """Who this client is ("Neovim 0.11.4"), from ``clientInfo`` when it sent one."""
+        info = self.init_params.client_info if self.init_params is not None else None
+        if info is None:
+            return None
+        return f"{info.name} {info.version}" if info.version else info.name
 
     def show(self, message: str, kind: t.MessageType = t.MessageType.Warning) -> None:
         self.window_show_message(t.ShowMessageParams(type=kind, message=message))
@@ -101,7 +109,7 @@ def create_server() -> AgentServer:
     def on_code_action(params: t.CodeActionParams) -> list[t.CodeAction]:
         from lsp_server import convert
 
-        pending = server.require_runtime().harness.broker.pending()
+        pending = server.require_runtime().harness.pending_approvals()
         uri, context = params.text_document.uri, list(params.context.diagnostics)
         return convert.fix_actions(uri, context) + convert.approval_actions(uri, params.range, context, pending)
 

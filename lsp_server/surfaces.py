@@ -18,21 +18,23 @@ from typing import TYPE_CHECKING
 from lsprotocol import types as t
 from pygls.capabilities import get_capability
 
-from agent.approvals import ApprovalBroker
-from agent.protocol import (
+from agent import (
     ApprovalRequestedEvent,
+    ApprovalResolvedEvent,
     Decision,
     Event,
     ItemStartedEvent,
     Turn,
     TurnCompletedEvent,
+    UnknownApproval,
+    item_title,
 )
 from lsp_server import convert
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
 
-    from agent.harness import Harness
+    from agent import Harness
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +117,7 @@ class ProgressTracker:
         if progress is None:
             return
         if isinstance(event, ItemStartedEvent):
-            message = convert.item_progress(event.item)
+            message = item_title(event.item)
             if message:
                 self._send(progress, t.WorkDoneProgressReport(message=message))
         elif isinstance(event, ApprovalRequestedEvent):
@@ -123,17 +125,22 @@ class ProgressTracker:
 
 
 class ApprovalDiagnostics:
-    """Publishes a diagnostic on each range a pending file-change approval would touch."""
+    """Publishes a diagnostic on each range a pending file-change approval would touch,
+    redrawn from the harness's pending approvals whenever one is asked, answered or expires."""
 
-    def __init__(self, server: LanguageServer, broker: ApprovalBroker) -> None:
+    def __init__(self, server: LanguageServer, harness: Harness) -> None:
         self._server = server
-        self._broker = broker
+        self._harness = harness
         self._published: set[str] = set()
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, (ApprovalRequestedEvent, ApprovalResolvedEvent, TurnCompletedEvent)):
+            self.refresh()
 
     def refresh(self) -> None:
         by_uri: dict[str, list[t.Diagnostic]] = {}
-        for pending in self._broker.pending():
-            for uri, diagnostic in convert.approval_diagnostics(pending):
+        for approval in self._harness.pending_approvals():
+            for uri, diagnostic in convert.approval_diagnostics(approval):
                 by_uri.setdefault(uri, []).append(diagnostic)
         for uri in self._published | set(by_uri):
             self._server.text_document_publish_diagnostics(
@@ -176,5 +183,11 @@ class MessageApprovals:
         if choice is None:
             return  # dismissed: the approval stays pending for the other surfaces
         decision = MESSAGE_CHOICES.get(choice.title)
-        if decision is not None and self._harness.broker.get(approval.id) is not None:
-            self._harness.respond(approval.id, decision, None, "message")
+        if decision is not None:
+            try:  # a late answer, after another surface's, changes nothing
+                self._harness.respond(approval.id, decision, None, "message", self._client_name())
+            except UnknownApproval:
+                pass
+
+    def _client_name(self) -> str | None:
+        return getattr(self._server, "client_name", None)

@@ -107,7 +107,7 @@ async def test_todo_write_is_an_item_and_stored_with_the_thread(run: Run, fake: 
     done = await run.turn("plan")
     [item] = run.items("todoList")
     assert [t.model_dump() for t in item.todos] == todos and item.status == "completed"
-    assert run.harness.store.get_state(done.thread_id)["todos"] == todos
+    assert [t.model_dump() for t in run.harness.store.thread_state(done.thread_id).todos] == todos
 
 
 # --- permissions -----------------------------------------------------------------------------

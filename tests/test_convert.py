@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import namedtuple
 from pathlib import Path
 
 from lsprotocol import types as t
 from pygls.workspace import PositionCodec, TextDocument
 
-from agent.approvals import Pending
 from agent.changes import PlannedFile
-from agent.protocol import Approval, Position, Range
+from agent.protocol import Approval, Location, Position, Range
 from lsp_server import convert
 
 
@@ -49,11 +47,10 @@ def test_workspace_edit_is_versioned_or_a_changes_map() -> None:
     assert plain.document_changes is None and list(plain.changes) == ["file:///ws/a.py"]
 
 
-def approval(kind: str = "fileChange") -> Pending:
+def approval(kind: str = "fileChange") -> Approval:
     rng = Range(start=Position(line=4, character=0), end=Position(line=6, character=0))
-    return Pending("thr", Approval(id="apr_1", turn_id="turn", item_id="itm", kind=kind, title="Edit a.py",
-                                   uri="file:///ws/a.py", range=rng, command="pytest -q"),
-                   asyncio.Future(loop=asyncio.new_event_loop()))
+    return Approval(id="apr_1", turn_id="turn", item_id="itm", kind=kind, title="Edit a.py",
+                    uri="file:///ws/a.py", range=rng, command="pytest -q")
 
 
 def test_approval_diagnostic_and_actions() -> None:
@@ -89,9 +86,11 @@ def test_to_plain_unpacks_pygls_namedtuples() -> None:
 
 
 def test_a_multi_file_approval_is_shown_and_offered_on_every_file() -> None:
-    pending = approval()
+    first = approval()
     second = Range(start=Position(line=0, character=0), end=Position(line=1, character=0))
-    pending.locations = [("file:///ws/a.py", pending.approval.range), ("file:///ws/b.py", second)]
+    assert first.range is not None
+    pending = first.model_copy(update={"locations": [Location(uri="file:///ws/a.py", range=first.range),
+                                                     Location(uri="file:///ws/b.py", range=second)]})
     assert [uri for uri, _ in convert.approval_diagnostics(pending)] == ["file:///ws/a.py", "file:///ws/b.py"]
     at_b = t.Range(start=t.Position(line=0, character=0), end=t.Position(line=0, character=0))
     titles = [a.title for a in convert.approval_actions("file:///ws/b.py", at_b, [], [pending])]

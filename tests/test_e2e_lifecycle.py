@@ -141,7 +141,7 @@ async def test_requests_before_initialize_are_refused(root: Path, state_dir: Pat
                     answers[message["id"]] = message
         assert answers[1]["error"]["code"] in (-32002, -32601)
         assert answers[2]["error"]["code"] == -32002 and "initialize" in answers[2]["error"]["message"]
-        assert answers[3]["result"]["capabilities"]["experimental"] == {"agentLsp": {"protocolVersion": 1}}
+        assert answers[3]["result"]["capabilities"]["experimental"] == {"agentLsp": {"protocolVersion": 2}}
     finally:
         proc.kill()
         await proc.wait()

@@ -32,7 +32,7 @@ def lint_diagnostic() -> t.Diagnostic:
 
 async def test_initialize_declares_the_protocol(editor: Editor) -> None:
     caps = editor.init_result.capabilities
-    assert caps.experimental == {"agentLsp": {"protocolVersion": 1}}
+    assert caps.experimental == {"agentLsp": {"protocolVersion": 2}}
     assert set(caps.execute_command_provider.commands) >= {
         "agent.ask", "agent.fix", "agent.approve", "agent.reject", "agent.interrupt"}
     assert t.CodeActionKind.QuickFix in caps.code_action_provider.code_action_kinds

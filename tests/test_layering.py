@@ -10,28 +10,50 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def imported_modules(path: Path) -> set[str]:
+def imported_modules(path: Path, depth: int = 1) -> set[str]:
+    """Every module ``path`` imports, cut to its first ``depth`` dotted parts."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(".".join(alias.name.split(".")[:depth]) for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
+            names.add(".".join(node.module.split(".")[:depth]))
     return names
+
+
+FRONT_ENDS = ("lsp_server", "agent_cli")
+ALLOWED_IN_FRONT_ENDS = {"agent", "agent.methods"}  # the public API, and the method table (plain data)
 
 
 def test_agent_knows_nothing_of_lsp() -> None:
     offenders = {
-        str(path.relative_to(ROOT)): sorted(imported_modules(path) & {"pygls", "lsprotocol", "lsp_server"})
+        str(path.relative_to(ROOT)): sorted(imported_modules(path) & {"pygls", "lsprotocol", "lsp_server", "agent_cli"})
         for path in (ROOT / "agent").rglob("*.py")
     }
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+def test_front_ends_use_only_the_public_harness_api() -> None:
+    offenders = {}
+    for package in FRONT_ENDS:
+        for path in (ROOT / package).rglob("*.py"):
+            used = {m for m in imported_modules(path, depth=2) if m.split(".")[0] == "agent"}
+            if used - ALLOWED_IN_FRONT_ENDS:
+                offenders[str(path.relative_to(ROOT))] = sorted(used - ALLOWED_IN_FRONT_ENDS)
+    assert offenders == {}
+
+
+def test_every_public_name_resolves() -> None:
+    import agent
+
+    assert [name for name in agent.__all__ if not hasattr(agent, name)] == []
+
+
 def test_the_path_to_initialize_imports_neither_the_model_sdk_nor_the_harness() -> None:
     code = (
         "import sys; from lsp_server.server import create_server; create_server(); "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('anthropic', 'httpx2', 'httpx', 'agent')))"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('anthropic', 'httpx2', 'httpx', 'agent', "
+        "'pydantic')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    assert out.stdout.strip() == "[]"
+    assert out.stdout.strip() == "['agent', 'agent.methods']"

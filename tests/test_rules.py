@@ -164,7 +164,7 @@ def test_spelling_under_allow_rules(tmp_path: Path, mode: PermissionMode, line: 
     verdict = policy(tmp_path, mode, allow=["run_command(git push *)", "run_command(pytest *)"]).check(
         "t", command(line))
     if allowed and mode in ("ask", "acceptEdits"):
-        assert verdict == Allow("rule")
+        assert verdict == Allow()
     else:
         assert isinstance(verdict, default(mode))
         assert not isinstance(verdict, Ask) or verdict.reason is None
@@ -191,7 +191,7 @@ def test_an_unanalysable_command_is_never_allowed_by_a_rule(tmp_path: Path) -> N
 
 def test_an_exact_allow_rule_names_one_compound_line(tmp_path: Path) -> None:
     checker = policy(tmp_path, "ask", allow=["run_command(make && make test)"])
-    assert checker.check("t", command("make && make test")) == Allow("rule")
+    assert checker.check("t", command("make && make test")) == Allow()
     assert checker.check("t", command("make && make install")) == Ask()
 
 
@@ -213,12 +213,12 @@ def test_what_a_session_grant_and_approve_always_cover(line: str, key: str | Non
 def test_a_session_grant_covers_the_program_of_a_simple_command_only(tmp_path: Path) -> None:
     checker = PermissionPolicy("ask", RuleFile(tmp_path))
     checker.remember("t", command("pytest -q"), "approveForSession")
-    assert checker.check("t", command("pytest -x tests")) == Allow("session")
+    assert checker.check("t", command("pytest -x tests")) == Allow()
     assert checker.check("t", command("pytest -q; touch sneaky")) == Ask()
     assert checker.check("t", command("$(echo pytest) -q")) == Ask()
     assert checker.check("other thread", command("pytest -q")) == Ask()
     checker.remember("t", command("ls && rm -rf build"), "approveForSession")
-    assert checker.check("t", command("ls && rm -rf build")) == Allow("session")
+    assert checker.check("t", command("ls && rm -rf build")) == Allow()
     assert checker.check("t", command("ls && rm -rf ~")) == Ask()
     checker.remember("t", command("bash -c 'ls'"), "approveForSession")
     assert checker.check("t", command("bash -c 'rm -rf ~'")) == Ask()
@@ -227,7 +227,7 @@ def test_a_session_grant_covers_the_program_of_a_simple_command_only(tmp_path: P
 def test_a_session_grant_never_beats_a_deny_rule_or_a_doubt(tmp_path: Path) -> None:
     checker = policy(tmp_path, "ask", deny=["run_command(git push *)"])
     checker.remember("t", command("git status"), "approveForSession")
-    assert checker.check("t", command("git log")) == Allow("session")
+    assert checker.check("t", command("git log")) == Allow()
     assert isinstance(checker.check("t", command("git push")), Deny)
     verdict = checker.check("t", command("git $SUB"))
     assert isinstance(verdict, Ask) and verdict.reason and "'$SUB' is only known when it runs" in verdict.reason
@@ -238,7 +238,7 @@ def test_approve_always_saves_the_rule_and_it_allows_the_next_time(tmp_path: Pat
     assert checker.remember("t", command("ls && rm -rf build"), "approveAlways") is None
     saved = json.loads((tmp_path / ".agent-lsp" / "settings.json").read_text())
     assert saved == {"permissions": {"allow": ["run_command(ls && rm -rf build)"]}}
-    assert PermissionPolicy("ask", RuleFile(tmp_path)).check("u", command("ls && rm -rf build")) == Allow("rule")
+    assert PermissionPolicy("ask", RuleFile(tmp_path)).check("u", command("ls && rm -rf build")) == Allow()
 
 
 # --- path rules ---------------------------------------------------------------------------------

@@ -39,13 +39,6 @@ class ApplyPatch(Tool):
     Input = ApplyPatchInput
     kind = "edit"
 
-    def title(self, args: ApplyPatchInput, ctx: ToolContext) -> str:
-        try:
-            files = parse_patch(args.patch)
-        except PatchError:
-            return "Apply patch"
-        return _title([file.path for file in files])
-
     async def plan(self, args: ApplyPatchInput, ctx: ToolContext) -> ChangeSet:
         files = parse_patch(args.patch)
         targets: dict[Path, FilePatch] = {}

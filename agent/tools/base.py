@@ -7,27 +7,35 @@ the permission step, the ``fileChange`` item and the applier, so no tool can ski
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from agent.changes import ChangeSet
+from agent.thread_state import FileKind
+from agent.thread_state import ThreadState as State
 from agent.workspace import FileText, ToolError, Workspace
 
 ToolKind = Literal["read", "edit", "command", "todo"]
 
-__all__ = ["ThreadState", "Tool", "ToolContext", "ToolError", "ToolInput", "ToolKind"]
+__all__ = ["ThreadRecord", "Tool", "ToolContext", "ToolError", "ToolInput", "ToolKind"]
 
 
-class ThreadState(Protocol):
-    """Harness state stored with the thread (the todo list), outside the transcript."""
+class ThreadRecord(Protocol):
+    """The thread's harness state as a tool sees it (``agent.store.StoredThreadState``)."""
 
-    def load(self) -> dict[str, Any]: ...
+    def load(self) -> State: ...
 
-    def save(self, state: dict[str, Any]) -> None: ...
+    def update(self, change: Callable[[State], State]) -> State: ...
+
+    def touch(self, rel: str, kind: FileKind) -> None: ...
+
+    def record_process(self, turn_id: str, pgid: int, identity: str) -> None: ...
+
+    def forget_process(self, turn_id: str, pgid: int) -> None: ...
 
 
 class ToolInput(BaseModel):
@@ -43,7 +51,7 @@ class ToolContext:
     workspace: Workspace
     thread_id: str
     turn_id: str
-    state: ThreadState | None = None
+    state: ThreadRecord | None = None
     denied: Callable[[str], bool] = lambda rel: False  # paths deny rules hide from every tool
 
     def read(self, path: Path) -> FileText:
@@ -68,10 +76,6 @@ class Tool:
     def schema(self) -> dict[str, Any]:
         """The tool definition sent to the model; identical bytes on every request."""
         return {"name": self.name, "description": self.description, "input_schema": _schema(self.Input)}
-
-    def title(self, args: Any, ctx: ToolContext) -> str:
-        """A short human line for progress and approvals ("Reading src/calc.py")."""
-        return self.name
 
     async def run(self, args: Any, ctx: ToolContext) -> str:
         raise ToolError(f"{self.name} cannot be run directly")

@@ -27,9 +27,6 @@ class EditFile(Tool):
     Input = EditFileInput
     kind = "edit"
 
-    def title(self, args: EditFileInput, ctx: ToolContext) -> str:
-        return f"Edit {args.path}"
-
     async def plan(self, args: EditFileInput, ctx: ToolContext) -> ChangeSet:
         path = ctx.workspace.resolve(args.path)
         rel = ctx.workspace.relative(path)

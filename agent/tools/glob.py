@@ -116,8 +116,6 @@ class Glob(Tool):
         """``use_ripgrep``: None uses rg to list files when it is on PATH, False never, True insists."""
         self.use_ripgrep = use_ripgrep
 
-    def title(self, args: GlobInput, ctx: ToolContext) -> str:
-        return f"Finding {args.pattern}"
 
     async def run(self, args: GlobInput, ctx: ToolContext) -> str:
         workspace = ctx.workspace

@@ -208,8 +208,6 @@ class Grep(Tool):
         """``use_ripgrep``: None uses rg when it is on PATH, False never, True insists."""
         self.use_ripgrep = use_ripgrep
 
-    def title(self, args: GrepInput, ctx: ToolContext) -> str:
-        return f"Searching for {args.pattern}"
 
     async def run(self, args: GrepInput, ctx: ToolContext) -> str:
         regex, portable = compile_pattern(args.pattern)

@@ -28,15 +28,14 @@ class ReadFile(Tool):
     Input = ReadFileInput
     kind = "read"
 
-    def title(self, args: ReadFileInput, ctx: ToolContext) -> str:
-        return f"Reading {args.path}"
-
     async def run(self, args: ReadFileInput, ctx: ToolContext) -> str:
         path = ctx.workspace.resolve(args.path)
         current = ctx.read(path)
         rel = ctx.workspace.relative(path)
         if not current.exists:
             raise ToolError(f"{rel} does not exist; use glob to find the right path")
+        if ctx.state is not None:
+            ctx.state.touch(rel, "read")
         lines = text_lines(current.text)
         if not lines:
             return f"{rel} is empty."

@@ -138,9 +138,6 @@ class RunCommand(Tool):
     def __init__(self, supervisor: Supervisor | None = None) -> None:
         self.supervisor = supervisor or Supervisor()
 
-    def title(self, args: RunCommandInput, ctx: ToolContext) -> str:
-        short = " ".join(args.command.split())
-        return f"Run {short if len(short) <= 60 else short[:57] + '...'}"
 
     async def execute(self, args: RunCommandInput, ctx: ToolContext,
                       on_output: Callable[[str], None]) -> CommandResult:

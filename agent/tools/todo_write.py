@@ -26,17 +26,13 @@ class TodoWrite(Tool):
     Input = TodoWriteInput
     kind = "todo"
 
-    def title(self, args: TodoWriteInput, ctx: ToolContext) -> str:
-        return "Updating the plan"
-
     async def run(self, args: TodoWriteInput, ctx: ToolContext) -> str:
         if ctx.state is None:
             raise ToolError("todo_write is not available here")
         doing = [t for t in args.todos if t.status == "in_progress"]
         if len(doing) > 1:
             raise ToolError(f"{len(doing)} tasks are in_progress; keep exactly one in_progress")
-        state = ctx.state.load()
-        state["todos"] = [t.model_dump() for t in args.todos]
-        ctx.state.save(state)
+        todos = list(args.todos)
+        ctx.state.update(lambda state: state.model_copy(update={"todos": todos}))
         done = sum(t.status == "completed" for t in args.todos)
         return f"Task list saved: {len(args.todos)} tasks, {done} completed."

@@ -30,9 +30,6 @@ class WriteFile(Tool):
     Input = WriteFileInput
     kind = "edit"
 
-    def title(self, args: WriteFileInput, ctx: ToolContext) -> str:
-        return f"Write {args.path}"
-
     async def plan(self, args: WriteFileInput, ctx: ToolContext) -> ChangeSet:
         path = ctx.workspace.resolve(args.path)
         rel = ctx.workspace.relative(path)

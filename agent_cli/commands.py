@@ -17,11 +17,19 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.config import Settings, resolve_settings
-from agent.model import NO_KEY_MESSAGE
-from agent.protocol import ApprovalRequestedEvent, Event, TextPart, TurnCompletedEvent
-from agent.store import Store, UnknownThread
-from agent.workspace import Workspace
+from agent import (
+    NO_KEY_MESSAGE,
+    ApprovalRequestedEvent,
+    Event,
+    Settings,
+    Store,
+    TextPart,
+    TurnCompletedEvent,
+    UnknownThread,
+    Workspace,
+    api_key_present,
+    resolve_settings,
+)
 
 EXIT_CODES = {"completed": 0, "failed": 1, "interrupted": 130}
 
@@ -45,13 +53,13 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def ask(options: AskOptions) -> int:
-    from agent.anthropic_model import prewarm
+    from agent import prewarm
 
     threading.Thread(target=prewarm, name="prewarm-anthropic", daemon=True).start()
     settings, errors = _settings(options.mode)
     for error in errors:
         print(f"agent-lsp: {error}", file=sys.stderr)
-    if not settings.api_key_present:
+    if not api_key_present():
         return _fail(NO_KEY_MESSAGE, 1)
     if not options.prompt.strip():
         return _fail("the prompt is empty; say what the agent should do")
@@ -59,12 +67,13 @@ def ask(options: AskOptions) -> int:
 
 
 async def _ask(options: AskOptions, settings: Settings) -> int:
-    from agent.harness import Harness
-    from agent.terminal import JsonView, Prompter, RichView
+    from agent import Harness
+    from agent_cli.view import JsonView, Prompter, RichView
 
     harness = Harness(Workspace(options.workspace), Store.open_default(settings.state_dir), settings)
     view = JsonView() if options.json else RichView()
-    harness.log.subscribe(view.on_event)
+    harness.on_event(view.on_event)
+    harness.on_notice(lambda message: print(f"agent-lsp: {message}", file=sys.stderr))
     if options.thread_id:
         try:
             harness.get_thread(options.thread_id)
@@ -81,7 +90,7 @@ async def _ask(options: AskOptions, settings: Settings) -> int:
 
     async def answer(event: ApprovalRequestedEvent) -> None:
         decision, message = await prompter.ask(event.approval)
-        harness.respond(event.approval.id, decision, message, "request")
+        harness.respond(event.approval.id, decision, message, "request", "agent-lsp ask")
 
     final: list[str] = []
 
@@ -93,7 +102,7 @@ async def _ask(options: AskOptions, settings: Settings) -> int:
             answering.add(task)
             task.add_done_callback(answering.discard)
 
-    harness.log.subscribe(on_event)
+    harness.on_event(on_event)
     loop = asyncio.get_running_loop()
     interrupts = 0
 
@@ -150,8 +159,8 @@ def show(workspace: Path, thread_id: str, as_json: bool) -> int:
         for item in items:
             print(json.dumps(item.to_wire(), separators=(",", ":")))
         return 0
-    from agent.protocol import ItemCompletedEvent, ItemStartedEvent
-    from agent.terminal import RichView
+    from agent import ItemCompletedEvent, ItemStartedEvent
+    from agent_cli.view import RichView
 
     view = RichView()
     for item in items:

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.syntax import Syntax
 
-from agent.protocol import (
+from agent import (
     Approval,
     CommandExecutionItem,
     Decision,

@@ -1,0 +1,71 @@
+"""Every method and command of the agent protocol, declared once.
+
+Plain data with no imports beyond the standard library, so the language server can declare
+its capabilities from it before the harness is loaded, and docs and tests can list it. Each
+front-end registers a handler for each entry it serves; a test checks that nothing is missing
+and nothing extra is served. Params and result models live in ``agent.protocol`` under the
+names given here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+PROTOCOL_VERSION = 2
+
+Direction = Literal["client→server", "server→client"]
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    params: str  # the agent.protocol model that parses the params
+    summary: str
+    kind: Literal["request", "notification"] = "request"
+    direction: Direction = "client→server"
+    issue: int | None = None  # the issue that builds it, for version-2 additions not built yet
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    arguments: str
+    result: str
+    summary: str
+
+
+METHODS: tuple[Method, ...] = (
+    Method("agent/thread/start", "ThreadStartParams", "start a thread; result {thread}"),
+    Method("agent/thread/list", "ThreadListParams", "the workspace's threads, newest first; result {threads}"),
+    Method("agent/thread/resume", "ThreadResumeParams",
+           "a thread's items and the events after afterSeq; result {thread, items, events, itemsComplete}"),
+    Method("agent/turn/start", "TurnStartParams", "start a turn; result {turn} at once, the turn runs on"),
+    Method("agent/turn/interrupt", "TurnInterruptParams", "interrupt the thread's running turn; result {interrupted}"),
+    Method("agent/approval/respond", "ApprovalRespondParams",
+           "answer an approval; result {outcome: resolved | alreadyResolved}"),
+    Method("agent/event", "Event", "a numbered event of a thread", kind="notification",
+           direction="server→client"),
+    Method("agent/thread/compact", "ThreadCompactParams", "compact a thread now", issue=11),
+    Method("agent/thread/subscribe", "ThreadSubscribeParams", "follow a thread from a seq", issue=12),
+    Method("agent/thread/unsubscribe", "ThreadUnsubscribeParams", "stop following a thread", issue=12),
+    Method("agent/thread/memory", "ThreadMemoryParams", "the background observer's session note", issue=13),
+    Method("agent/turn/undo", "TurnUndoParams", "undo a turn's file changes", issue=15),
+    Method("agent/turn/redo", "TurnUndoParams", "redo an undone turn", issue=15),
+)
+
+COMMANDS: tuple[Command, ...] = (
+    Command("agent.ask", "[{prompt, threadId?, uri?, range?}]", "{threadId, turnId}",
+            "ask the agent (with a selection when uri and range are given)"),
+    Command("agent.fix", "[uri, diagnostic]", "{threadId, turnId}", "ask the agent to fix a diagnostic"),
+    Command("agent.approve", "[approvalId, decision?]", "{outcome}", "approve a pending change or command"),
+    Command("agent.reject", "[approvalId, message?]", "{outcome}", "reject it; the message reaches the model"),
+    Command("agent.interrupt", "[threadId?]", "{interrupted}", "stop the running turn"),
+)
+
+COMMAND_NAMES: tuple[str, ...] = tuple(command.name for command in COMMANDS)
+
+
+def served() -> tuple[Method, ...]:
+    """The client→server requests built so far (the rest answer -32601 until their issue lands)."""
+    return tuple(m for m in METHODS if m.issue is None and m.direction == "client→server" and m.kind == "request")
