@@ -31,11 +31,15 @@ class Wire(BaseModel):
 
 
 class Position(Wire):
+    """A position in a document: 0-based line and character (UTF-16 code units by default)."""
+
     line: int = Field(ge=0)
     character: int = Field(ge=0)
 
 
 class Range(Wire):
+    """A range in a document, LSP-shaped: ``end`` is exclusive."""
+
     start: Position
     end: Position
 
@@ -51,6 +55,8 @@ ApprovalSource = Literal["codeAction", "request", "message", "policy"]
 
 
 class Thread(Wire):
+    """A durable conversation about one workspace; it survives server and editor restarts."""
+
     id: str
     title: str
     created_at: str
@@ -60,6 +66,8 @@ class Thread(Wire):
 
 
 class Turn(Wire):
+    """One user input and all the agent's work until it stops."""
+
     id: str
     thread_id: str
     status: TurnStatus = "running"
@@ -67,6 +75,8 @@ class Turn(Wire):
 
 
 class Usage(Wire):
+    """Token counts of a turn, summed over its model requests."""
+
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
@@ -85,6 +95,8 @@ class Usage(Wire):
 
 
 class TextPart(Wire):
+    """Plain text the user typed."""
+
     type: Literal["text"] = "text"
     text: str
 
@@ -101,12 +113,16 @@ DocumentUri = Annotated[str, AfterValidator(_well_formed_uri)]  # no NUL, no bro
 
 
 class SelectionPart(Wire):
+    """A range of a document; the server reads its text itself (from the open buffer if any)."""
+
     type: Literal["selection"] = "selection"
     uri: DocumentUri
     range: Range
 
 
 class DiagnosticPart(Wire):
+    """An LSP diagnostic of a document for the agent to fix."""
+
     type: Literal["diagnostic"] = "diagnostic"
     uri: DocumentUri
     diagnostic: dict[str, Any]
@@ -119,26 +135,36 @@ InputPart = Annotated[Union[TextPart, SelectionPart, DiagnosticPart], Field(disc
 
 
 class ItemBase(Wire):
+    """Fields every item has: identity and lifecycle status."""
+
     id: str
     status: ItemStatus = "inProgress"
 
 
 class UserMessageItem(ItemBase):
+    """The user's input to a turn."""
+
     type: Literal["userMessage"] = "userMessage"
     content: list[InputPart]
 
 
 class AgentMessageItem(ItemBase):
+    """Text the model wrote to the user; streamed by ``item/delta``."""
+
     type: Literal["agentMessage"] = "agentMessage"
     text: str = ""
 
 
 class ReasoningItem(ItemBase):
+    """The model's visible reasoning; streamed by ``item/delta``."""
+
     type: Literal["reasoning"] = "reasoning"
     text: str = ""
 
 
 class ToolCallItem(ItemBase):
+    """A tool call that has no richer item of its own."""
+
     type: Literal["toolCall"] = "toolCall"
     tool: str
     input: dict[str, Any]
@@ -146,18 +172,24 @@ class ToolCallItem(ItemBase):
 
 
 class FileChange(Wire):
+    """One file a ``fileChange`` item adds, updates or deletes; ``diff`` is a unified diff."""
+
     path: str
     kind: Literal["add", "update", "delete"]
     diff: str
 
 
 class FileChangeItem(ItemBase):
+    """Edits to files, proposed and then applied, rejected or in conflict."""
+
     type: Literal["fileChange"] = "fileChange"
     changes: list[FileChange]
     outcome: Literal["applied", "rejected", "conflict"] | None = None
 
 
 class CommandExecutionItem(ItemBase):
+    """A shell command the agent runs in the workspace."""
+
     type: Literal["commandExecution"] = "commandExecution"
     command: str
     cwd: str
@@ -166,22 +198,30 @@ class CommandExecutionItem(ItemBase):
 
 
 class Todo(Wire):
+    """One entry of the agent's todo list."""
+
     content: str
     status: Literal["pending", "in_progress", "completed"]
 
 
 class TodoListItem(ItemBase):
+    """The agent's todo list as it stands."""
+
     type: Literal["todoList"] = "todoList"
     todos: list[Todo]
 
 
 class SubagentItem(ItemBase):
+    """Work delegated to a child thread."""
+
     type: Literal["subagent"] = "subagent"
     child_thread_id: str
     description: str
 
 
 class CompactionItem(ItemBase):
+    """A summary that replaced the earlier conversation sent to the model."""
+
     type: Literal["compaction"] = "compaction"
     summary: str
 
@@ -210,6 +250,8 @@ class Location(Wire):
 
 
 class Approval(Wire):
+    """A question the harness asks before a tool acts; ``title`` is short and human."""
+
     id: str
     turn_id: str
     item_id: str
@@ -219,34 +261,45 @@ class Approval(Wire):
     command: str | None = None
     uri: str | None = None
     range: Range | None = None
-    locations: list[Location] | None = None  # v2: one per file it touches
+    locations: list[Location] | None = Field(None, description="v2: one entry per file it touches")
 
 
 # --- 4. events -------------------------------------------------------------------------------
 
 
 class EventBase(Wire):
+    """Fields every event has: its thread and its number there."""
+
     thread_id: str
-    seq: int = 0  # assigned by the store when the event is committed
+    seq: int = Field(0, description="per thread, from 1, grows by exactly 1; assigned by the store when "
+                                    "the event is committed")
 
 
 class ThreadStartedEvent(EventBase):
+    """A thread was created."""
+
     type: Literal["thread/started"] = "thread/started"
     thread: Thread
 
 
 class TurnStartedEvent(EventBase):
+    """A turn began."""
+
     type: Literal["turn/started"] = "turn/started"
     turn: Turn
 
 
 class ItemStartedEvent(EventBase):
+    """An item began, in its first state."""
+
     type: Literal["item/started"] = "item/started"
     turn_id: str
     item: Item
 
 
 class ItemDeltaEvent(EventBase):
+    """Streamed text appended to an ``agentMessage`` or ``reasoning`` item."""
+
     type: Literal["item/delta"] = "item/delta"
     turn_id: str
     item_id: str
@@ -254,32 +307,43 @@ class ItemDeltaEvent(EventBase):
 
 
 class ItemCompletedEvent(EventBase):
+    """An item reached its final state."""
+
     type: Literal["item/completed"] = "item/completed"
     turn_id: str
     item: Item
 
 
 class ApprovalRequestedEvent(EventBase):
+    """The harness waits for an answer before a tool acts."""
+
     type: Literal["approval/requested"] = "approval/requested"
     turn_id: str
     approval: Approval
 
 
 class ApprovalResolvedEvent(EventBase):
+    """An approval was answered; the first answer wins."""
+
     type: Literal["approval/resolved"] = "approval/resolved"
     approval_id: str
     decision: Decision
     source: ApprovalSource
-    client_name: str | None = None  # v2: who answered (LSP clientInfo.name, "agent-lsp ask", ...)
+    client_name: str | None = Field(None, description='v2: who answered (the LSP clientInfo.name, '
+                                                      '"agent-lsp ask", ...)')
 
 
 class TurnCompletedEvent(EventBase):
+    """A turn stopped, with its final status and token usage."""
+
     type: Literal["turn/completed"] = "turn/completed"
     turn: Turn
     usage: Usage
 
 
 class ThreadCompactedEvent(EventBase):
+    """The thread's conversation was compacted; the ``compaction`` item precedes it."""
+
     type: Literal["thread/compacted"] = "thread/compacted"
     item_id: str
     tokens_before: int
@@ -309,29 +373,39 @@ ITEM_ADAPTER: TypeAdapter[Item] = TypeAdapter(Item, config=ConfigDict(defer_buil
 
 
 class ThreadStartParams(Wire):
+    """Params of ``agent/thread/start``."""
+
     title: str | None = None
 
 
 class ThreadListParams(Wire):
-    pass
+    """Params of ``agent/thread/list`` (none)."""
 
 
 class ThreadResumeParams(Wire):
+    """Params of ``agent/thread/resume``."""
+
     thread_id: str
     after_seq: int = Field(default=0, ge=0, le=2**62)
 
 
 class TurnStartParams(Wire):
+    """Params of ``agent/turn/start``."""
+
     thread_id: str
     input: list[InputPart] = Field(min_length=1)
     work_done_token: str | int | None = None
 
 
 class TurnInterruptParams(Wire):
+    """Params of ``agent/turn/interrupt``."""
+
     thread_id: str
 
 
 class ApprovalRespondParams(Wire):
+    """Params of ``agent/approval/respond``."""
+
     approval_id: str
     decision: Decision
     message: str | None = None

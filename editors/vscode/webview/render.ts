@@ -5,7 +5,7 @@
 
 import { renderMarkdown } from '../src/chat/markdown';
 import type { FromWebview } from '../src/chat/messages';
-import type { Approval, FileChange, InputPart, Item } from '../src/chat/protocol';
+import type { Approval, FileChange, InputPart, Item, LspDiagnostic } from '../src/chat/protocol';
 import type { ChatItem } from '../src/chat/state';
 import { button, diffBlock, el, shortPath } from './dom';
 
@@ -41,7 +41,8 @@ function partChip(part: InputPart): HTMLElement | string {
     return el('span', { class: 'chip' }, `Selection ${shortPath(part.uri)}:${start.line + 1}-${end.line + 1}`);
   }
   if (part.type === 'diagnostic') {
-    return el('span', { class: 'chip' }, `Fix: ${part.diagnostic.message} (${shortPath(part.uri)}:${part.diagnostic.range.start.line + 1})`);
+    const diagnostic = part.diagnostic as unknown as LspDiagnostic;
+    return el('span', { class: 'chip' }, `Fix: ${diagnostic.message} (${shortPath(part.uri)}:${diagnostic.range.start.line + 1})`);
   }
   return '';
 }
