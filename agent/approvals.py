@@ -45,11 +45,6 @@ class ApprovalBroker:
         self._status = status
         self._waiting: dict[str, tuple[str, asyncio.Future[Answer]]] = {}
 
-    def waiting(self, approval_id: str) -> bool:
-        """Whether this process waits for an answer to ``approval_id``."""
-        entry = self._waiting.get(approval_id)
-        return entry is not None and not entry[1].done()
-
     async def ask(self, thread_id: str, approval: Approval) -> Answer:
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._waiting[approval.id] = (thread_id, future)

@@ -111,7 +111,9 @@ def apply_options(base: Settings, options: Mapping[str, Any] | None, *,
         try:
             current = Settings.model_validate({**current, option.field: value}).model_dump()
         except ValidationError as exc:
-            errors.append(f"{source} {option.key!r} = {value!r} {_problem(exc)}; using {option.default!r}")
+            kept = current[option.field]
+            errors.append(f"{source} {option.key!r} = {value!r} {_problem(exc)}; "
+                          f"{'using the default' if kept == option.default else 'keeping'} {kept!r}")
     return Settings.model_validate(current), errors
 
 

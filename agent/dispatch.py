@@ -95,6 +95,7 @@ class ToolDispatcher:
     async def _todo(self, scope: TurnScope, tool: Tool, args: Any, ctx: ToolContext,
                     raw: dict[str, Any]) -> ToolOutcome:
         with scope.item(TodoListItem(id=scope.new_item_id(), todos=args.todos)), _file_errors():
+            await self.gate.permit(scope, Action(tool.name, "read", ()))
             text = await tool.run(args, ctx)
         return ToolOutcome(text)
 
@@ -123,7 +124,6 @@ class ToolDispatcher:
             try:
                 result = await tool.execute(args, ctx, stream.add)
             except asyncio.CancelledError as exc:  # the item and the model keep what it printed
-                stream.flush()
                 partial = getattr(exc, "result", None)
                 output = partial.output if partial is not None else ""
                 handle.finish(status="interrupted", output=output)
@@ -134,7 +134,8 @@ class ToolDispatcher:
             except OSError as exc:
                 handle.finish(status="failed", output=str(exc))
                 return ToolOutcome(f"The command could not start: {exc}", True)
-            stream.flush()
+            finally:  # every streamed byte lands before the item completes
+                stream.flush()
             ok = result.exit_code == 0
             handle.finish(status="completed" if ok else "failed", exit_code=result.exit_code, output=result.output)
         return ToolOutcome(result.summary(args.timeout_s or 120.0), not ok)

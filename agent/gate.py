@@ -10,12 +10,13 @@ granted them (PROTOCOL.md section 3).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from agent.approvals import ApprovalBroker
-from agent.items import Refused, TurnScope
+from agent.items import CancelledWhileAsking, Refused, TurnScope
 from agent.permissions import Action, Allow, Deny, PermissionPolicy
 from agent.protocol import Approval, Decision
 
@@ -57,7 +58,10 @@ class Gate:
         request = approval()
         if verdict.reason:  # say why no rule could decide
             request = request.model_copy(update={"title": f"{request.title}. {verdict.reason}"})
-        answer = await self.broker.ask(scope.thread_id, request)
+        try:
+            answer = await self.broker.ask(scope.thread_id, request)
+        except asyncio.CancelledError as exc:  # interrupted while asking: the item ends declined
+            raise CancelledWhileAsking(*exc.args) from exc
         if answer.decision == "reject":
             reason = f" Their reason: {answer.message}" if answer.message else " They gave no reason."
             raise Refused(f"The user rejected this; nothing was done.{reason}")

@@ -47,7 +47,7 @@ from agent.rules import RuleFile
 from agent.store import Store, StoredThreadState, UnknownThread, new_id, owner_alive
 from agent.thread_state import ThreadState
 from agent.tools import Tool, default_tools
-from agent.transcript import Transcript
+from agent.transcript import Transcript, message
 from agent.turns import CancelScope, TurnHandle, TurnReport
 from agent.workspace import Workspace
 
@@ -192,30 +192,36 @@ class Harness:
         if busy is not None:
             raise TurnBusy(busy.id)
         self.check_rules()
-        for dead in [t for t, owner in self.store.running_turns(thread_id) if not owner_alive(owner)]:
-            repair_turn(self.store, self.log, dead)
+        for dead, owner in self.store.running_turns(thread_id):
+            if not owner_alive(owner):
+                repair_turn(self.store, self.log, dead, owner)
         turn = Turn(id=new_id("turn"), thread_id=thread_id, status="running")
         started = self.log.emit_turn_start(TurnStartedEvent(thread_id=thread_id, turn=turn), owner_alive)
         if isinstance(started, str):  # another live process runs a turn here: one writer per thread
             raise TurnBusy(started)
         scope = TurnScope(thread_id, turn.id, self.log.emit, self.workspace.secrets)
+        transcript = Transcript.load(self.store, thread_id)
         with scope.item(UserMessageItem(id=scope.new_item_id(), content=parts)):
-            pass
-        report: asyncio.Future[TurnReport] = asyncio.get_running_loop().create_future()
-        task = asyncio.get_running_loop().create_task(self._run_turn(scope, turn, parts, report))
+            # the request is in the transcript before anything can cut the turn off
+            content = scope.secrets.current().redact_json(render_input(parts, self.workspace))
+            transcript.append(turn.id, message({"role": "user", "content": content}))
+        loop = asyncio.get_running_loop()
+        report: asyncio.Future[TurnReport] = loop.create_future()
+        task = loop.create_task(self._run_turn(scope, turn, transcript, report))
         handle = TurnHandle(turn, CancelScope(task, parent), report)
+        # a task cancelled before it ever ran never reaches _run_turn's `finally`
+        task.add_done_callback(lambda _: self._finish(turn, TurnReport("interrupted"), report))
         self._running[thread_id] = handle
         return handle
 
-    async def _run_turn(self, scope: TurnScope, turn: Turn, parts: list[InputPart],
+    async def _run_turn(self, scope: TurnScope, turn: Turn, transcript: Transcript,
                         report: asyncio.Future[TurnReport]) -> None:
         result = TurnResult("failed", Usage(), "the turn did not start")
         runner: TurnRunner | None = None
         try:
             runner = TurnRunner(scope=scope, store=self.store, model=self.model, dispatcher=self.dispatcher,
-                                config=self._loop_config(turn.thread_id),
-                                transcript=Transcript.load(self.store, turn.thread_id))
-            result = await runner.run(render_input(parts, self.workspace))
+                                config=self._loop_config(turn.thread_id), transcript=transcript)
+            result = await runner.run()
         except asyncio.CancelledError:
             result = TurnResult("interrupted", runner.usage if runner else Usage())
         except Exception as exc:  # a bug must still end the turn visibly
@@ -225,12 +231,14 @@ class Harness:
             self._finish(turn, TurnReport(result.status, result.usage, result.error), report)
 
     def _finish(self, turn: Turn, final: TurnReport, report: asyncio.Future[TurnReport]) -> None:
+        """End the turn once: ``turn/completed`` stored and sent, the report set."""
+        if report.done():
+            return
         if self._running.get(turn.thread_id) is not None and self._running[turn.thread_id].turn is turn:
             del self._running[turn.thread_id]
         ended = turn.model_copy(update={"status": final.status, "error": final.error})
         self.log.emit(TurnCompletedEvent(thread_id=turn.thread_id, turn=ended, usage=final.usage))
-        if not report.done():
-            report.set_result(final)
+        report.set_result(final)
 
     def _loop_config(self, thread_id: str) -> LoopConfig:
         state = self.store.thread_state(thread_id)
@@ -256,8 +264,7 @@ class Harness:
             return False
         handle.cancel()
         await handle.scope.wait()
-        if self._running.get(thread_id) is handle:  # cancelled before it ever ran
-            self._finish(handle.turn, TurnReport("interrupted"), handle._report)
+        await handle.result()
         return True
 
     async def wait(self, thread_id: str) -> TurnReport | None:

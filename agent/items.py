@@ -10,12 +10,14 @@ split across two chunks never reaches the store or a client.
 ``TurnScope.item`` is the one way a tool call shows as an item: a context manager that starts
 the item and always completes it, whatever ends the block. The final state is the one the
 block gave ``ItemHandle.finish`` (also when it then raised); otherwise a normal exit is
-``completed``, a refusal (``Refused``) ``declined``, an interrupt or an error ``failed`` with
-the error as the item's output where the item has one.
+``completed``, a refusal (``Refused``) or an interrupt while a person was asked
+(``CancelledWhileAsking``) ``declined``, any other interrupt or error ``failed`` with the error
+as the item's output where the item has one.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,6 +43,10 @@ class Refused(Exception):
         self.message = message
 
 
+class CancelledWhileAsking(asyncio.CancelledError):
+    """An interrupt that came while a person was being asked: the item ends declined."""
+
+
 class ItemHandle:
     """The item a block works on; ``finish`` sets the state it completes with."""
 
@@ -60,7 +66,7 @@ def ending(item: Item, error: BaseException | None) -> dict[str, Any]:
     """The update that completes ``item`` when its block ended with ``error`` (None: normally)."""
     if error is None:
         return {"status": "completed"}
-    if isinstance(error, Refused):
+    if isinstance(error, (Refused, CancelledWhileAsking)):
         return {"status": "declined", **({"outcome": "rejected"} if isinstance(item, FileChangeItem) else {})}
     update: dict[str, Any] = {"status": "failed"}
     if "output" in type(item).model_fields and not isinstance(error, BaseExceptionGroup):

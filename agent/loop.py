@@ -30,6 +30,8 @@ Step = Callable[[], Awaitable["Step | None"]]
 MAX_ATTEMPTS = 5
 MAX_CONTINUATIONS = 3
 INTERRUPTED = "Interrupted by the user: this tool call did not finish. Check its effects before redoing it."
+INTERNAL_ERROR = ("Not finished: an internal error in agent-lsp stopped the turn during this tool call. Check "
+                  "its effects before redoing it.")
 
 
 @dataclass
@@ -92,8 +94,8 @@ class TurnRunner:
     _continuations: int = 0
     _shrunk: bool = False
 
-    async def run(self, user_content: list[dict[str, Any]]) -> TurnResult:
-        self._commit([{"role": "user", "content": user_content}])
+    async def run(self) -> TurnResult:
+        """Run the turn from the transcript as it stands (the user's message committed last)."""
         step: Step | None = self._call_model
         try:
             while step is not None:
@@ -132,11 +134,13 @@ class TurnRunner:
                 outcome = await self.dispatcher.run(self._call_scope(call["id"]), call)
                 results.append(outcome.result_block(call["id"]))
                 self.store.call_result(self.scope.thread_id, call["id"], secrets.redact_json(results[-1]))
-        except asyncio.CancelledError as exc:
-            # a tool stopped by the interrupt may say what it did so far (a command's output)
+        except BaseException as exc:
+            # every call gets a result, so the transcript stays valid and the model learns what
+            # ran: a tool stopped by the interrupt may say what it did so far (a command's output)
             partial = getattr(exc, "outcome", None)
+            filler = INTERRUPTED if isinstance(exc, asyncio.CancelledError) else INTERNAL_ERROR
             for call in calls[len(results):]:
-                outcome = partial if isinstance(partial, ToolOutcome) else ToolOutcome(INTERRUPTED, True)
+                outcome = partial if isinstance(partial, ToolOutcome) else ToolOutcome(filler, True)
                 partial = None
                 results.append(outcome.result_block(call["id"]))
             self._commit([assistant, {"role": "user", "content": results}])

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from agent.protocol import Decision, PermissionMode
-from agent.rules import Rule, RuleFile, command_verdict, denies_path, rule_matches
+from agent.rules import Rule, RuleFile, command_verdict, denies_path, literal_path_pattern, rule_matches
 from agent.shell import RUNS_OTHERS, analyse
 
 ActionKind = Literal["read", "edit", "command"]
@@ -74,9 +74,10 @@ def session_key(action: Action) -> str | None:
 
 
 def always_rules(action: Action) -> list[Rule]:
-    """The rules "approve always" saves for this action: as wide as ``session_key``."""
+    """The rules "approve always" saves for this action: as wide as ``session_key``; a path is
+    saved with its glob syntax escaped, so that ``app/[id]/page.tsx`` names that file alone."""
     if action.kind != "command":
-        return [Rule(action.tool, target) for target in action.targets]
+        return [Rule(action.tool, literal_path_pattern(target)) for target in action.targets]
     key = session_key(action)
     if key is None:
         return []

@@ -38,12 +38,17 @@ CUT_OFF = ("[agent-lsp] The previous turn was cut off: agent-lsp stopped (a cras
            "anything it touched before you continue, and do not assume an unfinished step happened.")
 
 
-def dead_turns(store: Store, workspace: str) -> list[Turn]:
-    return [turn for turn, owner in store.running_turns()
+def dead_turns(store: Store, workspace: str) -> list[tuple[Turn, str]]:
+    """Turns of ``workspace`` still marked running whose process is gone, with that owner."""
+    return [(turn, owner) for turn, owner in store.running_turns()
             if not owner_alive(owner) and store.thread_workspace(turn.thread_id) == workspace]
 
 
-def repair_turn(store: Store, log: EventLog, turn: Turn) -> None:
+def repair_turn(store: Store, log: EventLog, turn: Turn, dead_owner: str) -> bool:
+    """Finish a turn whose process (``dead_owner``) died; False when another process claimed
+    it first (two servers opening the workspace at once repair it once, not twice)."""
+    if not store.claim_turn(turn.id, dead_owner):
+        return False
     stop_leftovers(store, turn.id)  # commands it left running stop before anything is told
     started: dict[str, Item] = {}
     latest: dict[str, Item] = {}
@@ -74,6 +79,7 @@ def repair_turn(store: Store, log: EventLog, turn: Turn) -> None:
     log.emit(TurnCompletedEvent(thread_id=turn.thread_id,
                                 turn=turn.model_copy(update={"status": "interrupted", "error": DIED}),
                                 usage=Usage()))
+    return True
 
 
 def tell_the_model(store: Store, turn: Turn, items: dict[str, Item], unanswered: set[str]) -> None:
@@ -125,8 +131,5 @@ def _what_happened(item: Item | None, was_asking: bool) -> str:
 
 
 def recover(store: Store, log: EventLog, workspace: str) -> list[Turn]:
-    """Repair every dead turn of this workspace; returns them."""
-    repaired = dead_turns(store, workspace)
-    for turn in repaired:
-        repair_turn(store, log, turn)
-    return repaired
+    """Repair every dead turn of this workspace; returns those this process repaired."""
+    return [turn for turn, owner in dead_turns(store, workspace) if repair_turn(store, log, turn, owner)]

@@ -5,8 +5,9 @@
 A rule names a tool, optionally with a pattern in parentheses. For file tools the pattern is
 a path glob relative to the workspace, in the one dialect ``glob`` and ``grep`` use
 (``search_common.compile_glob``: ``*`` stays within a folder, ``**`` crosses folders,
-``{a,b}``, ``[...]``). For ``run_command`` it is a command glob where ``*`` matches anything
-and ``prog *`` also matches ``prog`` alone. A deny rule is tried on every simple command the
+``{a,b}``, ``[...]``, ``\\`` escapes; "approve always" saves a path with these escaped).
+For ``run_command`` it is a command glob where ``*`` matches anything and ``prog *`` also
+matches ``prog`` alone. A deny rule is tried on every simple command the
 line runs, in every form ``agent.shell`` unwraps it to (``bash -c '…'``, ``$(…)``, ``env``,
 ``/usr/bin/git``, ``git -C dir``…). An allow rule with a wildcard matches only a line that is
 one plain simple command: ``pytest *`` must not allow ``pytest; rm -rf ~``.
@@ -110,6 +111,20 @@ def denies_path(rule: Rule, rel: str) -> bool:
     """A deny rule on any file tool with a path pattern hides that path from every file tool:
     `read_file(.env)` also keeps `.env` out of grep, glob and edits."""
     return rule.tool in FILE_TOOLS and rule.pattern is not None and _path_matches(rule.pattern, rel)
+
+
+_GLOB_SYNTAX = re.compile(r"([*?\[\]{}\\])")
+
+
+def literal_path_pattern(rel: str) -> str:
+    """A path rule pattern that matches exactly the path ``rel``: the glob syntax of the dialect
+    (``*``, ``?``, ``[``, ``]``, ``{``, ``}`` and the escape ``\\``) escaped, and whitespace at
+    either end, which ``parse_rule`` would strip, put in a ``[ ]`` class."""
+    body = _GLOB_SYNTAX.sub(r"\\\1", rel)
+    stripped = body.strip()
+    start = body.index(stripped) if stripped else len(body)
+    lead, trail = body[:start], body[start + len(stripped):]
+    return "".join(f"[{ch}]" for ch in lead) + stripped + "".join(f"[{ch}]" for ch in trail)
 
 
 def _path_matches(pattern: str, rel: str) -> bool:

@@ -23,8 +23,7 @@ their values are replaced by ``[redacted: NAME]`` in every text the harness keep
 and streamed output. Streams are redacted over a sliding window (``StreamRedactor``) so a
 secret split across two chunks is caught too.
 
-``redact`` / ``child_environment`` / ``secret_values`` are thin module-level wrappers over the
-environment only (no workspace settings), for callers that have no ``SecretSource``.
+``child_environment`` gives the environment commands run with.
 """
 
 from __future__ import annotations
@@ -233,15 +232,7 @@ def environment_secrets(environ: Mapping[str, str]) -> list[Secret]:
     return found
 
 
-# --- thin wrappers over the environment alone -------------------------------------------------
-
-
-def secret_values() -> list[str]:
-    return [s.value for s in SecretSource().current().values]
-
-
-def redact(text: str) -> str:
-    return SecretSource().current().redact(text)
+# --- the commands' environment -------------------------------------------------------------------
 
 
 def child_environment() -> dict[str, str]:

@@ -5,21 +5,27 @@ command in it: inside ``$(…)``, backticks, subshells, ``{ …; }`` groups, pip
 process substitutions, redirections, ``if``/``for``/``while``/``until`` bodies and function
 bodies. Each simple command comes in several *forms*, all of which a deny rule is tried on:
 the words as typed (quotes removed, leading ``VAR=value`` assignments dropped), then the
-program by its basename (``/usr/bin/git`` is ``git``), then through each wrapper (``env``,
-``command``, ``builtin``, ``exec``, ``nohup``, ``setsid``, ``timeout``, ``nice``, ``ionice``,
-``stdbuf``, ``time``, ``xargs``, ``sudo``, ``doas``) with its options skipped, then with git's
-global options (``-C dir``, ``-c k=v``, ``--git-dir=…``) skipped. The script of ``bash -c``,
-``sh -c``, ``zsh -c``, ``dash -c``, ``ksh -c``, of ``eval`` and of ``trap`` is analysed in turn
-when it is literal text, and so is the command of ``find -exec``.
+program by its basename (``/usr/bin/git`` is ``git``), then through each wrapper of
+``agent.shell_programs.WRAPPERS`` (``env``, ``sudo``, ``timeout``, ``xargs``, ``busybox``,
+``flock``, ``chroot``, ``watch``, ``unshare``, ``nsenter``, ``taskset``, ``chrt``, ``prlimit``,
+``strace``, ``setpriv``, ``pkexec``…) with its options skipped, and through ``su``, ``runuser``
+and ``script``, whose options may come anywhere; then with git's global options (``-C dir``,
+``-c k=v``, ``--git-dir=…``) skipped. The script of ``bash -c`` (and of every shell in
+``SHELLS``), ``su -c``, ``script -c``, ``flock FILE -c``, ``watch``, ``eval`` and ``trap`` is
+analysed in turn when it is literal text, and so is the command of ``find -exec``. Words that
+xargs or find fill in (``{}``, xargs' input) are unknown words.
 
-A word only known when the command runs (``$X``, ``$(…)``, a glob, ``{a,b}``, ``$'…'``) is an
-unknown word. What cannot be analysed is reported in ``problems``, with the reason: a parse
-error or a construct the parser does not know (``case``, ``[[ ]]``, ``$((…))``), a program
-word that is unknown (``$CMD push``), a nested shell fed from stdin, a variable or a file
-descriptor, ``eval`` of unknown text, a substitution hidden in ``${…}`` or in a here-document,
-an unknown option of a wrapper, and an alias or a git alias defined on the command line.
-``source FILE`` and ``bash FILE`` run a script file, which is a program like any other: what a
-program or a script does once it runs is beyond any command rule.
+A word only known when the command runs (``$X``, ``$(…)``, ``<(…)``, a glob, ``{a,b}``,
+``$'…'``) is an unknown word. What cannot be analysed is reported in ``problems``, with the
+reason: a parse error or a construct the parser does not know (``case``, ``[[ ]]``,
+``$((…))``), a program word that is unknown (``$CMD push``), a shell or ``source`` fed from
+stdin, a variable or a file descriptor (``bash /dev/stdin``, ``source <(…)``,
+``sh /proc/self/fd/0``, ``BASH_ENV=<(…)``), a wrapper that starts a shell reading stdin
+(``chroot DIR``, ``su``), a program of ``OPAQUE`` (``parallel``, ``ssh``, ``systemd-run``…),
+``eval`` of unknown text, a substitution hidden in ``${…}`` or in a here-document, an unknown
+option of a wrapper, and an alias or a git alias defined on the command line. ``source FILE``
+and ``bash FILE`` run a script file, which is a program like any other: what a program or a
+script does once it runs is beyond any command rule.
 """
 
 from __future__ import annotations
@@ -31,12 +37,18 @@ from typing import Any, NamedTuple
 
 import bashlex  # type: ignore[import-untyped]
 
+from agent.shell_programs import (EVALUATORS, GIT, OPAQUE, PERMUTED, RUNS_OTHERS, RUNUSER, SCRIPT, SHELL, SHELLS, SU,
+                                  WRAPPERS, Options, reads_descriptor)
+
+__all__ = ["RUNS_OTHERS", "SHELLS", "WRAPPERS", "Analysis", "Form", "Options", "SimpleCommand", "Word", "analyse",
+           "text_of", "unwrap"]
+
 MAX_DEPTH = 8
-SHELLS = frozenset({"bash", "sh", "zsh", "dash", "ksh", "mksh", "ash"})
 _GLOB_OR_BRACE = re.compile(r"[*?\[]|\{[^}]*(,|\.\.)[^}]*\}")
 _QUOTED_HEREDOC = re.compile(r"<<(-?)[ \t]*(?:'(\w+)'|\"(\w+)\"|\\(\w+))")
 _TIME_WORD = re.compile(r"(^|[;&|({!\n]|\b(?:then|do|else|elif)\b)([ \t]*)time\b")
 _EXPANDS = ("$(", "`", "<(", ">(")
+_STARTUP = ("BASH_ENV=", "ENV=")  # a script a shell runs before its own
 
 
 class Word(NamedTuple):
@@ -62,61 +74,6 @@ class SimpleCommand:
     @property
     def typed(self) -> str:
         return text_of(self.forms[0])
-
-
-@dataclass(frozen=True)
-class Options:
-    """A wrapper's command line: which options take an argument, what comes before the program."""
-
-    with_arg: str = ""
-    flags: str = ""
-    long_with_arg: frozenset[str] = frozenset()
-    long_flags: frozenset[str] = frozenset()
-    positionals: int = 0  # operands before the program (timeout's duration)
-    assignments: bool = False  # NAME=value words before the program (env, sudo)
-    digits: bool = False  # -N as an option (nice -10)
-    optional: str = ""  # short options whose argument, if any, is attached (xargs -i{})
-
-
-def _set(*names: str) -> frozenset[str]:
-    return frozenset(names)
-
-
-WRAPPERS: dict[str, Options] = {
-    "env": Options("uCS", "i0v", _set("unset", "chdir", "split-string"),
-                   _set("ignore-environment", "null", "debug", "default-signal", "ignore-signal", "block-signal",
-                        "list-signal-handling"), assignments=True),
-    "command": Options(flags="pvV"),
-    "builtin": Options(),
-    "exec": Options("a", "cl"),
-    "nohup": Options(),
-    "setsid": Options(flags="cfw", long_flags=_set("ctty", "fork", "wait")),
-    "timeout": Options("sk", "v", _set("signal", "kill-after"), _set("preserve-status", "foreground", "verbose"),
-                       positionals=1),
-    "nice": Options("n", long_with_arg=_set("adjustment"), digits=True),
-    "ionice": Options("cnpPu", "t", _set("class", "classdata", "pid", "pgid", "uid"), _set("ignore")),
-    "stdbuf": Options("ioe", long_with_arg=_set("input", "output", "error")),
-    "time": Options("fo", "apqv", _set("format", "output"), _set("append", "portability", "verbose", "quiet")),
-    "xargs": Options("aEdILnPs", "0oprtx", _set("arg-file", "delimiter", "max-args", "max-procs", "max-chars",
-                                                "process-slot-var"),
-                     _set("null", "interactive", "no-run-if-empty", "verbose", "exit", "open-tty", "show-limits",
-                          "eof", "replace", "max-lines"), optional="eil"),
-    "sudo": Options("ughpCDRrtTU", "AbEeHiKklnPSsVvB",
-                    _set("user", "group", "host", "prompt", "close-from", "chdir", "chroot", "role", "type",
-                         "command-timeout", "other-user"),
-                    _set("askpass", "background", "bell", "preserve-env", "edit", "set-home", "login",
-                         "remove-timestamp", "reset-timestamp", "list", "non-interactive", "preserve-groups", "stdin",
-                         "shell", "validate", "version", "help"), assignments=True),
-    "doas": Options("uC", "nsL"),
-}
-GIT = Options("Cc", "pPhv", _set("git-dir", "work-tree", "namespace", "super-prefix", "config-env", "attr-source",
-                                 "list-cmds"),
-              _set("paginate", "no-pager", "bare", "no-replace-objects", "literal-pathspecs", "glob-pathspecs",
-                   "noglob-pathspecs", "icase-pathspecs", "no-optional-locks", "no-advice", "exec-path", "version",
-                   "help", "html-path", "man-path", "info-path", "no-lazy-fetch"))
-SHELL = Options("oO", "abefhkmnptuvxBCEHPTilrsDc", _set("rcfile", "init-file"))
-EVALUATORS = frozenset({"eval", "trap"})
-RUNS_OTHERS = frozenset(WRAPPERS) | SHELLS | EVALUATORS | {"find", "source", "."}  # run a command named in args
 
 
 @dataclass
@@ -238,13 +195,24 @@ class _Walker:
                 words.append(Word(part.word, _literal(self.source, part)))
             elif part.kind == "assignment":
                 self.extras = True
+                _startup(Word(part.word, _literal(self.source, part)), self.result)
             self.visit(part)
+        for word in words:
+            _startup(word, self.result)
         if words:
             unwrap(tuple(words), self.depth, self.result)
 
 
+def _startup(word: Word, result: Analysis) -> None:
+    """``BASH_ENV=<(…) bash x.sh``: a shell first runs the script its ``BASH_ENV`` names."""
+    name, _, value = word.text.partition("=")
+    if word.text.startswith(_STARTUP) and (not word.known or reads_descriptor(value)):
+        result.problems.append(f"it sets {name} to a script read from a descriptor or only known when it runs")
+
+
 def unwrap(words: Form, depth: int, result: Analysis) -> None:
-    """Add the simple command ``words`` with all its forms; follow shells, ``eval`` and ``find -exec``."""
+    """Add the simple command ``words`` with all its forms; follow wrappers, shells, ``eval``,
+    ``source`` and ``find -exec``."""
     forms: list[Form] = [words]
     while words:
         program = words[0]
@@ -256,24 +224,152 @@ def unwrap(words: Form, depth: int, result: Analysis) -> None:
             words = (Word(base), *words[1:])
             forms.append(words)
         if base in WRAPPERS:
-            rest = skip_options(WRAPPERS[base], words[1:], base, result)
-            if rest is None or not rest:
-                break
-            words = rest
-            forms.append(words)
-            continue
-        if base == "git":
-            _git(words, forms, result)
-        elif base in SHELLS:
-            _shell(words, depth, result)
-        elif base in EVALUATORS:
-            _evaluate(base, words, depth, result)
-        elif base == "find":
-            _find(words, depth, result)
-        elif base == "alias" and any("=" in word.text or not word.known for word in words[1:]):
-            result.problems.append("it defines an alias, which may rename any program")
-        break
+            rest = _wrapped(base, words, depth, result)
+        elif base in PERMUTED:
+            rest = _permuted_program(base, words[1:], result)
+        else:
+            rest = None
+            if base in OPAQUE:
+                result.problems.append(f"{base} runs commands in ways that cannot be followed, so they cannot "
+                                       "be checked")
+            elif base == "git":
+                _git(words, forms, result)
+            elif base in SHELLS:
+                _shell(words, depth, result)
+            elif base in EVALUATORS:
+                _evaluate(base, words, depth, result)
+            elif base in ("source", "."):
+                _source(words, result)
+            elif base == "find":
+                _find(words, depth, result)
+            elif base == "alias" and any("=" in word.text or not word.known for word in words[1:]):
+                result.problems.append("it defines an alias, which may rename any program")
+        if not rest:
+            break
+        words = rest
+        forms.append(words)
     result.commands.append(SimpleCommand(tuple(forms)))
+
+
+def _wrapped(base: str, words: Form, depth: int, result: Analysis) -> Form | None:
+    """The program (and its arguments) a wrapper runs; None when there is none to follow."""
+    spec = WRAPPERS[base]
+    rest = skip_options(spec, words[1:], base, result)
+    if rest is None:
+        return None
+    options = words[1:len(words) - len(rest)]
+    if base == "xargs" and rest:
+        return _xargs(spec, options, rest)
+    if base == "flock" and rest and rest[0].text in ("-c", "--command"):
+        return (Word("sh"), *rest)  # flock FILE -c SCRIPT runs SCRIPT with the shell
+    if base == "watch" and rest:  # `sh -c` of the words joined, or the words themselves with -x
+        _shell((Word("sh"), Word("-c"), Word(text_of(rest), all(w.known for w in rest))), depth, result)
+    if not rest and (spec.shell_default or base == "sudo" and _given(spec, options, "is", ("shell", "login"))):
+        result.problems.append(f"{base} with no program starts a shell reading standard input, which cannot be "
+                               "checked")
+    return rest
+
+
+def _xargs(spec: Options, options: Form, rest: Form) -> Form:
+    """What xargs runs: words holding its ``-I`` replace string are only known when it runs, and
+    without one, the words it reads are appended (``… | xargs env`` runs whatever it reads)."""
+    replace = None
+    for k, word in enumerate(options):
+        text = word.text
+        if text.startswith("--replace"):
+            replace = text.partition("=")[2] or "{}"
+        elif text.startswith("-") and not text.startswith("--"):
+            for j, letter in enumerate(text[1:], start=2):
+                if letter == "I":
+                    replace = text[j:] or (options[k + 1].text if k + 1 < len(options) else "")
+                elif letter == "i":
+                    replace = text[j:] or "{}"
+                if letter in spec.with_arg or letter in spec.optional:
+                    break
+    if replace:
+        return tuple(Word(w.text, w.known and replace not in w.text) for w in rest)
+    return (*rest, Word("<input>", known=False))
+
+
+def _given(spec: Options, options: Form, letters: str, longs: tuple[str, ...]) -> bool:
+    """Whether any of these options is among a wrapper's option words."""
+    for word in options:
+        text = word.text
+        if text.startswith("--"):
+            if text[2:].split("=", 1)[0] in longs:
+                return True
+        elif text.startswith("-"):
+            for letter in text[1:]:
+                if letter in letters:
+                    return True
+                if letter in spec.with_arg or letter in spec.optional:
+                    break
+    return False
+
+
+def _permuted_program(name: str, words: Form, result: Analysis) -> Form | None:
+    """What ``su``, ``runuser`` and ``script`` run: a ``-c`` script through the shell, the program
+    of ``runuser -u USER PROG``, or the shell with su's extra arguments (``su root -- -c '…'``)."""
+    spec = {"su": SU, "runuser": RUNUSER, "script": SCRIPT}[name]
+    parsed = _permuted(spec, words, name, result)
+    if parsed is None:
+        return None
+    options, operands = parsed
+    scripts = [value for option, value in options if option in ("c", "C", "command", "session-command")]
+    shell = next((value for option, value in reversed(options) if option in ("s", "shell")), Word("sh"))
+    if scripts:
+        return (shell, Word("-c"), scripts[-1], *operands[1:])
+    if name == "runuser" and any(option in ("u", "user") for option, _ in options) and operands:
+        return tuple(operands)
+    if name != "script" and len(operands) > 1:
+        return (shell, *operands[1:])
+    result.problems.append(f"{name} with no command starts a shell reading standard input, which cannot be checked")
+    return None
+
+
+def _permuted(spec: Options, words: Form, name: str,
+              result: Analysis) -> tuple[list[tuple[str, Word]], list[Word]] | None:
+    """Options and operands of a program whose options may come anywhere before ``--``."""
+    options: list[tuple[str, Word]] = []
+    operands: list[Word] = []
+    i = 0
+    while i < len(words):
+        word, text = words[i], words[i].text
+        if not word.known:
+            result.problems.append(f"a word given to {name} ({text!r}) is only known when it runs")
+            return None
+        after = words[i + 1] if i + 1 < len(words) else Word("")
+        if text == "--":
+            operands.extend(words[i + 1:])
+            break
+        if text.startswith("--"):
+            option, eq, value = text[2:].partition("=")
+            if option in spec.long_with_arg:
+                options.append((option, Word(value) if eq else after))
+                i += 1 if eq else 2
+            elif option in spec.long_flags and not eq:
+                options.append((option, Word("")))
+                i += 1
+            else:
+                result.problems.append(f"{name} is given an option it is not known to take ({text})")
+                return None
+            continue
+        if not text.startswith("-") or text == "-":
+            operands.extend([word] if text != "-" else [])  # `su -` is `su --login`
+            i += 1
+            continue
+        i += 1
+        for j, letter in enumerate(text[1:], start=2):
+            if letter in spec.with_arg or letter in spec.optional:
+                attached = j < len(text) or letter in spec.optional
+                options.append((letter, Word(text[j:]) if attached else after))
+                i += 0 if attached else 1
+                break
+            if letter not in spec.flags:
+                result.problems.append(f"{name} is given an option it is not known to take (-{letter})")
+                return None
+            options.append((letter, Word("")))
+    return options, operands
 
 
 def skip_options(spec: Options, words: Form, name: str, result: Analysis) -> Form | None:
@@ -325,11 +421,14 @@ def skip_options(spec: Options, words: Form, name: str, result: Analysis) -> For
                 j += 1
             i += taken
             continue
+        if positionals and spec.shape and not re.fullmatch(spec.shape, text):
+            positionals = 0  # `chrt -o rm …`: no priority given, this is the program
         if positionals:
             positionals -= 1
             i += 1
-            continue
-        break
+            if positionals:
+                continue
+        break  # options stop at the first operand (getopt's `+`)
     return words[i + positionals:] if i + positionals <= len(words) else ()
 
 
@@ -355,29 +454,73 @@ def _git(words: Form, forms: list[Form], result: Analysis) -> None:
 
 
 def _shell(words: Form, depth: int, result: Analysis) -> None:
+    """A nested shell: its ``-c`` script (and fish's ``-C``) analysed in turn; a script read from
+    standard input or a descriptor (``-s``, no operand, ``/dev/stdin``, ``/dev/fd/N``) is a problem."""
+    name = words[0].text
+    with_arg = "oOCpdfD" if name == "fish" else SHELL.with_arg
     command_mode = reads_stdin = False
+    scripts: list[Word] = []
     i = 1
-    while i < len(words) and words[i].known and words[i].text[:1] in ("-", "+") and words[i].text not in ("-", "--"):
-        text = words[i].text
+    while i < len(words) and words[i].text[:1] in ("-", "+") and words[i].text not in ("-", "--"):
+        word, text = words[i], words[i].text
+        after = words[i + 1] if i + 1 < len(words) else Word("")
+        if not word.known:
+            result.problems.append(f"an option of {name} ({text!r}) is only known when it runs")
+            return
         if text.startswith("--"):
-            i += 2 if text[2:] in SHELL.long_with_arg else 1
+            option, eq, value = text[2:].partition("=")
+            if option in ("command", "init-command"):
+                scripts.append(Word(value) if eq else after)
+            i += 2 if not eq and option in SHELL.long_with_arg else 1
             continue
         command_mode |= "c" in text
         reads_stdin |= "s" in text
-        i += 2 if any(letter in SHELL.with_arg for letter in text[1:]) else 1
+        if name == "fish" and "C" in text:
+            attached = text[text.index("C") + 1:]
+            scripts.append(Word(attached) if attached else after)
+        i += 2 if any(letter in with_arg for letter in text[1:]) else 1
     if i < len(words) and words[i].text in ("-", "--"):
         i += 1
     operands = words[i:]
-    name = words[0].text
+    for script in scripts:
+        _script(name, script, depth, result)
     if command_mode:
-        if operands and not operands[0].known:
-            result.problems.append(f"the script given to {name} -c is only known when it runs")
-        elif operands:
-            _nested(operands[0].text, depth, result)
+        if not operands:
+            result.problems.append(f"{name} -c is given no script here (it would come from elsewhere, e.g. "
+                                   "xargs), which cannot be checked")
+        else:
+            _script(name, operands[0], depth, result)
     elif reads_stdin or not operands:
         result.problems.append(f"{name} reads its commands from standard input, which cannot be checked")
     elif not operands[0].known:
         result.problems.append(f"the script {name} runs is only known when the command runs")
+    elif reads_descriptor(operands[0].text):
+        result.problems.append(f"{name} {operands[0].text} reads its commands from standard input or a file "
+                               "descriptor, which cannot be checked")
+
+
+def _script(name: str, script: Word, depth: int, result: Analysis) -> None:
+    if script.known:
+        _nested(script.text, depth, result)
+    else:
+        result.problems.append(f"the script given to {name} -c is only known when it runs")
+
+
+def _source(words: Form, result: Analysis) -> None:
+    """``source FILE`` runs a script file, beyond any rule; one read from a descriptor
+    (``<(…)``, ``/dev/stdin``, ``/dev/fd/N``) or only known at run time cannot be checked."""
+    name, operands = words[0].text, words[1:]
+    if operands and operands[0].text == "-p":
+        operands = operands[2:]  # bash 5.3: source -p PATH FILE
+    if operands and operands[0].text == "--":
+        operands = operands[1:]
+    if not operands:
+        return
+    if not operands[0].known:
+        result.problems.append(f"the script {name} runs is only known when the command runs")
+    elif reads_descriptor(operands[0].text):
+        result.problems.append(f"{name} {operands[0].text} runs commands read from standard input or a file "
+                               "descriptor, which cannot be checked")
 
 
 def _evaluate(name: str, words: Form, depth: int, result: Analysis) -> None:
@@ -395,8 +538,9 @@ def _find(words: Form, depth: int, result: Analysis) -> None:
     while i < len(words):
         if words[i].text in ("-exec", "-execdir", "-ok", "-okdir"):
             end = next((j for j in range(i + 1, len(words)) if words[j].text in (";", "+")), len(words))
-            if end > i + 1:
-                unwrap(words[i + 1:end], depth + 1, result)
+            if end > i + 1:  # `{}` is a file name, only known when find runs
+                unwrap(tuple(Word(w.text, w.known and "{}" not in w.text) for w in words[i + 1:end]), depth + 1,
+                       result)
             i = end
         i += 1
 

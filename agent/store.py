@@ -408,10 +408,13 @@ class Store:
             ).fetchone()
         return None if row is None else Turn(id=row[0], thread_id=row[1], status=row[2], error=row[3])
 
-    def turn_item_ids(self, turn_id: str) -> list[str]:
-        with self._lock:
-            rows = self._db.execute("SELECT id FROM items WHERE turn_id=? ORDER BY ord", (turn_id,)).fetchall()
-        return [r[0] for r in rows]
+    def claim_turn(self, turn_id: str, dead_owner: str) -> bool:
+        """Take over a running turn whose owner died, in one transaction: True for exactly one
+        claimant. A claimant that dies in turn leaves a dead owner, so the next one claims it."""
+        with self._tx() as db:
+            cursor = db.execute("UPDATE turns SET owner=? WHERE id=? AND status='running' AND COALESCE(owner, '')=?",
+                                (self.owner, turn_id, dead_owner))
+            return cursor.rowcount == 1
 
     # --- approvals -----------------------------------------------------------------------------
     # Projected from approval/requested and approval/resolved (and expired by the end of their
@@ -514,15 +517,6 @@ class Store:
             db.executemany(
                 "INSERT INTO messages (thread_id, idx, turn_id, body) VALUES (?,?,?,?)",
                 [(thread_id, i, turn_id, json.dumps(m, separators=(",", ":"))) for i, m in enumerate(messages)],
-            )
-
-    def rewrite_messages(self, thread_id: str, messages: list[dict[str, Any]]) -> None:
-        """Replace the bodies of the transcript's messages in place, in one transaction
-        (used when old tool results are shortened; the message count does not change)."""
-        with self._tx() as db:
-            db.executemany(
-                "UPDATE messages SET body=? WHERE thread_id=? AND idx=?",
-                [(json.dumps(m, separators=(",", ":")), thread_id, i) for i, m in enumerate(messages)],
             )
 
     def messages(self, thread_id: str) -> list[dict[str, Any]]:

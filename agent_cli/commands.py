@@ -14,11 +14,12 @@ import os
 import signal
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agent import (
     NO_KEY_MESSAGE,
+    OPTIONS,
     ApprovalRequestedEvent,
     Event,
     Settings,
@@ -28,6 +29,7 @@ from agent import (
     UnknownThread,
     Workspace,
     api_key_present,
+    apply_options,
     resolve_settings,
 )
 
@@ -38,13 +40,25 @@ EXIT_CODES = {"completed": 0, "failed": 1, "interrupted": 130}
 class AskOptions:
     prompt: str
     workspace: Path
-    mode: str | None = None
+    settings: dict[str, str] = field(default_factory=dict)  # camelCase options from the flags
     thread_id: str | None = None
     json: bool = False
 
 
-def _settings(mode: str | None) -> tuple[Settings, list[str]]:
-    return resolve_settings({"permissionMode": mode} if mode else None)
+def _settings(flags: dict[str, str] | None = None) -> tuple[Settings, list[str]]:
+    """Environment, then the command line's flags on top (``--max-tokens`` and the like)."""
+    settings, errors = resolve_settings(None)
+    if not flags:
+        return settings, errors
+    numeric = {o.key for o in OPTIONS if isinstance(o.default, (int, float)) and not isinstance(o.default, bool)}
+    typed: dict[str, object] = {}
+    for key, value in flags.items():
+        try:
+            typed[key] = float(value) if key in numeric and "." in value else int(value) if key in numeric else value
+        except ValueError:
+            typed[key] = value  # reported by validation
+    settings, bad = apply_options(settings, typed, source="option")
+    return settings, errors + bad
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -56,9 +70,11 @@ def ask(options: AskOptions) -> int:
     from agent import prewarm
 
     threading.Thread(target=prewarm, name="prewarm-anthropic", daemon=True).start()
-    settings, errors = _settings(options.mode)
+    settings, errors = _settings(options.settings)
     for error in errors:
         print(f"agent-lsp: {error}", file=sys.stderr)
+    if any(error.startswith("option ") for error in errors):
+        return 2
     if not api_key_present():
         return _fail(NO_KEY_MESSAGE, 1)
     if not options.prompt.strip():
@@ -126,7 +142,7 @@ async def _ask(options: AskOptions, settings: Settings) -> int:
 
 
 def threads(workspace: Path, as_json: bool) -> int:
-    settings, _ = _settings(None)
+    settings, _ = _settings()
     store = Store.open_default(settings.state_dir)
     found = store.list_threads(str(workspace.resolve()))
     if as_json:
@@ -147,7 +163,7 @@ def threads(workspace: Path, as_json: bool) -> int:
 
 
 def show(workspace: Path, thread_id: str, as_json: bool) -> int:
-    settings, _ = _settings(None)
+    settings, _ = _settings()
     store = Store.open_default(settings.state_dir)
     try:
         if store.thread_workspace(thread_id) != str(workspace.resolve()):

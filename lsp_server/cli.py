@@ -16,7 +16,20 @@ from pathlib import Path
 from lsp_server import __version__
 
 
-def build_parser() -> argparse.ArgumentParser:
+def add_setting_flags(command: argparse.ArgumentParser) -> None:
+    """One flag per setting that has one (``agent.config.OPTIONS``: the settings' one source)."""
+    from agent import OPTIONS
+
+    for option in OPTIONS:
+        if option.cli:
+            command.add_argument(option.cli, dest=f"setting:{option.key}", metavar=option.cli.lstrip("-").replace("-", "_").upper(),
+                                 help=f"{option.help} (setting {option.key}"
+                                      + (f", or {option.env})" if option.env else ")"))
+
+
+def build_parser(setting_flags: bool = False) -> argparse.ArgumentParser:
+    """The parser; ``setting_flags`` adds the settings' flags to ``ask`` (it imports the
+    settings model, so ``--version`` and ``serve`` do without it)."""
     parser = argparse.ArgumentParser(prog="agent-lsp", description="A coding agent inside your editor.")
     parser.add_argument("--version", action="version", version=f"agent-lsp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -25,8 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="WARNING", help="stderr log level (default WARNING)")
     ask = sub.add_parser("ask", help="run one agent turn in this workspace, in the terminal")
     ask.add_argument("prompt", help="what the agent should do")
-    ask.add_argument("--mode", choices=["ask", "acceptEdits", "readOnly", "bypass"],
-                     help="permission mode (default: ask, or AGENT_LSP_PERMISSION_MODE)")
+    if setting_flags:
+        add_setting_flags(ask)
     ask.add_argument("--thread", metavar="ID", help="continue this thread instead of starting one")
     ask.add_argument("--json", action="store_true", help="print each event as one JSON line")
     threads = sub.add_parser("threads", help="list this workspace's threads, newest first")
@@ -41,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(setting_flags=bool(argv) and argv[0] == "ask")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
@@ -52,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"agent-lsp: workspace {args.workspace} is not a directory", file=sys.stderr)
             return 2
         if args.command == "ask":
-            return headless.ask(headless.AskOptions(args.prompt, args.workspace.resolve(), args.mode,
+            settings = {key.removeprefix("setting:"): value for key, value in vars(args).items()
+                        if key.startswith("setting:") and value is not None}
+            return headless.ask(headless.AskOptions(args.prompt, args.workspace.resolve(), settings,
                                                     args.thread, args.json))
         if args.command == "threads":
             return headless.threads(args.workspace, args.json)

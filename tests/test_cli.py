@@ -105,3 +105,14 @@ def test_ctrl_c_interrupts_the_turn_and_exits_130(fake: FakeAnthropic, root: Pat
     events = [json.loads(line) for line in out.splitlines()]
     assert events[-1]["type"] == "turn/completed" and events[-1]["turn"]["status"] == "interrupted"
     assert "interrupting" in err
+
+
+def test_settings_flags_reach_the_request_and_bad_values_are_usage_errors(
+        fake: FakeAnthropic, root: Path, env: dict[str, str]) -> None:
+    fake.script(Reply([text("hi")]))
+    done = run_cli(["ask", "--json", "--model", "claude-flag", "--max-tokens", "1000", "hello"], root, env)
+    assert done.returncode == 0, done.stderr
+    assert (fake.requests[0].body["model"], fake.requests[0].body["max_tokens"]) == ("claude-flag", 1000)
+    bad = run_cli(["ask", "--max-tokens", "5", "hello"], root, env)
+    assert bad.returncode == 2 and "'maxTokens' = 5 must be greater than or equal to 256" in bad.stderr
+    assert len(fake.requests) == 1  # nothing was asked of the model

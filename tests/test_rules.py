@@ -84,7 +84,61 @@ SPELLINGS: list[tuple[str, str, bool]] = [
     ("git --work-tree . -P push", DENY, ASKS),
     ("find . -maxdepth 0 -exec git push \\;", DENY, ASKS),
     ("trap 'git push' EXIT", DENY, ASKS),
+    # issue 18, round 2: more wrappers, and the scripts they run
+    ("busybox sh -c 'git push'", DENY, ASKS),
+    ("busybox env git push", DENY, ASKS),
+    ("flock /tmp/lock git push", DENY, ASKS),
+    ("flock -w 5 /tmp/lock -c 'git push'", DENY, ASKS),
+    ("chroot --userspec=me:me / git push", DENY, ASKS),
+    ("watch -n 60 git push", DENY, ASKS),
+    ("watch 'git push origin main'", DENY, ASKS),
+    ("watch -x git push", DENY, ASKS),
+    ("unshare -rn git push", DENY, ASKS),
+    ("unshare --mount=/run/ns -f git push", DENY, ASKS),
+    ("nsenter -t 1 -m git push", DENY, ASKS),
+    ("taskset -c 0-1 git push", DENY, ASKS),
+    ("taskset 0x3 git push", DENY, ASKS),
+    ("chrt -f 10 git push", DENY, ASKS),
+    ("chrt -o git push", DENY, ASKS),
+    ("prlimit --nofile=64 -n64 git push", DENY, ASKS),
+    ("strace -f -o /dev/null git push", DENY, ASKS),
+    ("su -c 'git push' deploy", DENY, ASKS),
+    ("su deploy -c 'git push'", DENY, ASKS),
+    ("su - deploy -- -c 'git push'", DENY, ASKS),
+    ("runuser -u deploy -- git push", DENY, ASKS),
+    ("runuser -u deploy git push", DENY, ASKS),
+    ("script -qc 'git push' /dev/null", DENY, ASKS),
+    ("setpriv --reuid=1000 --clear-groups git push", DENY, ASKS),
+    ("pkexec --user deploy git push", DENY, ASKS),
+    ("fish -c 'git push'", DENY, ASKS),
+    ("find . -maxdepth 0 -exec git push {} \\;", DENY, ASKS),
     # what cannot be analysed
+    ("source <(echo git push origin main)", UNSURE, ASKS),
+    (". <(echo git push)", UNSURE, ASKS),
+    ("source /dev/stdin <<< 'git push'", UNSURE, ASKS),
+    (". /dev/fd/3 3<<< 'git push'", UNSURE, ASKS),
+    ("bash /dev/stdin <<< 'git push'", UNSURE, ASKS),
+    ("echo 'git push' | sh /dev/stdin", UNSURE, ASKS),
+    ("bash /dev/fd/0 <<< 'git push'", UNSURE, ASKS),
+    ("sh /proc/self/fd/0 <<< 'git push'", UNSURE, ASKS),
+    ("echo 'git push' | bash //dev/./stdin", UNSURE, ASKS),
+    ("echo 'git push' | sh -", UNSURE, ASKS),
+    ("BASH_ENV=<(echo git push) bash build.sh", UNSURE, ASKS),
+    ("echo 'git push' | chroot /", UNSURE, ASKS),
+    ("echo 'git push' | su", UNSURE, ASKS),
+    ("echo 'git push' | script -q /dev/null", UNSURE, ASKS),
+    ("echo 'git push' | unshare -r", UNSURE, ASKS),
+    ("echo 'git push' | sudo -s", UNSURE, ASKS),
+    ("parallel git ::: push", UNSURE, ASKS),
+    ("systemd-run --user git push", UNSURE, ASKS),
+    ("ssh localhost git push", UNSURE, ASKS),
+    ("echo git push | xargs -I{} sh -c '{}'", UNSURE, ASKS),
+    ("echo git push | xargs sh -c", UNSURE, ASKS),
+    ("echo git push | xargs env", UNSURE, ASKS),
+    ("echo push | xargs git", UNSURE, ASKS),
+    ("find . -name '*.sh' -exec sh -c {} \\;", UNSURE, ASKS),
+    ("flock /tmp/lock -c \"$SCRIPT\"", UNSURE, ASKS),
+    ("su -s \"$SH\" deploy", UNSURE, ASKS),
     ("$CMD push", UNSURE, ASKS),
     ("$(echo git) push", UNSURE, ASKS),
     ("git $SUB origin", UNSURE, ASKS),
@@ -117,6 +171,12 @@ SPELLINGS: list[tuple[str, str, bool]] = [
     ("cat <<'EOF'\n$(git push)\nEOF", FREE, ASKS),
     ("bash script.sh", FREE, ASKS),
     ("source .venv/bin/activate && pytest", FREE, ASKS),
+    ("flock /tmp/lock pytest", FREE, ASKS),
+    ("watch -n 5 git status", FREE, ASKS),
+    ("taskset -c 0 pytest -q", FREE, ASKS),
+    ("xargs -0 grep push", FREE, ASKS),
+    ("timeout 5 -v git push", FREE, ASKS),  # timeout's options end at its duration: it runs `-v`
+    ("su deploy -c 'git status'", FREE, ASKS),
 ]
 
 
@@ -239,6 +299,26 @@ def test_approve_always_saves_the_rule_and_it_allows_the_next_time(tmp_path: Pat
     saved = json.loads((tmp_path / ".agent-lsp" / "settings.json").read_text())
     assert saved == {"permissions": {"allow": ["run_command(ls && rm -rf build)"]}}
     assert PermissionPolicy("ask", RuleFile(tmp_path)).check("u", command("ls && rm -rf build")) == Allow()
+
+
+@pytest.mark.parametrize(("path", "saved", "near_misses"), [
+    ("app/[id]/page.tsx", "app/\\[id\\]/page.tsx", ["app/i/page.tsx", "app/d/page.tsx", "app/[id]/page.ts"]),
+    ("src/{a,b}.ts", "src/\\{a,b\\}.ts", ["src/a.ts", "src/b.ts"]),
+    ("notes/wh?t*.md", "notes/wh\\?t\\*.md", ["notes/what.md", "notes/whit-else.md"]),
+    ("docs/[!x]\\[y].md", "docs/\\[!x\\]\\\\\\[y\\].md", ["docs/a\\y.md", "docs/a[y].md"]),
+    ("lib/**/x.py", "lib/\\*\\*/x.py", ["lib/a/x.py", "lib/x.py"]),
+    (" padded.txt ", "[ ]padded.txt[ ]", ["padded.txt", " padded.txt"]),
+    ("plain/file.py", "plain/file.py", ["plain/file.pyc", "plain/file_py"]),
+])
+def test_approve_always_on_a_path_saves_a_rule_for_that_path_alone(tmp_path: Path, path: str, saved: str,
+                                                                  near_misses: list[str]) -> None:
+    action = Action("edit_file", "edit", (path,))
+    assert [str(rule) for rule in always_rules(action)] == [f"edit_file({saved})"]
+    assert PermissionPolicy("ask", RuleFile(tmp_path)).remember("t", action, "approveAlways") is None
+    checker = PermissionPolicy("ask", RuleFile(tmp_path))  # a new session: only the saved rule answers
+    assert checker.check("u", action) == Allow()
+    for other in near_misses:
+        assert checker.check("u", Action("edit_file", "edit", (other,))) == Ask(), other
 
 
 # --- path rules ---------------------------------------------------------------------------------
