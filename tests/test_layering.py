@@ -57,3 +57,15 @@ def test_the_path_to_initialize_imports_neither_the_model_sdk_nor_the_harness() 
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "['agent', 'agent.methods']"
+
+
+def test_the_server_serves_exactly_the_methods_and_commands_the_table_declares() -> None:
+    from agent.methods import COMMAND_NAMES, served
+    from lsp_server import methods
+    from lsp_server.server import create_server
+
+    server = create_server()
+    methods.register(server)
+    features = server.protocol.fm
+    assert sorted(name for name in features.features if name.startswith("agent/")) == sorted(m.name for m in served())
+    assert sorted(features.commands) == sorted(COMMAND_NAMES)

@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { SETTING_KEYS } from '../chat/protocol.generated';
 
 export const SECTION = 'agentLsp';
 
@@ -20,6 +21,7 @@ export interface ServerOptions {
   approvalUi: 'codeAction' | 'message';
   stateDir?: string;
   maxTokens?: number;
+  streamIdleTimeout?: number;
 }
 
 export interface ExtensionSettings {
@@ -42,6 +44,7 @@ function expandHome(value: string | undefined): string | undefined {
 export function getSettings(): ExtensionSettings {
   const config = vscode.workspace.getConfiguration(SECTION);
   const maxTokens = config.get<number | null>('maxTokens', null);
+  const streamIdleTimeout = config.get<number | null>('streamIdleTimeout', null);
   return {
     serverPath: expandHome(nonEmpty(config.get<string>('serverPath'))) ?? '',
     options: {
@@ -51,6 +54,7 @@ export function getSettings(): ExtensionSettings {
       approvalUi: config.get('approvalUi', 'codeAction'),
       stateDir: expandHome(nonEmpty(config.get<string>('stateDir'))),
       maxTokens: typeof maxTokens === 'number' ? maxTokens : undefined,
+      streamIdleTimeout: typeof streamIdleTimeout === 'number' ? streamIdleTimeout : undefined,
     },
   };
 }
@@ -65,10 +69,9 @@ export function needsRestart(event: vscode.ConfigurationChangeEvent): boolean {
   return event.affectsConfiguration(`${SECTION}.serverPath`);
 }
 
+/** The server's settings, from the generated protocol (one source: agent/config.py). */
 export function affectsServerOptions(event: vscode.ConfigurationChangeEvent): boolean {
-  return ['model', 'fallbackModel', 'permissionMode', 'approvalUi', 'stateDir', 'maxTokens'].some((key) =>
-    event.affectsConfiguration(`${SECTION}.${key}`),
-  );
+  return SETTING_KEYS.some((key) => event.affectsConfiguration(`${SECTION}.${key}`));
 }
 
 function isExecutable(file: string): boolean {
