@@ -7,8 +7,8 @@ unions ``InputPart``, ``Item`` and ``Event`` and the named literal vocabularies 
 ``workspace/executeCommand`` commands) and ``x-settings`` lists ``agent.config.OPTIONS`` with
 each field's schema. ``render_typescript`` turns that schema into
 ``editors/vscode/src/chat/protocol.generated.ts``, which the VS Code shim's ``protocol.ts``
-re-exports. ``--check`` writes nothing and exits 1 when either file differs from what the code
-gives, so CI catches drift.
+re-exports, and ``agent.docs.render`` into ``docs/protocol.md``. ``--check`` writes nothing and
+exits 1 when any of these files differs from what the code gives, so CI catches drift.
 
 The schema describes what travels, in serialization mode: a field is required when it is
 always sent (``to_wire`` leaves out only ``None``), except in request params, where a field
@@ -185,8 +185,10 @@ def dump_schema(schema: dict[str, Any]) -> str:
 
 def generated_files() -> dict[Path, str]:
     """Each generated file (relative to the repository) and the text it must hold."""
+    from agent import docs  # docs/protocol.md is rendered from this schema (agent/docs.py)
+
     schema = build_schema()
-    return {SCHEMA_PATH: dump_schema(schema), TS_PATH: render_typescript(schema)}
+    return {SCHEMA_PATH: dump_schema(schema), TS_PATH: render_typescript(schema), docs.DOC_PATH: docs.render(schema)}
 
 
 # --- TypeScript --------------------------------------------------------------------------------

@@ -1,3 +1,3 @@
 """agent-lsp's language server: pygls handlers translating between LSP and ``agent/``."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

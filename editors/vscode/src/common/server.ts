@@ -83,7 +83,8 @@ export class ServerManager implements vscode.Disposable {
     const command = findServer(settings);
     if (!command) {
       const where = settings.serverPath ? `at ${settings.serverPath} (agentLsp.serverPath)` : 'on PATH';
-      const message = `agent-lsp was not found ${where}. Install it (see the agent-lsp README) or set agentLsp.serverPath.`;
+      const message = `agent-lsp was not found ${where}. Set agentLsp.serverPath to the agent-lsp clone's .venv/bin/agent-lsp `
+        + `(the README's set-up creates it), or put that .venv/bin on the PATH VS Code starts with.`;
       traceError(message, settings.serverPath ? '' : `PATH=${process.env.PATH ?? ''}`);
       this.setStatus({ state: 'failed', message });
       void vscode.window.showErrorMessage(message, 'Open Settings').then((choice) => {
