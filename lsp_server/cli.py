@@ -1,5 +1,5 @@
-"""The ``agent-lsp`` command line: ``serve`` (the language server), ``ask``, ``threads``,
-``show`` (the headless CLI) and ``--version``.
+"""The ``agent-lsp`` command line: ``serve`` (the language server), ``acp`` (the ACP agent),
+``ask``, ``threads``, ``show`` (the headless CLI) and ``--version``.
 
 Only argparse is imported up front; each subcommand imports what it needs, so
 ``agent-lsp --version`` is instant and ``serve`` never imports the model SDK before
@@ -42,6 +42,10 @@ def build_parser(setting_flags: bool = False) -> argparse.ArgumentParser:
         add_setting_flags(ask)
     ask.add_argument("--thread", metavar="ID", help="continue this thread instead of starting one")
     ask.add_argument("--json", action="store_true", help="print each event as one JSON line")
+    acp = sub.add_parser("acp", help="run the ACP agent (Agent Client Protocol on stdio: Zed, JetBrains, ...)")
+    acp.add_argument("--log-level", default="WARNING", help="stderr log level (default WARNING)")
+    if setting_flags:
+        add_setting_flags(acp)
     threads = sub.add_parser("threads", help="list this workspace's threads, newest first")
     threads.add_argument("--json", action="store_true", help="one JSON object per line")
     show = sub.add_parser("show", help="show one thread's items")
@@ -55,10 +59,14 @@ def build_parser(setting_flags: bool = False) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(setting_flags=bool(argv) and argv[0] == "ask")
+    parser = build_parser(setting_flags=bool(argv) and argv[0] in ("ask", "acp"))
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "acp":
+        from acp_server.main import main as acp_main
+
+        return acp_main(_settings(args), __version__, args.log_level)
     if args.command in ("ask", "threads", "show"):
         from agent_cli import commands as headless
 
@@ -66,15 +74,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"agent-lsp: workspace {args.workspace} is not a directory", file=sys.stderr)
             return 2
         if args.command == "ask":
-            settings = {key.removeprefix("setting:"): value for key, value in vars(args).items()
-                        if key.startswith("setting:") and value is not None}
-            return headless.ask(headless.AskOptions(args.prompt, args.workspace.resolve(), settings,
+            return headless.ask(headless.AskOptions(args.prompt, args.workspace.resolve(), _settings(args),
                                                     args.thread, args.json))
         if args.command == "threads":
             return headless.threads(args.workspace, args.json)
         return headless.show(args.workspace, args.id, args.json)
     parser.print_help(sys.stderr)
     return 2
+
+
+def _settings(args: argparse.Namespace) -> dict[str, object]:
+    return {key.removeprefix("setting:"): value for key, value in vars(args).items()
+            if key.startswith("setting:") and value is not None}
 
 
 def _drop_client_errors(record: logging.LogRecord) -> bool:

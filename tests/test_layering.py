@@ -21,7 +21,7 @@ def imported_modules(path: Path, depth: int = 1) -> set[str]:
     return names
 
 
-FRONT_ENDS = ("lsp_server", "agent_cli")
+FRONT_ENDS = ("lsp_server", "agent_cli", "acp_server")
 ALLOWED_IN_FRONT_ENDS = {"agent", "agent.methods"}  # the public API, and the method table (plain data)
 
 
