@@ -22,7 +22,7 @@ _PROTOCOL = (
     "ApprovalSource", "CommandExecutionItem", "CompactionItem", "Decision", "DiagnosticPart", "Event",
     "EVENT_ADAPTER", "FileChange", "FileChangeItem", "InputPart", "Item", "ItemCompletedEvent", "ItemDeltaEvent",
     "ItemStartedEvent", "Location", "PermissionMode", "Position", "Range", "ReasoningItem", "SelectionPart",
-    "SubagentItem", "TextPart", "Thread", "ThreadCompactedEvent", "ThreadListParams", "ThreadResumeParams",
+    "SubagentItem", "TextPart", "Thread", "ThreadCompactParams", "ThreadCompactedEvent", "ThreadListParams", "ThreadResumeParams",
     "ThreadStartParams", "ThreadStartedEvent", "Todo", "TodoListItem", "ToolCallItem", "Turn",
     "TurnCompletedEvent", "TurnInterruptParams", "TurnStartParams", "TurnStartedEvent", "Usage",
     "UserMessageItem",
@@ -30,7 +30,8 @@ _PROTOCOL = (
 
 _EXPORTS: dict[str, str] = {
     **{name: "agent.protocol" for name in _PROTOCOL},
-    "Harness": "agent.harness", "Resumed": "agent.harness", "TurnBusy": "agent.harness",
+    "Harness": "agent.harness", "NothingToCompact": "agent.harness", "Resumed": "agent.harness",
+    "TurnBusy": "agent.harness",
     "CancelScope": "agent.turns", "TurnHandle": "agent.turns", "TurnReport": "agent.turns",
     "Store": "agent.store", "UnknownThread": "agent.store", "default_state_dir": "agent.store",
     "UnknownApproval": "agent.approvals",
@@ -69,7 +70,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from agent.changes import (ApplyResult, ChangeApplier, ChangeSet, DiskApplier, PlannedFile,
                                changed_lines, split_lines)
     from agent.config import OPTIONS, Settings, api_key_present, apply_options, resolve_settings
-    from agent.harness import Harness, Resumed, TurnBusy
+    from agent.harness import Harness, NothingToCompact, Resumed, TurnBusy
     from agent.methods import COMMAND_NAMES, COMMANDS, METHODS, PROTOCOL_VERSION
     from agent.model import NO_KEY_MESSAGE
     from agent.patching import rebase

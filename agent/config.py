@@ -47,6 +47,12 @@ class Settings(BaseModel):
                               "--max-tokens", ge=256, le=128000)
     stream_idle_timeout: float = _option(90.0, "seconds a model stream may stay silent before it is retried",
                                          "AGENT_LSP_STREAM_IDLE_TIMEOUT", None, gt=0, le=3600)
+    context_window: int | None = _option(None, "the model's context window in tokens (default: by model, "
+                                         "200000 otherwise)", "AGENT_LSP_CONTEXT_WINDOW", "--context-window",
+                                         ge=1024, le=10_000_000)
+    auto_compact_at: int | None = _option(None, "compact the context before a request would send this many "
+                                          "input tokens (default: the window minus maxTokens minus a reserve)",
+                                          "AGENT_LSP_AUTO_COMPACT_AT", "--auto-compact-at", ge=512, le=10_000_000)
 
     def to_options(self) -> dict[str, Any]:
         """The camelCase options that rebuild these settings (``None`` values left out)."""

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from agent.approvals import ApprovalBroker
 from agent.changeflow import ChangeFlow
 from agent.changes import ChangeApplier, ChangeSet, DiskApplier
+from agent.compaction import Rebuilder
 from agent.config import Settings
+from agent.context import ContextMeter, Measurement, auto_compact_at, context_window
 from agent.dispatch import ToolDispatcher
 from agent.events import EventLog, Subscriber
 from agent.gate import Gate, StoredGrants
@@ -53,6 +55,13 @@ from agent.workspace import Workspace
 
 log = logging.getLogger(__name__)
 Notice = Callable[[str], None]
+
+
+class NothingToCompact(ValueError):
+    """A thread with no conversation yet has nothing to compact."""
+
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(f"Thread {thread_id} has no conversation to compact yet; start a turn first.")
 
 
 class TurnBusy(Exception):
@@ -95,6 +104,7 @@ class Harness:
         self._running: dict[str, TurnHandle] = {}
         self._notices: list[Notice] = []
         self._reported: tuple[str, ...] = ()
+        self._rebuilder = Rebuilder(store, workspace, self.policy.path_denied, self.pending_approvals)
         recover(store, self.log, workspace.key)
 
     # --- settings, model, notices ------------------------------------------------------------
@@ -187,6 +197,22 @@ class Harness:
 
     def start_turn(self, thread_id: str, parts: list[InputPart], *, parent: CancelScope | None = None) -> TurnHandle:
         """Start a turn now and run it in the background; ``TurnBusy`` if one runs."""
+        turn, scope, transcript = self._begin(thread_id)
+        with scope.item(UserMessageItem(id=scope.new_item_id(), content=parts)):
+            # the request is in the transcript before anything can cut the turn off
+            content = scope.secrets.current().redact_json(render_input(parts, self.workspace))
+            transcript.append(turn.id, message({"role": "user", "content": content}))
+        return self._launch(turn, scope, transcript, parent)
+
+    def compact(self, thread_id: str, instructions: str | None = None) -> TurnHandle:
+        """Compact the thread's context now, as a turn of its own (``agent/thread/compact``)."""
+        self.get_thread(thread_id)
+        if self.store.message_count(thread_id) == 0:
+            raise NothingToCompact(thread_id)
+        turn, scope, transcript = self._begin(thread_id)
+        return self._launch(turn, scope, transcript, None, compact=True, instructions=instructions)
+
+    def _begin(self, thread_id: str) -> tuple[Turn, TurnScope, Transcript]:
         self.get_thread(thread_id)
         busy = self._running.get(thread_id)
         if busy is not None:
@@ -200,28 +226,27 @@ class Harness:
         if isinstance(started, str):  # another live process runs a turn here: one writer per thread
             raise TurnBusy(started)
         scope = TurnScope(thread_id, turn.id, self.log.emit, self.workspace.secrets)
-        transcript = Transcript.load(self.store, thread_id)
-        with scope.item(UserMessageItem(id=scope.new_item_id(), content=parts)):
-            # the request is in the transcript before anything can cut the turn off
-            content = scope.secrets.current().redact_json(render_input(parts, self.workspace))
-            transcript.append(turn.id, message({"role": "user", "content": content}))
+        return turn, scope, Transcript.load(self.store, thread_id)
+
+    def _launch(self, turn: Turn, scope: TurnScope, transcript: Transcript, parent: CancelScope | None,
+                compact: bool = False, instructions: str | None = None) -> TurnHandle:
         loop = asyncio.get_running_loop()
         report: asyncio.Future[TurnReport] = loop.create_future()
-        task = loop.create_task(self._run_turn(scope, turn, transcript, report))
+        task = loop.create_task(self._run_turn(scope, turn, transcript, report, compact, instructions))
         handle = TurnHandle(turn, CancelScope(task, parent), report)
         # a task cancelled before it ever ran never reaches _run_turn's `finally`
         task.add_done_callback(lambda _: self._finish(turn, TurnReport("interrupted"), report))
-        self._running[thread_id] = handle
+        self._running[turn.thread_id] = handle
         return handle
 
     async def _run_turn(self, scope: TurnScope, turn: Turn, transcript: Transcript,
-                        report: asyncio.Future[TurnReport]) -> None:
+                        report: asyncio.Future[TurnReport], compact: bool = False,
+                        instructions: str | None = None) -> None:
         result = TurnResult("failed", Usage(), "the turn did not start")
         runner: TurnRunner | None = None
         try:
-            runner = TurnRunner(scope=scope, store=self.store, model=self.model, dispatcher=self.dispatcher,
-                                config=self._loop_config(turn.thread_id), transcript=transcript)
-            result = await runner.run()
+            runner = self._runner(scope, transcript, instructions)
+            result = await runner.run("compact" if compact else "model")
         except asyncio.CancelledError:
             result = TurnResult("interrupted", runner.usage if runner else Usage())
         except Exception as exc:  # a bug must still end the turn visibly
@@ -240,15 +265,26 @@ class Harness:
         self.log.emit(TurnCompletedEvent(thread_id=turn.thread_id, turn=ended, usage=final.usage))
         report.set_result(final)
 
-    def _loop_config(self, thread_id: str) -> LoopConfig:
+    def _runner(self, scope: TurnScope, transcript: Transcript, instructions: str | None = None) -> TurnRunner:
+        thread_id = scope.thread_id
         state = self.store.thread_state(thread_id)
         if state.system is None:  # built once per thread: every request starts with the same bytes
             system = build_system_prompt(self.workspace.root)
             state = self.store.update_state(thread_id, lambda s: s if s.system else s.model_copy(
                 update={"system": system}))
         assert state.system is not None
-        return LoopConfig(model=self.settings.model, max_tokens=self.settings.max_tokens,
-                          system=state.system, fallback_model=self.settings.fallback_model, sleep=self._sleep)
+        settings = self.settings
+        config = LoopConfig(model=settings.model, max_tokens=settings.max_tokens, system=state.system,
+                            fallback_model=settings.fallback_model, sleep=self._sleep,
+                            context_window=context_window(settings.model, settings.context_window),
+                            auto_compact_at=auto_compact_at(settings.model, settings.context_window,
+                                                            settings.max_tokens, settings.auto_compact_at),
+                            compact_instructions=instructions)
+        measured = (Measurement(state.measured_tokens, state.measured_messages)
+                    if state.measured_tokens is not None and state.measured_messages is not None else None)
+        return TurnRunner(scope=scope, store=self.store, model=self.model, dispatcher=self.dispatcher,
+                          config=config, transcript=transcript, meter=ContextMeter(measured),
+                          rebuilder=self._rebuilder)
 
     def _record_changes(self, thread_id: str, changes: ChangeSet) -> None:
         def touch(state: ThreadState) -> ThreadState:

@@ -17,12 +17,24 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from agent.compaction import Rebuilder, summary_request, summary_text, trimmed
+from agent.context import CHARS_PER_TOKEN, ContextMeter, Measurement, request_tokens
 from agent.dispatch import ToolDispatcher, ToolOutcome
 from agent.items import TurnScope
 from agent.model import ModelClient, ModelError, ModelRequest, ModelResponse
-from agent.protocol import AgentMessageItem, Event, Item, ItemStartedEvent, ReasoningItem, TurnStatus, Usage
+from agent.protocol import (
+    AgentMessageItem,
+    CompactionItem,
+    Event,
+    Item,
+    ItemStartedEvent,
+    ReasoningItem,
+    ThreadCompactedEvent,
+    TurnStatus,
+    Usage,
+)
 from agent.store import Store
-from agent.transcript import Message, ToolResultBlock, Transcript, message
+from agent.transcript import Transcript, message
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +42,13 @@ Step = Callable[[], Awaitable["Step | None"]]
 MAX_ATTEMPTS = 5
 MAX_CONTINUATIONS = 3
 INTERRUPTED = "Interrupted by the user: this tool call did not finish. Check its effects before redoing it."
+MAX_THRASHING = 3
+REINJECT_SHARE = 0.15  # of the context before compaction, for re-attached files and user messages
+THRASHING = ("the context filled up again right after each of 3 compactions in a row, so the work no longer "
+             "fits the model's context window. Split the task into smaller steps in a new thread, read files "
+             "in parts, or raise contextWindow/autoCompactAt if the model allows a larger window.")
+CLOSING_MID_TURN = "Continue the task from where it stopped; the todo list and files above are current."
+CLOSING_MANUAL = "(The user compacted the conversation; wait for their next message.)"
 INTERNAL_ERROR = ("Not finished: an internal error in agent-lsp stopped the turn during this tool call. Check "
                   "its effects before redoing it.")
 
@@ -48,6 +67,25 @@ class LoopConfig:
     system: str
     fallback_model: str | None = None
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    context_window: int = 200_000
+    auto_compact_at: int = 180_000
+    compact_instructions: str | None = None
+
+
+class QuietSink:
+    """For requests whose text is not shown as it streams (the compaction summary)."""
+
+    def block_started(self, index: int, block_type: str) -> None:
+        pass
+
+    def text_delta(self, index: int, text: str) -> None:
+        pass
+
+    def block_finished(self, index: int, block: dict[str, Any]) -> None:
+        pass
+
+    def fail_open(self) -> None:
+        pass
 
 
 class ItemSink:
@@ -89,14 +127,19 @@ class TurnRunner:
     dispatcher: ToolDispatcher
     config: LoopConfig
     transcript: Transcript
+    meter: ContextMeter = field(default_factory=ContextMeter)
+    rebuilder: Rebuilder | None = None
     usage: Usage = field(default_factory=Usage)
     _response: ModelResponse | None = None
     _continuations: int = 0
-    _shrunk: bool = False
+    _reacted: bool = False
+    _thrashing: int = 0  # compactions in a row with the context refilled at once
+    _responses_since_compaction: int = 2
 
-    async def run(self) -> TurnResult:
-        """Run the turn from the transcript as it stands (the user's message committed last)."""
-        step: Step | None = self._call_model
+    async def run(self, first: str = "model") -> TurnResult:
+        """Run the turn from the transcript as it stands (the user's message committed last);
+        ``first="compact"`` runs only a compaction (``agent/thread/compact``)."""
+        step: Step | None = self._call_model if first == "model" else self._compact_only
         try:
             while step is not None:
                 step = await step()
@@ -107,7 +150,21 @@ class TurnRunner:
     # --- steps -------------------------------------------------------------------------------
 
     async def _call_model(self) -> Step | None:
-        self._response = await self._stream_with_recovery()
+        request = self.build_request(self.config.model)
+        if self.meter.estimate(request, self.transcript) >= self.config.auto_compact_at:
+            await self._compact("auto")  # at a valid point: every unit before it is committed
+            return self._call_model  # measured again: a context that refills at once compacts again
+        try:
+            self._response = await self._stream_with_recovery(self.build_request, ItemSink(self.scope))
+        except ModelError as exc:
+            if exc.kind != "prompt_too_long" or self._reacted:
+                raise
+            self._reacted = True  # the estimate was short: compact once, then try again
+            await self._compact("reactive")
+            return self._call_model
+        self._reacted = False
+        self._responses_since_compaction += 1
+        self._measured(self._response.usage)
         response = self._response
         content = clean_content(response.content)
         calls = [b for b in content if b["type"] == "tool_use"]
@@ -176,24 +233,18 @@ class TurnRunner:
 
     # --- recovery ----------------------------------------------------------------------------
 
-    async def _stream_with_recovery(self) -> ModelResponse:
+    async def _stream_with_recovery(self, build: Callable[[str], ModelRequest],
+                                    sink: ItemSink | QuietSink) -> ModelResponse:
         model = self.config.model
         overloads = 0
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            sink = ItemSink(self.scope)
             try:
-                response = await self.model.stream(self.build_request(model), sink)
+                response = await self.model.stream(build(model), sink)
             except asyncio.CancelledError:
                 sink.fail_open()
                 raise
             except ModelError as exc:
                 sink.fail_open()
-                if exc.kind == "prompt_too_long" and not self._shrunk:
-                    self._shrunk = True
-                    shorter = shorten_tool_results(list(self.transcript.messages))
-                    if shorter is not None:
-                        self.transcript.replace_prefix(len(shorter), shorter, self.scope.turn_id)
-                        continue
                 if not exc.retryable or attempt == MAX_ATTEMPTS:
                     raise
                 overloads += exc.kind == "overloaded"
@@ -206,6 +257,66 @@ class TurnRunner:
             return response
         raise AssertionError("unreachable")
 
+    # --- compaction --------------------------------------------------------------------------
+
+    async def _compact_only(self) -> Step | None:
+        await self._compact("manual")
+        return None
+
+    async def _compact(self, reason: str) -> None:
+        """Summarize cache-safely, swap the transcript for the rebuilt context in one
+        transaction, and show it (a ``compaction`` item, then ``thread/compacted``)."""
+        assert self.rebuilder is not None
+        if self._responses_since_compaction < 2:
+            self._thrashing += 1
+        else:
+            self._thrashing = 1
+        if self._thrashing > MAX_THRASHING:
+            raise ModelError("context_loop", THRASHING)
+        base = self.build_request(self.config.model)
+        before = self.meter.estimate(base, self.transcript)
+        summary_tokens = max(1024, min(self.config.max_tokens, self.config.context_window // 10))
+        with self.scope.item(CompactionItem(id=self.scope.new_item_id(), summary="")) as handle:
+            request = summary_request(base, self.config.compact_instructions, summary_tokens)
+            response: ModelResponse | None = None
+            for keep in (1.0, 0.5, 0.25):  # even the summary may not fit after a reactive overflow
+                attempt = request if keep == 1.0 else trimmed(request, keep)
+                try:
+                    response = await self._stream_with_recovery(
+                        lambda model: replace(attempt, model=model), QuietSink())
+                    break
+                except ModelError as exc:
+                    if exc.kind != "prompt_too_long":
+                        raise ModelError(exc.kind, f"compaction failed: {exc}. The thread is intact; try "
+                                         "again, or start a new thread for the rest of the task.") from exc
+            if response is None:
+                raise ModelError("prompt_too_long", "compaction failed: even the newest quarter of the "
+                                 "conversation does not fit the context window with the summary request. "
+                                 "Start a new thread, or raise contextWindow if the model allows more.")
+            summary = summary_text(response.content)
+            if not summary:
+                raise ModelError("bad_request", "compaction failed: the model wrote no summary. Try again, "
+                                 "with instructions (agent/thread/compact) if it keeps happening.")
+            closing = CLOSING_MANUAL if reason == "manual" else CLOSING_MID_TURN
+            message = self.rebuilder.message(self.scope.thread_id, summary,
+                                             int(before * CHARS_PER_TOKEN * REINJECT_SHARE), closing)
+            self.transcript.replace_prefix(len(self.transcript), [message], self.scope.turn_id)
+            self.meter.reset()
+            self._persist_measurement(None)
+            after = request_tokens(self.build_request(self.config.model))
+            handle.finish(status="completed", summary=summary)
+        self._responses_since_compaction = 0
+        self.scope.emit(ThreadCompactedEvent(thread_id=self.scope.thread_id, item_id=handle.id,
+                                             tokens_before=before, tokens_after=after))
+
+    def _measured(self, usage: Usage) -> None:
+        self._persist_measurement(self.meter.measured(usage, len(self.transcript)))
+
+    def _persist_measurement(self, measured: Measurement | None) -> None:
+        tokens, count = (measured.tokens, measured.messages) if measured else (None, None)
+        self.store.update_state(self.scope.thread_id, lambda state: state.model_copy(
+            update={"measured_tokens": tokens, "measured_messages": count}))
+
     # --- request building --------------------------------------------------------------------
 
     def build_request(self, model: str) -> ModelRequest:
@@ -215,34 +326,6 @@ class TurnRunner:
     def _commit(self, messages: list[dict[str, Any]]) -> None:
         messages = self.scope.secrets.current().redact_json(messages)  # stored and sent: no secrets
         self.transcript.append(self.scope.turn_id, *(message(m) for m in messages))
-
-
-SHORT_RESULT_CHARS = 400
-
-
-def shorten_tool_results(messages: list[Message], keep_last: int = 2) -> list[Message] | None:
-    """The messages with long tool results cut, leaving the last ``keep_last`` whole, or None
-    when nothing is long. Each cut result says so, so the model knows to re-read if needed."""
-    changed = False
-    out: list[Message] = []
-    for index, item in enumerate(messages):
-        if index >= len(messages) - keep_last or item.role != "user":
-            out.append(item)
-            continue
-        blocks = []
-        for block in item.content:
-            text = block.content if isinstance(block, ToolResultBlock) else None
-            if isinstance(text, list):
-                text = "".join(part.get("text", "") for part in text if isinstance(part, dict))
-            if isinstance(block, ToolResultBlock) and isinstance(text, str) and len(text) > SHORT_RESULT_CHARS:
-                removed = len(text) - SHORT_RESULT_CHARS
-                block = block.model_copy(update={"content": text[:SHORT_RESULT_CHARS] +
-                                                 f"\n[shortened by agent-lsp: {removed} characters removed "
-                                                 "to fit the context window]"})
-                changed = True
-            blocks.append(block)
-        out.append(item.model_copy(update={"content": blocks}))
-    return out if changed else None
 
 
 def backoff(attempt: int, retry_after: float | None) -> float:

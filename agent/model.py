@@ -14,7 +14,7 @@ from agent.protocol import Usage
 
 ErrorKind = Literal[
     "auth", "overloaded", "rate_limit", "server", "connection", "stream", "prompt_too_long",
-    "bad_request", "timeout",
+    "bad_request", "timeout", "context_loop",
 ]
 
 

@@ -397,6 +397,13 @@ class TurnStartParams(Wire):
     work_done_token: str | int | None = None
 
 
+class ThreadCompactParams(Wire):
+    """``agent/thread/compact``: compact the thread's context now, optionally guided."""
+
+    thread_id: str
+    instructions: str | None = None
+
+
 class TurnInterruptParams(Wire):
     """Params of ``agent/turn/interrupt``."""
 

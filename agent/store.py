@@ -519,6 +519,11 @@ class Store:
                 [(thread_id, i, turn_id, json.dumps(m, separators=(",", ":"))) for i, m in enumerate(messages)],
             )
 
+    def message_count(self, thread_id: str) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT COUNT(*) FROM messages WHERE thread_id=?", (thread_id,)).fetchone()
+        return int(row[0])
+
     def messages(self, thread_id: str) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._db.execute(

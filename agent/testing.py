@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Union, get_args
 
 from agent.model import ErrorKind, ModelError, ModelRequest, ModelResponse, StreamSink
 from agent.protocol import Event, TextPart, Usage
-from agent.testing_rules import PromptCache, check_request, estimate_tokens
+from agent.testing_rules import PromptCache, check_request, estimate_tokens, input_tokens
 
 if TYPE_CHECKING:
     from agent.harness import Harness
@@ -138,6 +138,8 @@ class ScriptedModel:
         self._queue: deque[StepSource] = deque(steps)
         self._cache = PromptCache()
         self._released: asyncio.Event | None = None
+        self.context_window: int | None = None  # requests over it fail as "prompt is too long"
+        self.overflows: list[int] = []
 
     def script(self, *steps: StepSource) -> None:
         """Queue steps; each valid request consumes the next one (a callable gets the body)."""
@@ -156,6 +158,12 @@ class ScriptedModel:
             raise AssertionError(f"the scripted model saw {len(self.violations)} invalid request(s):\n"
                                  + "\n".join(f"  - {v}" for v in self.violations))
 
+    def discard(self) -> int:
+        """Drop the steps not used (a test that scripts spares); returns how many."""
+        left = len(self._queue)
+        self._queue.clear()
+        return left
+
     def assert_all_used(self) -> None:
         if self._queue:
             raise AssertionError(f"{len(self._queue)} scripted step(s) were never requested: "
@@ -171,6 +179,10 @@ class ScriptedModel:
         problems = check_request(record.body, SDK_HEADERS)
         if problems:
             return self._refuse(record, problems)
+        size = input_tokens(record.body)
+        if self.context_window is not None and size > self.context_window:
+            self.overflows.append(size)  # as the real API: refused, nothing processed, no step used
+            raise ModelError("prompt_too_long", f"prompt is too long: {size} tokens > {self.context_window} maximum")
         if not self._queue:
             failure = f"unexpected request #{record.index}: nothing scripted"
             self.violations.append(failure)

@@ -1,8 +1,8 @@
 """What the harness keeps about a thread outside the model's context: a typed ``ThreadState``.
 
 The system prompt (built once, so every request of the thread starts with the same bytes), the
-todo list, the plan, the files the agent read and changed (path, when, how), and the session
-grants ("approve for session", valid only in the process that granted them, as PROTOCOL.md
+todo list, the plan, the files the agent read and changed (path, when, how), the size of the
+context as last measured (``agent.context``), and the session grants ("approve for session", valid only in the process that granted them, as PROTOCOL.md
 section 3 says). Compaction re-injects this state verbatim from here, never from a summary.
 It is stored as JSON beside the thread (``threads.state``) and changed only through
 ``Store.update_state``, a read-modify-write in one transaction.
@@ -52,6 +52,8 @@ class ThreadState(BaseModel):
     plan: str | None = None
     files: list[FileTouch] = Field(default_factory=list)  # most recent last, one per path
     grants: list[SessionGrant] = Field(default_factory=list)
+    measured_tokens: int | None = None  # the last request's input, as the API counted it
+    measured_messages: int | None = None  # how many transcript messages that request held
 
     def touched(self, path: str, kind: FileKind) -> ThreadState:
         """This state with ``path`` moved to the end as read or changed now."""

@@ -1,4 +1,5 @@
-"""The headless CLI's commands (PROTOCOL.md section 9): ``ask``, ``threads``, ``show``.
+"""The headless CLI's commands (PROTOCOL.md sections 9 and 10): ``ask``, ``threads``, ``show``,
+``compact``.
 
 Same harness as the server, in-process: the CLI only chooses a view (rich or JSON lines),
 answers approvals at the terminal, and maps Ctrl-C to an interrupt (a second Ctrl-C exits).
@@ -187,3 +188,30 @@ def show(workspace: Path, thread_id: str, as_json: bool) -> int:
         view.on_event(ItemStartedEvent(thread_id=thread_id, turn_id="", item=item))
         view.on_event(ItemCompletedEvent(thread_id=thread_id, turn_id="", item=item))
     return 0
+
+
+def compact(workspace: Path, thread_id: str, instructions: str | None) -> int:
+    """Compact a thread's context now; prints the summary and the context before and after."""
+    settings, errors = _settings()
+    for error in errors:
+        print(f"agent-lsp: {error}", file=sys.stderr)
+    if not api_key_present():
+        return _fail(NO_KEY_MESSAGE, 1)
+    return asyncio.run(_compact(workspace, thread_id, instructions, settings))
+
+
+async def _compact(workspace: Path, thread_id: str, instructions: str | None, settings: Settings) -> int:
+    from agent import Harness, NothingToCompact, TurnBusy
+    from agent_cli.view import RichView
+
+    harness = Harness(Workspace(workspace), Store.open_default(settings.state_dir), settings)
+    harness.on_event(RichView().on_event)
+    try:
+        harness.get_thread(thread_id)
+        handle = harness.compact(thread_id, instructions)
+    except UnknownThread:
+        return _fail(f"no thread {thread_id!r} in {workspace}; list them with `agent-lsp threads`")
+    except (NothingToCompact, TurnBusy) as exc:
+        return _fail(str(exc), 1)
+    report = await handle.result()
+    return EXIT_CODES.get(report.status, 1)

@@ -20,6 +20,7 @@ from rich.syntax import Syntax
 from agent import (
     Approval,
     CommandExecutionItem,
+    CompactionItem,
     Decision,
     Event,
     FileChangeItem,
@@ -56,7 +57,9 @@ class RichView:
     def _item_started(self, event: Any) -> None:
         item = event.item
         self._kinds[item.id] = item.type
-        if isinstance(item, ToolCallItem):
+        if isinstance(item, CompactionItem):
+            self.console.print("[dim]Compacting context…[/dim]")
+        elif isinstance(item, ToolCallItem):
             target = item.input.get("path") or item.input.get("pattern") or ""
             self.console.print(f"[dim]▸ {escape(item.tool)} {escape(str(target))}[/dim]")
         elif isinstance(item, CommandExecutionItem):
@@ -86,8 +89,14 @@ class RichView:
         elif isinstance(item, FileChangeItem) and item.outcome:
             colour = "green" if item.outcome == "applied" else "yellow"
             self.console.print(f"[{colour}]{item.outcome}[/{colour}]")
+        elif isinstance(item, CompactionItem) and item.status == "completed":
+            self.console.print("[dim]──── context compacted ────[/dim]")
+            self.console.print(f"[dim]{escape(item.summary)}[/dim]")
         elif isinstance(item, ToolCallItem) and item.status == "failed":
             self.console.print(f"[red]  {escape(item.output or 'failed')}[/red]")
+
+    def _thread_compacted(self, event: Any) -> None:
+        self.console.print(f"[dim]context: about {event.tokens_before} tokens before, {event.tokens_after} after[/dim]")
 
     def _turn_completed(self, event: Any) -> None:
         usage = event.usage

@@ -243,6 +243,8 @@ class FakeAnthropic:
         self.requests: list[RecordedRequest] = []
         self.count_requests: list[RecordedRequest] = []
         self.violations: list[str] = []
+        self.context_window: int | None = None  # requests over it get the real API's 400
+        self.overflows: list[int] = []  # the input size of each request refused as too long
         self._address = (host, port)
         self._queue: deque[Step | Callable[[dict[str, Any]], Step]] = deque()
         self._cond = threading.Condition()
@@ -321,8 +323,11 @@ class FakeAnthropic:
             record = RecordedRequest(len(self.requests), body if isinstance(body, dict) else {}, headers)
             problems = check_request(body, headers)
             failure: str | None = None
+            size = input_tokens(body) if not problems and self.context_window else 0
             if problems:
                 self.violations += [f"request #{record.index}: {p}" for p in problems]
+            elif self.context_window and size > self.context_window:
+                self.overflows.append(size)  # the real API refuses it and processes nothing
             elif not self._queue:
                 failure = f"unexpected request #{record.index}: nothing scripted"
                 self.violations.append(failure)
@@ -341,6 +346,9 @@ class FakeAnthropic:
             self._cond.notify_all()
         if problems:
             handler.error(400, "invalid_request_error", "; ".join(problems), {"x-should-retry": "false"})
+        elif size and self.context_window and size > self.context_window:
+            handler.error(400, "invalid_request_error",
+                          f"prompt is too long: {size} tokens > {self.context_window} maximum")
         elif failure or record.step is None:
             handler.error(500, "api_error", failure or "no step", {"x-should-retry": "false"})
         else:

@@ -15,7 +15,7 @@ from agent.protocol import TextPart
 from agent import testing as kit
 from agent.testing import FakeClock, HarnessRecorder, ScriptedModel
 from agent_run import Run
-from fake_anthropic import FakeAnthropic, HttpError, Reply, text, tool_use
+from fake_anthropic import FakeAnthropic, Reply, text, tool_use
 
 EDIT = {"path": "calc.py", "old_string": "a - b", "new_string": "a + b"}
 
@@ -246,20 +246,6 @@ async def test_max_tokens_keeps_the_text_drops_the_cut_tool_call_and_continues(s
     second = scripted.requests[1].body["messages"]
     assert [b["type"] for b in second[-2]["content"]] == ["text"]
     assert second[-1]["content"][0]["text"] == "Continue exactly where you stopped."
-
-
-async def test_prompt_too_long_shortens_old_tool_results_once(run: Run, fake: FakeAnthropic, root: Path) -> None:
-    (root / "big.txt").write_text("".join(f"line {i} " + "x" * 80 + "\n" for i in range(300)))
-    fake.script(Reply([tool_use("read_file", {"path": "big.txt"})]), Reply([text("read it")]),
-                HttpError(400, "invalid_request_error", "prompt is too long: 250000 tokens > 200000 maximum"),
-                Reply([text("fits now")]))
-    first = await run.turn("read big.txt")
-    done = await run.turn("summarise", first.thread_id)
-    assert done.turn.status == "completed"
-    retried = json.dumps(fake.requests[3].body["messages"])
-    assert "shortened by agent-lsp" in retried and "line 299" not in retried
-    stored = json.dumps(run.harness.store.messages(done.thread_id))
-    assert "shortened by agent-lsp" in stored
 
 
 async def test_interrupt_while_streaming_ends_the_turn_and_keeps_history_valid(srun: HarnessRecorder,

@@ -22,6 +22,8 @@ export interface ServerOptions {
   stateDir?: string;
   maxTokens?: number;
   streamIdleTimeout?: number;
+  contextWindow?: number;
+  autoCompactAt?: number;
 }
 
 export interface ExtensionSettings {
@@ -44,7 +46,10 @@ function expandHome(value: string | undefined): string | undefined {
 export function getSettings(): ExtensionSettings {
   const config = vscode.workspace.getConfiguration(SECTION);
   const maxTokens = config.get<number | null>('maxTokens', null);
-  const streamIdleTimeout = config.get<number | null>('streamIdleTimeout', null);
+  const numeric = (key: string): number | undefined => {
+    const value = config.get<number | null>(key, null);
+    return typeof value === 'number' ? value : undefined;
+  };
   return {
     serverPath: expandHome(nonEmpty(config.get<string>('serverPath'))) ?? '',
     options: {
@@ -54,7 +59,9 @@ export function getSettings(): ExtensionSettings {
       approvalUi: config.get('approvalUi', 'codeAction'),
       stateDir: expandHome(nonEmpty(config.get<string>('stateDir'))),
       maxTokens: typeof maxTokens === 'number' ? maxTokens : undefined,
-      streamIdleTimeout: typeof streamIdleTimeout === 'number' ? streamIdleTimeout : undefined,
+      streamIdleTimeout: numeric('streamIdleTimeout'),
+      contextWindow: numeric('contextWindow'),
+      autoCompactAt: numeric('autoCompactAt'),
     },
   };
 }
