@@ -108,6 +108,7 @@ class AcpAgent:
         await self.bridge.call(lambda: harness.update_settings(harness.settings.model_copy(update={"permission_mode": mode_id})))
         for other in [x for x in self.sessions.values() if x.harness is harness]:  # the mode is the workspace's
             self._post(other.id, s.CurrentModeUpdate(session_update="current_mode_update", current_mode_id=mode_id))
+        await self._outbox.join()
         return s.SetSessionModeResponse()
 
     async def prompt(self, prompt: list[Any], session_id: str, **_: Any) -> s.PromptResponse:

@@ -139,3 +139,42 @@ def _settings(state: Path) -> Any:
 
     settings, _ = resolve_settings({"stateDir": str(state)}, env={})
     return settings
+
+
+class Meddler(Editor):
+    """Types into the buffer while it is asked, then answers: the change no longer fits."""
+
+    async def request_permission(self, session_id: str, tool_call: s.ToolCallUpdate, options: list[s.PermissionOption],
+                                 **kwargs: Any) -> s.RequestPermissionResponse:
+        for path in self.buffers:
+            self.buffers[path] = "x = 5  # typed meanwhile\n"
+        return await super().request_permission(session_id, tool_call, options, **kwargs)
+
+
+@pytest.mark.parametrize(("editor_class", "answer", "outcome"), [
+    (Editor, "reject", "Change rejected."),
+    (Meddler, "approve", "Change conflict."),
+])
+async def test_a_rejected_or_stale_change_never_reaches_the_buffer(tmp_path: Path, editor_class: type[Editor],
+                                                                   answer: str, outcome: str) -> None:
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "calc.py").write_text("x = 1\n")
+    buffers = {str(root / "calc.py"): "x = 1\n"}
+    with FakeAnthropic() as fake:
+        fake.script(
+            Reply([tool_use("edit_file", {"path": "calc.py", "old_string": "x = 1", "new_string": "x = 2"})]),
+            Reply([text("Understood.")]),
+        )
+        editor = editor_class(buffers, answer=answer)
+        async with connect(editor, fake, tmp_path / "state") as conn:
+            session = await conn.new_session(cwd=str(root), mcp_servers=[])
+            done = await conn.prompt(session_id=session.session_id, prompt=[s.TextContentBlock(type="text", text="Edit")])
+            assert done.stop_reason == "end_turn"
+            [update] = [u for u in editor.of("tool_call_update") if u.kind == "edit"]
+            assert update.status == "failed" and update.content[-1].content.text == outcome
+            assert buffers[str(root / "calc.py")] != "x = 2\n"
+            await conn.set_session_mode(session_id=session.session_id, mode_id="acceptEdits")
+            assert [u.current_mode_id for u in editor.of("current_mode_update")] == ["acceptEdits"]
+        fake.assert_valid()
+    assert (root / "calc.py").read_text() == "x = 1\n"
