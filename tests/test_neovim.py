@@ -155,3 +155,13 @@ def test_a_server_restart_resumes_the_chat_without_duplicates(fake: FakeAnthropi
     assert len(fake.requests) == 3
     history = json.dumps(fake.requests[2].body["messages"])  # one thread throughout
     assert "first question" in history and "second question" in history and "Second answer" in history
+
+
+def test_compact_draws_a_folded_line_over_the_summary(fake: FakeAnthropic, workspace: Path, state_dir: Path,
+                                                      tmp_path: Path) -> None:
+    summary = "Goal: say hello.\nDone: said hello.\nNext: nothing."
+    fake.script(Reply([text("Hello.")]), Reply([text(summary)]))
+    run_nvim("compact", fake, workspace, state_dir, tmp_path)
+    assert len(fake.requests) == 2
+    asked = json.dumps(fake.requests[1].body["messages"][-1]["content"])
+    assert "[agent-lsp: context checkpoint]" in asked and "keep the name add" in asked  # :AgentCompact's instructions

@@ -35,6 +35,10 @@ command('AgentInterrupt', function()
   api().interrupt()
 end, { desc = 'agent-lsp: interrupt the running turn' })
 
+command('AgentCompact', function(opts)
+  api().compact(opts.args)
+end, { nargs = '?', desc = "agent-lsp: compact the chat's conversation (optional instructions for the summary)" })
+
 command('AgentThreads', function()
   api().threads()
 end, { desc = 'agent-lsp: pick a thread to show in the chat' })

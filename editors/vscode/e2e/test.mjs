@@ -7,7 +7,8 @@
 // does what a person would: open the chat, send a prompt and see the streamed answer; use
 // the quick fix "Ask agent to fix", look at the diff, approve in the chat and see the fix
 // saved to disk; restart the server and see the thread resume from its last seq and go on
-// with nothing shown twice; reject an edit with a reason and see the file left alone.
+// with nothing shown twice; reject an edit with a reason and see the file left alone;
+// compact the conversation and see the collapsed "Context compacted" card with its summary.
 // Every wait is on something observable (DOM, file, log), with a deadline; no fixed sleeps.
 
 import { spawn, execFileSync } from 'node:child_process';
@@ -97,6 +98,8 @@ const steps = [
     },
   },
   { reply: { content: ['OK, I left `calc.py` as it is.'] } },
+  // The summary request of "Agent: Compact Conversation" (text only, like the real model's).
+  { reply: { content: ['Goal: **fix add in calc.py**; keep the name `add`.\n\n- Done: the fix is saved.\n- Next: nothing.'] } },
 ];
 writeFileSync(join(tmp, 'steps.json'), JSON.stringify(steps));
 mkdirSync(join(dirs['user-data'], 'User'), { recursive: true });
@@ -323,6 +326,32 @@ async function main() {
     if (readFileSync(CALC, 'utf8') !== 'def add(a, b):\n    return a + b\n') {
       throw new Error(`calc.py changed after a rejection:\n${readFileSync(CALC, 'utf8')}`);
     }
+  });
+
+  await step('compact the conversation; a collapsed "Context compacted" card holds the summary', async () => {
+    const asking = page.locator('.quick-input-widget', { hasText: 'Compact the conversation' });
+    // The chat's Compact button asks for instructions too; Escape cancels and sends nothing
+    // (a request would take the summary step below, or fail the fake with nothing scripted).
+    await chat().locator('#compact:not([disabled])').click();
+    await asking.waitFor();
+    await page.keyboard.press('Escape');
+    await asking.waitFor({ state: 'hidden' });
+    await runCommand('Agent: Compact Conversation');
+    await asking.waitFor();
+    await page.locator('.quick-input-widget input').fill('Keep the name add');
+    await page.keyboard.press('Enter');
+    const card = chat().locator('details.item.compaction');
+    await card.locator('summary', { hasText: 'Context compacted' }).waitFor();
+    await card.locator('summary .figures', { hasText: /\(about [1-9][\d,]* → [1-9][\d,]* tokens\)/ }).waitFor();
+    await statusItem('Agent: idle').waitFor();
+    const summary = card.locator('.markdown strong', { hasText: 'fix add in calc.py' });
+    if ((await card.evaluate((node) => node.open)) || (await summary.isVisible())) {
+      throw new Error('the compaction card is open before it is clicked');
+    }
+    await card.locator('summary').click();
+    await summary.waitFor(); // visible, rendered as Markdown
+    await card.locator('.markdown li', { hasText: 'Next: nothing.' }).waitFor();
+    await page.screenshot({ path: join(dirs.screens, 'compacted.png') });
   });
 
   await page.screenshot({ path: join(dirs.screens, 'final.png') });

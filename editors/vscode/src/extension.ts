@@ -74,6 +74,7 @@ function registerCommands(
       }
     }),
     command('agentLsp.interrupt', () => session.interrupt()),
+    command('agentLsp.compact', () => compact(session, view)),
     command('agentLsp.restartServer', () => manager.restart()),
     command('agentLsp.showLogs', () => showLogs()),
     command('agentLsp.viewDiff', async (itemId: string, index = 0) => {
@@ -100,6 +101,24 @@ async function pickApproval(session: ChatSession, verb: string): Promise<Approva
     { title: `${verb} which agent action?` },
   );
   return picked?.approval;
+}
+
+/** "Agent: Compact Conversation": optional instructions for the summary (Escape cancels). */
+async function compact(session: ChatSession, view: ChatView): Promise<void> {
+  if (!session.current.threadId) {
+    void vscode.window.showInformationMessage('Nothing to compact yet: send the agent a prompt first.');
+    return;
+  }
+  const instructions = await vscode.window.showInputBox({
+    title: 'Compact the conversation',
+    prompt: 'What should the summary keep? Optional: Enter for none, Escape to cancel.',
+    placeHolder: 'e.g. the failing test names and the plan',
+  });
+  if (instructions === undefined) {
+    return;
+  }
+  await view.reveal();
+  await session.compact(instructions.trim() || undefined);
 }
 
 async function askAboutSelection(session: ChatSession, view: ChatView): Promise<void> {

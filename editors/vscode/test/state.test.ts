@@ -111,6 +111,29 @@ describe('the chat state reducer', () => {
     assert.deepEqual(latestTodos(emptyState('x')), []);
   });
 
+  test('a compaction item carries the before/after figures of its thread/compacted event', () => {
+    const s = new Script();
+    const compaction = (summary: string, status: 'inProgress' | 'completed') => ({ id: 'k', type: 'compaction' as const, status, summary });
+    const events = [
+      s.next({ type: 'turn/started', turn: turn('t1') }),
+      s.next({ type: 'item/started', turnId: 't1', item: compaction('', 'inProgress') }),
+      s.next({ type: 'item/completed', turnId: 't1', item: compaction('Goal: **hello**.', 'completed') }),
+      s.next({ type: 'thread/compacted', itemId: 'k', tokensBefore: 52_345, tokensAfter: 9_812 }),
+      s.next({ type: 'turn/completed', turn: turn('t1', 'completed'), usage: usage(1, 1) }),
+    ];
+    const summarized = applyEvents(emptyState('thr_1'), events.slice(0, 3));
+    assert.equal(summarized.items[0].compacted, undefined);
+    const done = applyEvents(emptyState('thr_1'), events);
+    assert.deepEqual(done.items[0].compacted, { tokensBefore: 52_345, tokensAfter: 9_812 });
+    assert.deepEqual(done.items[0].item, compaction('Goal: **hello**.', 'completed'), 'the item stays as the server sent it');
+    assert.equal(done.items[0].rev, summarized.items[0].rev + 1, 'the card is redrawn with the figures');
+    // A late item/completed (a replay that overlaps) keeps the figures; an unknown item id changes nothing.
+    const again = applyEvent(done, { ...events[2], seq: 6 });
+    assert.deepEqual(again.items[0].compacted, done.items[0].compacted);
+    const stray = applyEvent(done, s.next({ type: 'thread/compacted', itemId: 'nope', tokensBefore: 1, tokensAfter: 1 }));
+    assert.equal(stray.items, done.items);
+  });
+
   test('titles new threads from the first line of the prompt', () => {
     assert.equal(titleFrom('  Fix the bug\nin calc.py'), 'Fix the bug');
     assert.equal(titleFrom(''), 'New thread');

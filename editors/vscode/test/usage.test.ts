@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { addUsage, cacheHitShare, formatTokens, formatUsage, totalInput, ZERO_USAGE } from '../src/chat/usage';
+import { addUsage, approxTokens, cacheHitShare, formatCompaction, formatTokens, formatUsage, totalInput, ZERO_USAGE } from '../src/chat/usage';
 import { usage } from './events';
 
 test('the cache hit share is cache reads over all input tokens', () => {
@@ -25,4 +25,10 @@ test('token counts are short', () => {
     [999, 1000, 1234, 12345, 999_499, 2_500_000].map(formatTokens),
     ['999', '1k', '1.2k', '12k', '999k', '2.5M'],
   );
+});
+
+test('a compaction reads as rounded before and after figures', () => {
+  assert.equal(formatCompaction(52_345, 9_812), 'about 52,000 → 9,800 tokens');
+  assert.equal(formatCompaction(150_000, 4_000), 'about 150,000 → 4,000 tokens');
+  assert.deepEqual([0, 42, 999, 1_049, 1_250_000].map(approxTokens), ['0', '42', '1,000', '1,000', '1,300,000']);
 });

@@ -26,6 +26,8 @@ const context: Context = { post, openDetails, item: (id) => items.get(id)?.item 
 
 const threadSelect = el('select', { id: 'thread', title: 'Thread', 'aria-label': 'Thread' });
 const newButton = button('New', () => post({ type: 'newThread' }), 'Start a new thread');
+const compactButton = button('Compact', () => post({ type: 'compact' }), 'Summarize the conversation so far to free context (Agent: Compact Conversation)');
+compactButton.id = 'compact';
 const notice = el('div', { id: 'notice', class: 'notice', role: 'alert' });
 const messages = el('div', { id: 'messages', role: 'log', 'aria-live': 'polite' });
 const todos = el('section', { id: 'todos', 'aria-label': 'Plan' });
@@ -42,7 +44,7 @@ const interrupt = button('Interrupt', () => post({ type: 'interrupt' }), 'Stop t
 const send = button('Send', () => submit(), 'Send the prompt', 'primary');
 
 document.getElementById('app')!.append(
-  el('header', { class: 'bar' }, threadSelect, newButton),
+  el('header', { class: 'bar' }, threadSelect, compactButton, newButton),
   notice,
   messages,
   todos,
@@ -161,6 +163,7 @@ function drawStatus(m: ViewModel): void {
   activity.textContent = text;
   activity.className = `activity state-${m.connection === 'running' ? m.activity : m.connection}`;
   interrupt.hidden = m.turn?.status !== 'running';
+  compactButton.disabled = m.connection !== 'running' || !m.threadId || m.turn?.status === 'running';
   notice.textContent = m.notice ?? (m.turn?.status === 'failed' ? `Turn failed: ${m.turn.error ?? 'unknown error'}` : '');
   notice.hidden = !notice.textContent;
   usage.textContent = m.usage;

@@ -7,6 +7,7 @@ import { renderMarkdown } from '../src/chat/markdown';
 import type { FromWebview } from '../src/chat/messages';
 import type { Approval, FileChange, InputPart, Item, LspDiagnostic } from '../src/chat/protocol';
 import type { ChatItem } from '../src/chat/state';
+import { formatCompaction } from '../src/chat/usage';
 import { button, diffBlock, el, shortPath } from './dom';
 
 export interface Context {
@@ -110,8 +111,20 @@ export function renderItem(ctx: Context, chat: ChatItem): HTMLElement {
     }
     case 'subagent':
       return el('div', { class: 'item note' }, `Subagent: ${item.description} `, badge(item.status));
-    case 'compaction':
-      return details(ctx, key, 'item compaction', ['Conversation compacted'], markdown(item.summary));
+    case 'compaction': {
+      if (item.status === 'inProgress') {
+        return el('div', { class: 'item compaction note' }, 'Compacting context…');
+      }
+      const title = item.status === 'completed' ? 'Context compacted' : 'Compaction failed';
+      const figures = chat.compacted ? formatCompaction(chat.compacted.tokensBefore, chat.compacted.tokensAfter) : '';
+      return details(
+        ctx,
+        key,
+        'item compaction',
+        [el('span', { class: 'compaction-title' }, title), figures ? el('span', { class: 'figures' }, ` (${figures})`) : '', badge(item.status)],
+        markdown(item.summary || '(no summary)'),
+      );
+    }
   }
 }
 

@@ -1,6 +1,8 @@
 ---@brief The chat buffer: a |prompt-buffer| whose last line is the prompt, and above it the
 --- followed thread as drawn by |agent_lsp.render|. It is redrawn (at most once per event-loop
 --- tick) whenever the thread changes; the prompt line, and anything typed on it, is kept.
+--- A compaction is a fold ('foldexpr' from what is drawn), closed until the user opens it
+--- (|zo|, |za|); every window showing the chat keeps the folds the user opened across redraws.
 
 local M = {}
 
@@ -14,7 +16,7 @@ local ns = vim.api.nvim_create_namespace('agent_lsp.chat')
 M.buf = nil
 
 ---@type agent_lsp.Rendered
-local shown = { lines = {}, highlights = {}, approvals = {} }
+local shown = { lines = {}, highlights = {}, approvals = {}, folds = {} }
 local scheduled = false
 local subscribed = false
 
@@ -25,6 +27,7 @@ local KEYS = {
   { 'r', 'reject it, with a reason the agent reads' },
   { 'd', 'show its diff in a split' },
   { 'i  <C-c>', 'interrupt the running turn' },
+  { 'za', 'open or close a compaction (its summary)' },
   { 'A  o', 'go to the prompt (Insert mode)' },
   { 'q', 'close the chat window' },
 }
@@ -38,6 +41,63 @@ function M.approval_at_cursor()
   return shown.approvals[vim.api.nvim_win_get_cursor(0)[1] - 1]
 end
 
+--- What a closed fold of the chat shows: its title line, "▾" turned to "▸".
+---@return string
+function M.foldtext()
+  local line = vim.fn.getline(vim.v.foldstart)
+  return (line:gsub('^▾', '▸', 1))
+end
+
+--- 'foldexpr' of the chat windows: the folds of what is drawn (see `shown.folds`).
+---@param lnum integer
+---@return string
+function M.foldexpr(lnum)
+  for _, f in ipairs(shown.folds) do
+    if lnum == f.first + 1 then
+      return '>1'
+    elseif lnum > f.first + 1 and lnum <= f.last + 1 then
+      return '1'
+    end
+  end
+  return '0'
+end
+
+--- The ids of the folds the user opened in `win` (from what was drawn until now).
+---@param win integer
+---@return table<string, true>
+local function opened(win)
+  local open = {} ---@type table<string, true>
+  if vim.wo[win].foldmethod ~= 'expr' then
+    return open
+  end
+  vim.api.nvim_win_call(win, function()
+    for _, f in ipairs(shown.folds) do
+      if vim.fn.foldlevel(f.first + 1) > 0 and vim.fn.foldclosed(f.first + 1) == -1 then
+        open[f.id] = true
+      end
+    end
+  end)
+  return open
+end
+
+--- Folds `win` as drawn: each compaction closed, unless its id is in `open`.
+---@param win integer
+---@param open table<string, true>
+local function fold(win, open)
+  local wo = vim.wo[win]
+  wo.foldmethod = 'expr'
+  wo.foldexpr = "v:lua.require'agent_lsp.chat'.foldexpr(v:lnum)"
+  wo.foldtext = "v:lua.require'agent_lsp.chat'.foldtext()"
+  wo.foldlevel = 0
+  wo.foldenable = true
+  wo.fillchars = 'fold: '
+  vim.api.nvim_win_call(win, function()
+    for _, f in ipairs(shown.folds) do
+      vim.cmd(('silent! %d%s'):format(f.first + 1, open[f.id] and 'foldopen' or 'foldclose'))
+    end
+  end)
+end
+
 --- Redraws the chat now.
 function M.draw()
   scheduled = false
@@ -46,6 +106,10 @@ function M.draw()
     return
   end
   local r = render.thread(state.current and state.threads[state.current] or nil)
+  local open_by_win = {} ---@type table<integer, table<string, true>>
+  for _, win in ipairs(vim.fn.win_findbuf(buf)) do
+    open_by_win[win] = opened(win)
+  end
   vim.api.nvim_buf_set_lines(buf, 0, vim.api.nvim_buf_line_count(buf) - 1, false, r.lines)
   vim.api.nvim_buf_clear_namespace(buf, ns, 0, -1)
   for _, h in ipairs(r.highlights) do
@@ -54,6 +118,11 @@ function M.draw()
     vim.api.nvim_buf_set_extmark(buf, ns, h.row, 0, opts)
   end
   shown = r
+  for win, open in pairs(open_by_win) do
+    if vim.api.nvim_win_is_valid(win) then
+      fold(win, open)
+    end
+  end
 end
 
 --- Redraws the chat once the current batch of events is in.
@@ -159,6 +228,7 @@ function M.open(focus)
     vim.wo[win].relativenumber = false
     vim.wo[win].signcolumn = 'no'
     vim.wo[win].winfixwidth = true
+    fold(win, {})
     vim.api.nvim_win_set_cursor(win, { vim.api.nvim_buf_line_count(buf), 0 })
     if not focus then
       vim.api.nvim_set_current_win(previous)

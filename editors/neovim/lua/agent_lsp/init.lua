@@ -262,6 +262,25 @@ function M.interrupt()
   end)
 end
 
+--- `:AgentCompact [instructions]`: compacts the followed thread's context now
+--- (`agent/thread/compact`), as a turn of its own; the chat shows it as a folded line.
+---@param instructions? string what the summary should keep (optional)
+function M.compact(instructions)
+  local t = state.current and state.threads[state.current]
+  if not t then
+    vim.notify('agent-lsp: nothing to compact yet: send the agent a prompt first', vim.log.levels.WARN)
+    return
+  end
+  local client = thread_client()
+  if not client then
+    return
+  end
+  instructions = vim.trim(instructions or '')
+  local params = { threadId = t.id, instructions = instructions ~= '' and instructions or nil }
+  clients.request(client, 'agent/thread/compact', params)
+  require('agent_lsp.chat').open(false)
+end
+
 --- `:AgentThreads`: pick a thread (or a new one); the chat follows it, replayed by resume.
 function M.threads()
   local client = clients.ensure()

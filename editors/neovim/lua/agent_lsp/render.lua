@@ -8,10 +8,16 @@ local M = {}
 ---@field group string
 ---@field line? boolean highlight the whole line (diffs)
 
+---@class agent_lsp.Fold
+---@field first integer 0-based line: the fold's title
+---@field last integer 0-based line
+---@field id string the item folded (its open/closed state is kept across redraws)
+
 ---@class agent_lsp.Rendered
 ---@field lines string[]
 ---@field highlights agent_lsp.Highlight[]
 ---@field approvals table<integer, string> 0-based line -> approval id
+---@field folds agent_lsp.Fold[] closed unless the user opened them
 
 ---@class agent_lsp.Canvas: agent_lsp.Rendered
 local Canvas = {}
@@ -80,7 +86,33 @@ end
 
 local TODO = { completed = '[x]', in_progress = '[>]', pending = '[ ]' }
 
----@type table<string, fun(c: agent_lsp.Canvas, item: agent_lsp.Item, t: agent_lsp.Thread)>
+--- A token count rounded to two significant digits, with thousands separators.
+---@param n integer
+---@return string
+function M.approx_tokens(n)
+  if n >= 100 then
+    local scale = 10 ^ (math.floor(math.log10(n)) - 1)
+    n = math.floor(n / scale + 0.5) * scale
+  end
+  local digits = tostring(math.floor(n + 0.5))
+  return (digits:reverse():gsub('(%d%d%d)', '%1,'):reverse():gsub('^,', ''))
+end
+
+--- The title line of a compaction: "▾ Context compacted (about 52,000 → 9,800 tokens)";
+--- its fold, closed, shows it with "▸" (see |agent_lsp.chat| foldtext).
+---@param item agent_lsp.Item
+---@param entry? agent_lsp.Entry
+---@return string
+function M.compaction_title(item, entry)
+  local title = item.status == 'completed' and 'Context compacted' or 'Context compaction ' .. item.status
+  local tokens = entry and entry.tokens
+  if tokens then
+    title = ('%s (about %s → %s tokens)'):format(title, M.approx_tokens(tokens.before), M.approx_tokens(tokens.after))
+  end
+  return '▾ ' .. title
+end
+
+---@type table<string, fun(c: agent_lsp.Canvas, item: agent_lsp.Item, t: agent_lsp.Thread, entry: agent_lsp.Entry)>
 local draw = {
   userMessage = function(c, item)
     c:add(table.concat(vim.tbl_map(input_part, item.content or {}), '\n'), 'Title', 'You: ')
@@ -125,8 +157,18 @@ local draw = {
   subagent = function(c, item)
     c:add(('%s Subagent: %s'):format(mark(item), item.description), 'Special', '  ')
   end,
-  compaction = function(c)
-    c:add('(earlier conversation compacted)', 'Comment', '  ')
+  compaction = function(c, item, _, entry)
+    if item.status == 'inProgress' then
+      c:add('… Compacting context', 'Comment')
+      return
+    end
+    local first = #c.lines
+    c:add(M.compaction_title(item, entry), item.status == 'completed' and 'Special' or 'ErrorMsg')
+    local summary = vim.trim(item.summary or '')
+    if summary ~= '' then
+      c:add(summary, nil, '  ')
+      c.folds[#c.folds + 1] = { first = first, last = #c.lines - 1, id = item.id }
+    end
   end,
 }
 
@@ -172,7 +214,7 @@ end
 ---@param t agent_lsp.Thread?
 ---@return agent_lsp.Rendered
 function M.thread(t)
-  local c = setmetatable({ lines = {}, highlights = {}, approvals = {} }, Canvas)
+  local c = setmetatable({ lines = {}, highlights = {}, approvals = {}, folds = {} }, Canvas)
   if not t then
     c:add('Agent chat: type a prompt below and press <CR>. Press g? for keys.', 'Comment')
     return c
@@ -184,7 +226,7 @@ function M.thread(t)
       local item = t.items[entry.id]
       local fn = item and draw[item.type]
       if fn then
-        fn(c, item, t)
+        fn(c, item, t, entry)
       end
     elseif entry.kind == 'approval' then
       draw_approval(c, t, t.approvals[entry.id])

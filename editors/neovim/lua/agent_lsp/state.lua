@@ -46,6 +46,7 @@ local M = {}
 ---@field id string item or approval id; for 'turn', the turn id
 ---@field turn? { id: string, status: string, error?: string }
 ---@field usage? { inputTokens: integer, outputTokens: integer, cacheReadTokens: integer, cacheCreationTokens: integer }
+---@field tokens? { before: integer, after: integer } for a compaction item: the context's size (thread/compacted)
 
 ---@class agent_lsp.Thread
 ---@field id string
@@ -158,6 +159,13 @@ local reducers = {
       end
     end
     t.entries[#t.entries + 1] = { kind = 'turn', id = e.turn.id, turn = e.turn, usage = e.usage }
+  end,
+  ['thread/compacted'] = function(t, e)
+    for _, entry in ipairs(t.entries) do -- the item stays as the server sent it
+      if entry.kind == 'item' and entry.id == e.itemId then
+        entry.tokens = { before = e.tokensBefore, after = e.tokensAfter }
+      end
+    end
   end,
 }
 

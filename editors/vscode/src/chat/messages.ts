@@ -41,5 +41,6 @@ export type FromWebview =
   | { type: 'approve'; approvalId: string; decision: 'approve' | 'approveForSession' }
   | { type: 'reject'; approvalId: string; message?: string }
   | { type: 'interrupt' }
+  | { type: 'compact' }
   | { type: 'viewDiff'; itemId: string; index: number }
   | { type: 'openFile'; path: string };

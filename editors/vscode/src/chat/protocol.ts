@@ -57,6 +57,7 @@ export const Methods = {
   threadResume: 'agent/thread/resume',
   turnStart: 'agent/turn/start',
   turnInterrupt: 'agent/turn/interrupt',
+  threadCompact: 'agent/thread/compact',
   approvalRespond: 'agent/approval/respond',
   event: 'agent/event',
 } as const satisfies Record<string, MethodName>;

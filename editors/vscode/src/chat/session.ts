@@ -213,6 +213,25 @@ export class ChatSession implements vscode.Disposable {
     }
   }
 
+  /** Compact the panel's thread now (`agent/thread/compact`): a turn of its own, shown as a
+   * "Context compacted" card. Refused by the server while a turn runs. */
+  async compact(instructions?: string): Promise<boolean> {
+    const threadId = this.current.threadId;
+    if (!threadId) {
+      this.notice = 'Nothing to compact yet: send a prompt first.';
+      this.changed();
+      return false;
+    }
+    this.notice = undefined;
+    try {
+      await this.request<{ turn: Turn }>(Methods.threadCompact, { threadId, instructions: instructions || undefined });
+      return true;
+    } catch (error) {
+      this.fail('Could not compact', error);
+      return false;
+    }
+  }
+
   private fail(what: string, error: unknown): void {
     this.notice = `${what}: ${describeError(error)}`;
     traceError(this.notice);

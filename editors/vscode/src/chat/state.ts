@@ -17,6 +17,8 @@ export interface ChatItem {
   turnId?: string;
   /** Grows on every change of this item, so a renderer redraws only what changed. */
   rev: number;
+  /** For a `compaction` item: the context's size before and after, from `thread/compacted`. */
+  compacted?: { tokensBefore: number; tokensAfter: number };
 }
 
 export interface ChatState {
@@ -77,8 +79,10 @@ export function applyEvent(state: ChatState, event: AgentEvent): ChatState {
         totalUsage: addUsage(state.totalUsage, event.usage),
         approvals: state.approvals.filter((a) => a.turnId !== event.turn.id),
       };
+    case 'thread/compacted':
+      return { ...next, items: compacted(state.items, event.itemId, event.tokensBefore, event.tokensAfter) };
     default:
-      return next; // thread/compacted (its compaction item tells the story), and unknown types
+      return next; // unknown types
   }
 }
 
@@ -99,7 +103,19 @@ function complete(items: ChatItem[], item: Item, turnId: string): ChatItem[] {
     final = { ...final, output: before.output };
   }
   const copy = items.slice();
-  copy[index] = { item: final, turnId, rev: items[index].rev + 1 };
+  copy[index] = { ...items[index], item: final, turnId, rev: items[index].rev + 1 };
+  return copy;
+}
+
+/** The before/after figures go on the compaction item's entry (the item itself is the
+ * protocol's and stays as the server sent it); an unknown item id changes nothing. */
+function compacted(items: ChatItem[], itemId: string, tokensBefore: number, tokensAfter: number): ChatItem[] {
+  const index = items.findIndex((c) => c.item.id === itemId);
+  if (index < 0) {
+    return items;
+  }
+  const copy = items.slice();
+  copy[index] = { ...items[index], compacted: { tokensBefore, tokensAfter }, rev: items[index].rev + 1 };
   return copy;
 }
 

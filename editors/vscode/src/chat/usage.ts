@@ -56,3 +56,14 @@ export function formatUsage(last: Usage | undefined, total: Usage): string {
   }
   return `Last turn: ${one(last)} · Thread: ${one(total)}`;
 }
+
+/** A token count rounded to two significant digits, with thousands separators: 52,345 -> "52,000". */
+export function approxTokens(n: number): string {
+  const rounded = n < 100 ? Math.round(n) : Number(n.toPrecision(2));
+  return rounded.toLocaleString('en-US');
+}
+
+/** The figures on a "Context compacted" card: "about 52,000 → 9,800 tokens". */
+export function formatCompaction(tokensBefore: number, tokensAfter: number): string {
+  return `about ${approxTokens(tokensBefore)} → ${approxTokens(tokensAfter)} tokens`;
+}

@@ -146,6 +146,9 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       case 'interrupt':
         await session.interrupt();
         return;
+      case 'compact':
+        await vscode.commands.executeCommand('agentLsp.compact');
+        return;
       case 'viewDiff':
         await vscode.commands.executeCommand('agentLsp.viewDiff', message.itemId, message.index);
         return;
