@@ -61,6 +61,12 @@ COMMANDS: tuple[Command, ...] = (
     Command("agent.approve", "[approvalId, decision?]", "{outcome}", "approve a pending change or command"),
     Command("agent.reject", "[approvalId, message?]", "{outcome}", "reject it; the message reaches the model"),
     Command("agent.interrupt", "[threadId?]", "{interrupted}", "stop the running turn"),
+    Command("agent.send", "[chatFileUri]", "{threadId, turnId}",
+            'send the prompt typed under the last "## You" of a chat file (.agent-lsp/chats/)'),
+    Command("agent.newChat", "[]", "{threadId, uri}", "start a thread and open its chat file"),
+    Command("agent.openChat", "[threadId?]", "{threadId, uri}", "open the current (or given) thread's chat file"),
+    Command("agent.askAbout", "[uri, range]", "{threadId, uri}",
+            "quote a range in the current thread's chat file and open it, to ask about it"),
 )
 
 COMMAND_NAMES: tuple[str, ...] = tuple(command.name for command in COMMANDS)

@@ -101,15 +101,39 @@ def places(approval: Approval) -> list[tuple[str, Range]]:
     return [(approval.uri, approval.range)] if approval.uri and approval.range else []
 
 
+def approval_message(approval: Approval) -> str:
+    """"Agent proposes: TITLE", then the diff (or the command), so any editor shows what it is."""
+    detail = approval.diff or approval.command or ""
+    return f"Agent proposes: {approval.title}" + (f"\n{detail.rstrip()}" if detail else "")
+
+
 def approval_diagnostics(approval: Approval) -> list[tuple[str, t.Diagnostic]]:
-    """One "Agent proposes: TITLE" diagnostic on each range a file-change approval touches."""
+    """One "Agent proposes: TITLE" diagnostic (with the diff) on each range a file-change
+    approval touches; its ``code`` is the approval id (ALE drops ``source``)."""
     if approval.kind != "fileChange":
         return []
     return [
-        (uri, t.Diagnostic(range=lsp_range(rng), message=f"Agent proposes: {approval.title}",
+        (uri, t.Diagnostic(range=lsp_range(rng), message=approval_message(approval),
                            severity=t.DiagnosticSeverity.Information, source=AGENT_SOURCE, code=approval.id))
         for uri, rng in places(approval)
     ]
+
+
+ANSWER_CODE = "agent-answer"
+ANSWER_SOURCE = "agent answer"  # not "agent": plugins take every "agent" diagnostic for an approval
+
+
+def answer_diagnostic(line: int, answer: str) -> t.Diagnostic:
+    """The end of a turn, on the line it was asked from: the answer is the message."""
+    return t.Diagnostic(range=t.Range(start=t.Position(line=line, character=0), end=t.Position(line=line + 1, character=0)),
+                        message=f"Agent: {answer.strip() or '(no answer text)'}",
+                        severity=t.DiagnosticSeverity.Information, source=ANSWER_SOURCE, code=ANSWER_CODE)
+
+
+def is_own(diagnostic: t.Diagnostic, pending_ids: set[str]) -> bool:
+    """Our own diagnostic, recognized by source or, when the client dropped it, by code."""
+    code = None if diagnostic.code is None else str(diagnostic.code)
+    return diagnostic.source in (AGENT_SOURCE, ANSWER_SOURCE) or code == ANSWER_CODE or code in pending_ids
 
 
 def ranges_meet(a: t.Range, b: t.Range) -> bool:
@@ -128,12 +152,12 @@ def unstructure(value: Any) -> Any:
     return _converter().unstructure(value)
 
 
-def fix_actions(uri: str, diagnostics: list[t.Diagnostic]) -> list[t.CodeAction]:
+def fix_actions(uri: str, diagnostics: list[t.Diagnostic], pending_ids: set[str] | None = None) -> list[t.CodeAction]:
     """"Ask agent to fix: MESSAGE" for each diagnostic that is not the agent's own."""
     actions = []
     for diagnostic in diagnostics:
         raw = unstructure(diagnostic)
-        if diagnostic.source == AGENT_SOURCE:
+        if is_own(diagnostic, pending_ids or set()):
             continue
         first_line = diagnostic.message.splitlines()[0] if diagnostic.message else "problem"
         actions.append(
@@ -148,9 +172,10 @@ def fix_actions(uri: str, diagnostics: list[t.Diagnostic]) -> list[t.CodeAction]
 
 
 def approval_actions(uri: str, request_range: t.Range, context: list[t.Diagnostic],
-                     pending: list[Approval]) -> list[t.CodeAction]:
-    """Approve / reject actions for approvals touching this document; commands anywhere."""
-    codes = {str(d.code) for d in context if d.source == AGENT_SOURCE}
+                     pending: list[Approval], anywhere: bool = False) -> list[t.CodeAction]:
+    """Approve / reject actions for approvals touching this document (every approval when
+    ``anywhere``, as in a chat file); commands anywhere."""
+    codes = {str(d.code) for d in context if d.code is not None}  # ALE drops source: match the id
     actions: list[t.CodeAction] = []
     for approval in pending:
         if approval.kind == "command":
@@ -159,9 +184,9 @@ def approval_actions(uri: str, request_range: t.Range, context: list[t.Diagnosti
             actions.append(_action(f"Deny agent: {shown}", "agent.reject", approval.id, False))
             continue
         ranges = [lsp_range(rng) for place, rng in places(approval) if place == uri]
-        if not ranges:
+        if not ranges and not anywhere:
             continue
-        if approval.id in codes or any(ranges_meet(rng, request_range) for rng in ranges):
+        if anywhere or approval.id in codes or any(ranges_meet(rng, request_range) for rng in ranges):
             actions.append(_action(f"Approve agent edit: {approval.title}", "agent.approve", approval.id, True))
             actions.append(_action(f"Reject agent edit: {approval.title}", "agent.reject", approval.id, False))
     return actions
@@ -185,3 +210,39 @@ def turn_summary(event: TurnCompletedEvent) -> str:
     if event.turn.status == "interrupted":
         return "Interrupted"
     return f"Failed: {event.turn.error or 'unknown error'}"
+
+
+def command_action(title: str, command: str, *arguments: Any) -> t.CodeAction:
+    """A code action that runs one of our commands (no kind: shown in every editor's menu)."""
+    return t.CodeAction(title=title, command=t.Command(title=title, command=command, arguments=list(arguments)))
+
+
+def chat_actions(uri: str, request_range: t.Range, prompt_line: str | None, in_chat: bool,
+                 chat_prompt: str | None) -> list[t.CodeAction]:
+    """The plain-LSP entry points: "Send to agent" in a chat file with a prompt, "Ask agent:
+    PROMPT" on an ``agent:`` comment line, "Ask agent about this" on a non-empty range, and
+    "New agent chat" / "Open agent chat" everywhere."""
+    actions: list[t.CodeAction] = []
+    if in_chat and chat_prompt:
+        actions.append(command_action(f"Send to agent: {_first_line(chat_prompt)}", "agent.send", uri))
+    if prompt_line and not in_chat:
+        line = request_range.start.line
+        rng = {"start": {"line": line, "character": 0}, "end": {"line": line + 1, "character": 0}}
+        actions.append(command_action(f"Ask agent: {prompt_line}", "agent.ask",
+                                      {"prompt": prompt_line, "uri": uri, "range": rng}))
+    if request_range.start != request_range.end and not in_chat:
+        actions.append(command_action("Ask agent about this", "agent.askAbout", uri, unstructure(request_range)))
+    actions.append(command_action("Open agent chat", "agent.openChat"))
+    actions.append(command_action("New agent chat", "agent.newChat"))
+    return actions
+
+
+def _first_line(text: str, limit: int = 50) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def turn_end_message(summary: str, answer: str, chat_rel: str | None) -> str:
+    """The one ``window/showMessage`` at the end of a turn: summary, answer's start, chat path."""
+    text = f"Agent: {_first_line(answer, 160)}" if answer.strip() else f"Agent: {summary}"
+    return text + (f" (full chat: {chat_rel})" if chat_rel else "")

@@ -4,6 +4,11 @@
 change set: files the client has open go through one versioned ``workspace/applyEdit``
 (never touching disk behind the editor's back), the others are written atomically. A
 buffer that moved on since the change was computed is a conflict, never an overwrite.
+
+Clients differ (``quirks.py``): one that declares ``workspace.applyEdit: false`` gets its
+unmodified buffers' changes on disk and a conflict that says why for modified ones; a
+``didChange`` showing the edit counts as applied whether or not the answer to ``applyEdit``
+ever comes, and a late answer is only logged.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
@@ -21,12 +27,13 @@ from pygls.capabilities import get_capability
 from agent import (ApplyResult, ChangeSet, DiskApplier, OpenDocument, PlannedFile, ToolError, check_uri,
                    path_to_uri, rebase, uri_to_path)
 from lsp_server import convert
+from lsp_server.quirks import ClientQuirks, Nudger, identify, log_notifier
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
 
 log = logging.getLogger(__name__)
-APPLY_TIMEOUT_S = 120.0
+APPLY_TIMEOUT_S = 120.0  # only when the client neither answers nor shows the edit
 VERIFY_TIMEOUT_S = 3.0
 
 
@@ -89,11 +96,15 @@ class LspDocuments:
 
     async def wait_for_text(self, path: Path, expected: str, timeout: float) -> bool:
         """Whether the buffer comes to hold ``expected`` within ``timeout`` seconds."""
+        return await self.wait_for(path, lambda doc: doc.text == expected, timeout)
+
+    async def wait_for(self, path: Path, holds: Callable[[OpenDocument], bool], timeout: float) -> bool:
+        """Whether the open buffer of ``path`` comes to satisfy ``holds`` within ``timeout`` s."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             doc = self.get(path)
-            if doc is not None and doc.text == expected:
+            if doc is not None and holds(doc):
                 return True
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -114,6 +125,23 @@ class LspApplier:
         self._server = server
         self._documents = documents
         self._disk = DiskApplier()
+        self._nudger = Nudger(self.quirks, log_notifier(server))
+        self._late: set[asyncio.Future[t.ApplyWorkspaceEditResult]] = set()
+
+    def quirks(self) -> ClientQuirks:
+        return identify(getattr(self._server, "init_params", None))
+
+    def _on_disk(self, planned: PlannedFile, buffer_text: str) -> PlannedFile | str:
+        """For a client that takes no ``applyEdit``: the change as a disk write when its buffer
+        matches the disk, else why not."""
+        try:
+            on_disk = planned.path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            on_disk = None
+        if on_disk != buffer_text:
+            return (f"{planned.rel} has unsaved changes in the editor, which takes no edits from the server "
+                    "(it declares workspace.applyEdit: false); save or revert it, then ask again")
+        return PlannedFile(planned.path, planned.rel, "update", buffer_text, planned.new_text, None, False)
 
     def _supports(self) -> tuple[bool, bool]:
         caps = self._server.client_capabilities
@@ -124,6 +152,8 @@ class LspApplier:
 
     async def apply(self, changes: ChangeSet) -> ApplyResult:
         document_changes, resources = self._supports()
+        apply_edit = self.quirks().apply_edit
+        resources = resources and apply_edit
         edits: list[tuple[str, PlannedFile]] = []
         through_editor: list[PlannedFile] = []
         on_disk: list[PlannedFile] = []
@@ -135,7 +165,13 @@ class LspApplier:
                 if rebased is None:
                     return ApplyResult("conflict", f"{planned.rel} changed in the editor since it was read, "
                                                    "where this change would go")
-                edits.append((doc.uri, rebased))
+                if apply_edit:
+                    edits.append((doc.uri, rebased))
+                    continue
+                disk = self._on_disk(rebased, doc.text)
+                if isinstance(disk, str):
+                    return ApplyResult("conflict", disk)
+                on_disk.append(disk)
                 continue
             if planned.kind == "delete" and doc is not None and doc.text != planned.old_text:
                 return ApplyResult("conflict", f"{planned.rel} has unsaved changes in the editor; not deleting it")
@@ -165,10 +201,42 @@ class LspApplier:
         edit = convert.workspace_edit(edits, str(encoding), document_changes,
                                       [(path_to_uri(p.path), p) for p in resources])
         params = t.ApplyWorkspaceEditParams(edit=edit, label=f"Agent: {title}")
-        try:
-            result = await asyncio.wait_for(self._server.workspace_apply_edit_async(params), APPLY_TIMEOUT_S)
-        except TimeoutError:
+        answer = asyncio.ensure_future(self._server.workspace_apply_edit_async(params))
+        self._nudger.after_request("workspace/applyEdit")
+        shown = asyncio.ensure_future(self._all_shown(edits)) if edits and not resources else None
+        waiting = {answer} | ({shown} if shown is not None else set())
+        done, _ = await asyncio.wait(waiting, timeout=APPLY_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+        if shown is not None and shown in done and shown.result() and not answer.done():
+            self._let_answer_come(answer)  # the buffers show it: applied, whatever comes later
+            return ApplyResult("applied")
+        if shown is not None:
+            shown.cancel()
+        if not answer.done():
+            self._let_answer_come(answer)
             return ApplyResult("conflict", "the editor did not answer workspace/applyEdit")
+        try:
+            result = answer.result()
+        except Exception as exc:  # the client answered with an error
+            return ApplyResult("conflict", f"the editor failed the edit: {exc}")
         if not result.applied:
             return ApplyResult("conflict", result.failure_reason or "the editor refused the edit")
         return ApplyResult("applied")
+
+    async def _all_shown(self, edits: list[tuple[str, PlannedFile]]) -> bool:
+        """Waits until every buffer holds its edit (its ``didChange`` came); False never returns
+        early, so this only wins the race when the edit really landed."""
+        for _, planned in edits:
+            if not await self._documents.wait_for_text(planned.path, planned.new_text, APPLY_TIMEOUT_S):
+                return False
+        return True
+
+    def _let_answer_come(self, answer: asyncio.Future[t.ApplyWorkspaceEditResult]) -> None:
+        """A late answer (or error) to an applyEdit we stopped waiting for: logged, never shown."""
+        self._late.add(answer)
+
+        def done(future: asyncio.Future[t.ApplyWorkspaceEditResult]) -> None:
+            self._late.discard(future)
+            if not future.cancelled() and future.exception() is not None:
+                log.info("late workspace/applyEdit answer: %s", future.exception())
+
+        answer.add_done_callback(done)

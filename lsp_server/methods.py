@@ -23,12 +23,14 @@ from agent import (
     ThreadListParams,
     ThreadResumeParams,
     ThreadStartParams,
+    Turn,
     TurnBusy,
     TurnInterruptParams,
     TurnStartParams,
     UnknownApproval,
     UnknownThread,
 )
+from lsp_server.chat_commands import register_chat_commands
 from lsp_server.convert import to_plain
 
 if TYPE_CHECKING:
@@ -145,6 +147,8 @@ def register(server: AgentServer) -> None:
             parts.append(parse(SelectionPart, {"uri": spec["uri"], "range": spec["range"]}, "agent.ask"))
         thread_id = spec.get("threadId") or runtime.current_thread(_title(spec["prompt"]))
         result = start_turn(runtime, thread_id, parts, None)
+        line = parts[1].range.start.line if len(parts) > 1 and isinstance(parts[1], SelectionPart) else None
+        plain_start(runtime, result, spec.get("uri") if line is not None else None, line)
         return {"threadId": result["threadId"], "turnId": result["turnId"]}
 
     @server.command("agent.fix")
@@ -156,6 +160,8 @@ def register(server: AgentServer) -> None:
         runtime = rt()
         thread_id = runtime.current_thread(_title("Fix: " + str(arguments[1].get("message", ""))))
         result = start_turn(runtime, thread_id, [part], None)
+        line = part.diagnostic.get("range", {}).get("start", {}).get("line")
+        plain_start(runtime, result, part.uri, line if isinstance(line, int) else None)
         return {"threadId": result["threadId"], "turnId": result["turnId"]}
 
     @server.command("agent.approve")
@@ -186,6 +192,22 @@ def register(server: AgentServer) -> None:
             return {"interrupted": False}
         harness.get_thread(thread_id)
         return {"interrupted": await harness.interrupt(thread_id)}
+
+    register_chat_commands(server)
+
+
+def start_turn_for(runtime: Runtime, thread_id: str, parts: list[InputPart]) -> dict[str, Any]:
+    turn = runtime.harness.start_turn(thread_id, parts).turn
+    runtime.progress.start(turn, None)
+    return {"threadId": thread_id, "turnId": turn.id, "turn": turn.to_wire()}
+
+
+def plain_start(runtime: Runtime, result: dict[str, Any], uri: str | None, line: int | None) -> None:
+    """A turn a command started: its thread's chat file, and what plain clients see of it."""
+    if runtime.chats is not None:
+        runtime.chats.ensure(result["threadId"])
+    if runtime.plain is not None:
+        runtime.plain.started(Turn.model_validate(result["turn"]), uri, line)
 
 
 def _first(arguments: tuple[Any, ...], command: str) -> str:

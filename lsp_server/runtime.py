@@ -21,7 +21,9 @@ from agent import (Event, Harness, Settings, Store, Workspace, apply_options, pr
                    uri_to_path)
 from lsp_server import convert, methods
 from lsp_server.editor import LspApplier, LspDocuments
-from lsp_server.surfaces import ApprovalDiagnostics, MessageApprovals, ProgressTracker
+from lsp_server.chatfile import ChatFiles
+from lsp_server.quirks import Nudger, identify, log_notifier
+from lsp_server.surfaces import ApprovalDiagnostics, MessageApprovals, PlainSurfaces, ProgressTracker
 
 if TYPE_CHECKING:
     from lsp_server.server import AgentServer
@@ -35,6 +37,8 @@ class Runtime:
     diagnostics: ApprovalDiagnostics
     startup_messages: list[str] = field(default_factory=list)
     current_thread_id: str | None = None  # the last thread started or resumed by this server
+    chats: ChatFiles | None = None  # the chat files (issue 14), built with the runtime
+    plain: PlainSurfaces | None = None
 
     def apply_configuration(self, init_options: Any, section: Any) -> list[str]:
         """initializationOptions, then a ``workspace/didChangeConfiguration`` section on top."""
@@ -90,8 +94,15 @@ def build_runtime(server: AgentServer, params: t.InitializeParams) -> Runtime:
     harness.on_event(diagnostics.on_event)
     harness.on_event(MessageApprovals(server, harness).on_event)
     harness.on_notice(server.show)
+    quirks = lambda: identify(server.init_params)  # noqa: E731
+    chats = ChatFiles(workspace_root(params).resolve(), harness, documents, server, quirks,
+                      Nudger(quirks, log_notifier(server)))
+    harness.on_event(chats.on_event)
+    plain = PlainSurfaces(server, diagnostics, lambda: quirks().work_done_progress,
+                          lambda thread_id: chats.rel(thread_id) if chats.path(thread_id).exists() else None)
+    harness.on_event(plain.on_event)
     methods.register(server)
     # Import the SDK now, off the event loop, so the first turn does not wait for it; a
     # daemon thread, so an early exit does not wait for the import either.
     threading.Thread(target=prewarm, name="prewarm-anthropic", daemon=True).start()
-    return Runtime(harness, documents, progress, diagnostics, messages)
+    return Runtime(harness, documents, progress, diagnostics, messages, chats=chats, plain=plain)

@@ -108,10 +108,15 @@ def create_server() -> AgentServer:
                     t.CodeActionOptions(code_action_kinds=[t.CodeActionKind.QuickFix]))
     def on_code_action(params: t.CodeActionParams) -> list[t.CodeAction]:
         from lsp_server import convert
+        from lsp_server.chat_commands import code_action_inputs
 
-        pending = server.require_runtime().harness.pending_approvals()
+        runtime = server.require_runtime()
+        pending = runtime.harness.pending_approvals()
         uri, context = params.text_document.uri, list(params.context.diagnostics)
-        return convert.fix_actions(uri, context) + convert.approval_actions(uri, params.range, context, pending)
+        line, in_chat, prompt = code_action_inputs(runtime, uri, params.range)
+        return (convert.fix_actions(uri, context, {a.id for a in pending})
+                + convert.approval_actions(uri, params.range, context, pending, anywhere=in_chat)
+                + convert.chat_actions(uri, params.range, line, in_chat, prompt))
 
     @server.feature(t.SHUTDOWN)
     async def on_shutdown(params: Any) -> None:

@@ -1,5 +1,8 @@
 """Standard LSP surfaces fed by harness events: work-done progress, approval diagnostics,
-and approvals asked with ``window/showMessageRequest``.
+approvals asked with ``window/showMessageRequest``, and what plain clients see of a turn
+asked by a command (``PlainSurfaces``: a message when it starts and when it waits for
+approval if the client shows no ``$/progress``, and at its end a message and an answer
+diagnostic on the asking line).
 
 Both are event subscribers: they never change the harness, they only draw it. Progress
 follows PROTOCOL.md section 6 (begin "Agent", a report at each item start and each
@@ -19,10 +22,12 @@ from lsprotocol import types as t
 from pygls.capabilities import get_capability
 
 from agent import (
+    AgentMessageItem,
     ApprovalRequestedEvent,
     ApprovalResolvedEvent,
     Decision,
     Event,
+    ItemCompletedEvent,
     ItemStartedEvent,
     Turn,
     TurnCompletedEvent,
@@ -132,13 +137,21 @@ class ApprovalDiagnostics:
         self._server = server
         self._harness = harness
         self._published: set[str] = set()
+        self._answers: dict[str, t.Diagnostic] = {}  # the last answer asked from each document
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, (ApprovalRequestedEvent, ApprovalResolvedEvent, TurnCompletedEvent)):
             self.refresh()
 
+    def set_answer(self, uri: str, diagnostic: t.Diagnostic | None) -> None:
+        if diagnostic is None:
+            self._answers.pop(uri, None)
+        else:
+            self._answers[uri] = diagnostic
+        self.refresh()
+
     def refresh(self) -> None:
-        by_uri: dict[str, list[t.Diagnostic]] = {}
+        by_uri: dict[str, list[t.Diagnostic]] = {uri: [d] for uri, d in self._answers.items()}
         for approval in self._harness.pending_approvals():
             for uri, diagnostic in convert.approval_diagnostics(approval):
                 by_uri.setdefault(uri, []).append(diagnostic)
@@ -191,3 +204,60 @@ class MessageApprovals:
 
     def _client_name(self) -> str | None:
         return getattr(self._server, "client_name", None)
+
+
+@dataclass
+class _Origin:
+    uri: str | None
+    line: int | None
+    answer: str = ""
+
+
+class PlainSurfaces:
+    """What a client that drops ``agent/event`` sees of a turn a command started: at most a
+    message at the start and one per approval (only without ``$/progress``), then at the end a
+    short message naming the chat file and, on the asking line, an answer diagnostic."""
+
+    def __init__(self, server: LanguageServer, diagnostics: ApprovalDiagnostics,
+                 progress: Callable[[], bool], chat_rel: Callable[[str], str | None]) -> None:
+        self._server = server
+        self._diagnostics = diagnostics
+        self._progress = progress
+        self._chat_rel = chat_rel
+        self._turns: dict[str, _Origin] = {}
+
+    def _show(self, message: str) -> None:
+        self._server.window_show_message(t.ShowMessageParams(type=t.MessageType.Info, message=message))
+
+    def started(self, turn: Turn, uri: str | None = None, line: int | None = None) -> None:
+        self._turns[turn.id] = _Origin(uri, line)
+        if uri is not None:
+            self._diagnostics.set_answer(uri, None)
+        if not self._progress():
+            self._show("Agent: working on it" + self._where(turn.thread_id))
+
+    def _where(self, thread_id: str) -> str:
+        rel = self._chat_rel(thread_id)
+        return f" (chat: {rel})" if rel else ""
+
+    def on_event(self, event: Event) -> None:
+        origin = self._turns.get(getattr(event, "turn_id", None) or "")
+        if isinstance(event, TurnCompletedEvent):
+            origin = self._turns.pop(event.turn.id, None)
+            if origin is not None:
+                self._end(event, origin)
+        elif origin is None:
+            return
+        elif isinstance(event, ItemCompletedEvent) and isinstance(event.item, AgentMessageItem):
+            if event.item.text.strip():
+                origin.answer = event.item.text
+        elif isinstance(event, ApprovalRequestedEvent) and not self._progress():
+            self._show(f"Agent waits for your approval: {event.approval.title}. Run the code action "
+                       f"\"Approve agent edit\" on the changed line or in the chat file{self._where(event.thread_id)}")
+
+    def _end(self, event: TurnCompletedEvent, origin: _Origin) -> None:
+        summary = convert.turn_summary(event)
+        answer = origin.answer if event.turn.status == "completed" else summary
+        self._show(convert.turn_end_message(summary, answer, self._chat_rel(event.thread_id)))
+        if origin.uri is not None and origin.line is not None:
+            self._diagnostics.set_answer(origin.uri, convert.answer_diagnostic(origin.line, answer or summary))

@@ -57,7 +57,7 @@ def test_approval_diagnostic_and_actions() -> None:
     pending = approval()
     [(uri, diagnostic)] = convert.approval_diagnostics(pending)
     assert uri == "file:///ws/a.py" and diagnostic.code == "apr_1" and diagnostic.source == "agent"
-    assert diagnostic.message == "Agent proposes: Edit a.py"
+    assert diagnostic.message.startswith("Agent proposes: Edit a.py")
     at = t.Range(start=t.Position(line=5, character=2), end=t.Position(line=5, character=2))
     far = t.Range(start=t.Position(line=20, character=0), end=t.Position(line=20, character=0))
     titles = [a.title for a in convert.approval_actions("file:///ws/a.py", at, [], [pending])]

@@ -16,6 +16,11 @@ EDIT = {"path": "calc.py", "old_string": "a - b", "new_string": "a + b"}
 BUGGY = "def add(a, b):\n    return a - b\n"
 
 
+
+def without_chat(actions: list[t.CodeAction]) -> list[t.CodeAction]:
+    """The actions of a place, without "Open/New agent chat", which are offered everywhere."""
+    return [a for a in actions if a.title not in ("Open agent chat", "New agent chat")]
+
 async def start_turn(editor: Editor, thread_id: str, prompt: str, **extra: Any) -> dict[str, Any]:
     return (await editor.request("agent/turn/start", {"threadId": thread_id,
                                                       "input": [{"type": "text", "text": prompt}], **extra}))["turn"]
@@ -96,12 +101,12 @@ async def test_approve_actions_come_with_the_diagnostic_or_the_range(editor: Edi
     approval = (await editor.wait_event("approval/requested"))["approval"]
     await editor.wait_for(lambda: editor.client.diagnostics.get(uri))
     [diagnostic] = editor.client.diagnostics[uri]
-    far_away = await editor.code_actions(uri, 25)
+    far_away = without_chat(await editor.code_actions(uri, 25))
     assert far_away == []
-    with_context = await editor.code_actions(uri, 25, [diagnostic])
+    with_context = without_chat(await editor.code_actions(uri, 25, [diagnostic]))
     assert [a.title for a in with_context] == ["Approve agent edit: Edit calc.py", "Reject agent edit: Edit calc.py"]
     other = editor.open("other.py", "x = 1\n")
-    assert await editor.code_actions(other, 0) == []
+    assert without_chat(await editor.code_actions(other, 0)) == []
     reject = with_context[1]
     assert reject.command.command == "agent.reject"
     assert await editor.command(reject.command.command, approval["id"], "subtraction is intended") == {"outcome": "resolved"}
@@ -117,7 +122,7 @@ async def test_command_approvals_are_offered_on_any_document(editor: Editor, fak
     thread_id = await new_thread(editor)
     await start_turn(editor, thread_id, "say hello")
     await editor.wait_event("approval/requested")
-    actions = await editor.code_actions(uri, 0)
+    actions = without_chat(await editor.code_actions(uri, 0))
     assert [a.title for a in actions] == ["Allow agent to run: echo hello", "Deny agent: echo hello"]
     assert await editor.command(actions[0].command) == {"outcome": "resolved"}
     await editor.wait_event("turn/completed")

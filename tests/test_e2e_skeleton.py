@@ -72,7 +72,7 @@ async def test_ask_agent_to_fix_then_approve_lands_a_versioned_edit(editor: Edit
     # the pending approval is a diagnostic on the affected line, and a code action there
     await editor.wait_for(lambda: any(d.source == "agent" for d in editor.client.diagnostics.get(uri, [])))
     shown = next(d for d in editor.client.diagnostics[uri] if d.source == "agent")
-    assert shown.message == "Agent proposes: Edit calc.py" and shown.code == approval["id"]
+    assert shown.message.startswith("Agent proposes: Edit calc.py\n") and shown.code == approval["id"]
     assert shown.severity == t.DiagnosticSeverity.Information and shown.range.start.line == 2
     actions = await editor.code_actions(uri, 2)
     approve = next(a for a in actions if a.title == "Approve agent edit: Edit calc.py")

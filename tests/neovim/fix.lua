@@ -26,7 +26,7 @@ local function agent_diagnostic()
   end, vim.diagnostic.get(calc))[1]
 end
 H.wait('the approval diagnostic', agent_diagnostic)
-H.check(agent_diagnostic().message == 'Agent proposes: Edit calc.py', 'approval diagnostic message')
+H.check(vim.startswith(agent_diagnostic().message, 'Agent proposes: Edit calc.py\n'), 'approval diagnostic message')
 H.check(H.chat_count('? Approve: Edit calc.py') == 1, 'the chat draws the pending approval')
 H.check(H.chat_count('+    return a + b') == 1, 'the chat draws the diff once')
 vim.api.nvim_win_set_cursor(0, { agent_diagnostic().lnum + 1, 0 })

@@ -204,6 +204,12 @@ export interface Thread {
   lastSeq: number;
 }
 
+/** `agent/thread/compact`: compact the thread's context now, optionally guided. */
+export interface ThreadCompactParams {
+  threadId: string;
+  instructions?: string | null;
+}
+
 /** The thread's conversation was compacted; the `compaction` item precedes it. */
 export interface ThreadCompactedEvent {
   threadId: string;
@@ -372,6 +378,10 @@ export const COMMAND_NAMES = [
   'agent.approve',
   'agent.reject',
   'agent.interrupt',
+  'agent.send',
+  'agent.newChat',
+  'agent.openChat',
+  'agent.askAbout',
 ] as const;
 export type CommandName = (typeof COMMAND_NAMES)[number];
 
@@ -384,5 +394,7 @@ export const SETTING_KEYS = [
   'stateDir',
   'maxTokens',
   'streamIdleTimeout',
+  'contextWindow',
+  'autoCompactAt',
 ] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];
