@@ -51,7 +51,10 @@ def build_parser(setting_flags: bool = False) -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="show one thread's items")
     show.add_argument("id", help="thread id (see `agent-lsp threads`)")
     show.add_argument("--json", action="store_true", help="one JSON object per line")
-    for command in (ask, threads, show):
+    compact = sub.add_parser("compact", help="compact a thread's context now (a turn of its own)")
+    compact.add_argument("id", help="thread id (see `agent-lsp threads`)")
+    compact.add_argument("--instructions", help="what the summary should keep or focus on")
+    for command in (ask, threads, show, compact):
         command.add_argument("--workspace", metavar="DIR", type=Path, default=Path.cwd(),
                              help="workspace root (default: the current directory)")
     return parser
@@ -67,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         from acp_server.main import main as acp_main
 
         return acp_main(_settings(args), __version__, args.log_level)
-    if args.command in ("ask", "threads", "show"):
+    if args.command in ("ask", "threads", "show", "compact"):
         from agent_cli import commands as headless
 
         if not args.workspace.is_dir():
@@ -78,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
                                                     args.thread, args.json))
         if args.command == "threads":
             return headless.threads(args.workspace, args.json)
+        if args.command == "compact":
+            return headless.compact(args.workspace.resolve(), args.id, args.instructions)
         return headless.show(args.workspace, args.id, args.json)
     parser.print_help(sys.stderr)
     return 2

@@ -16,6 +16,8 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from agent import (
     ApprovalRespondParams,
+    NothingToCompact,
+    ThreadCompactParams,
     DiagnosticPart,
     InputPart,
     SelectionPart,
@@ -74,6 +76,8 @@ def domain_errors(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
             ) from None
         except TurnBusy as exc:
             raise RequestFailed(str(exc)) from None
+        except NothingToCompact as exc:
+            raise JsonRpcInvalidParams(str(exc)) from None
 
     return wrapper
 
@@ -125,6 +129,15 @@ def register(server: AgentServer) -> None:
         args = parse(TurnInterruptParams, params, "agent/turn/interrupt")
         rt().harness.get_thread(args.thread_id)
         return {"interrupted": await rt().harness.interrupt(args.thread_id)}
+
+    @server.feature("agent/thread/compact")
+    @domain_errors
+    async def thread_compact(params: Any) -> dict[str, Any]:
+        args = parse(ThreadCompactParams, params, "agent/thread/compact")
+        runtime = rt()
+        turn = runtime.harness.compact(args.thread_id, args.instructions).turn
+        runtime.progress.start(turn, None)
+        return {"turn": turn.to_wire()}
 
     @server.feature("agent/approval/respond")
     @domain_errors
@@ -181,6 +194,18 @@ def register(server: AgentServer) -> None:
         message = arguments[1] if len(arguments) > 1 and isinstance(arguments[1], str) else None
         approval_id = _first(arguments, "agent.reject")
         return {"outcome": rt().harness.respond(approval_id, "reject", message, "codeAction", server.client_name)}
+
+    @server.command("agent.compact")
+    @domain_errors
+    async def compact(*arguments: Any) -> dict[str, Any]:
+        runtime = rt()
+        thread_id = arguments[0] if arguments and isinstance(arguments[0], str) else runtime.current_thread_id
+        if thread_id is None:
+            raise JsonRpcInvalidParams("agent.compact: no current thread; pass [threadId, instructions?]")
+        instructions = arguments[1] if len(arguments) > 1 and isinstance(arguments[1], str) else None
+        turn = runtime.harness.compact(thread_id, instructions).turn
+        runtime.progress.start(turn, None)
+        return {"threadId": thread_id, "turnId": turn.id}
 
     @server.command("agent.interrupt")
     @domain_errors

@@ -378,6 +378,7 @@ export const COMMAND_NAMES = [
   'agent.approve',
   'agent.reject',
   'agent.interrupt',
+  'agent.compact',
   'agent.send',
   'agent.newChat',
   'agent.openChat',
