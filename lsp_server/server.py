@@ -1,7 +1,7 @@
 """The language server: built by ``create_server``, state held by the server instance.
 
 This module imports only pygls, lsprotocol and the protocol's method table
-(``agent.methods``, plain data), so ``initialize`` is answered as fast as a bare pygls server; the harness (``runtime.py``) is built right after, on ``initialized``
+(``COMMAND_NAMES``, plain data from ``agent.methods``), so ``initialize`` is answered as fast as a bare pygls server; the harness (``runtime.py``) is built right after, on ``initialized``
 or on the first request that needs it. Handlers stay a few lines: they convert and call
 into ``agent/`` (see ``methods`` and ``convert``).
 """
@@ -17,7 +17,7 @@ from lsprotocol import types as t
 from pygls.exceptions import JsonRpcServerNotInitialized
 from pygls.protocol.language_server import lsp_method
 
-from agent.methods import COMMAND_NAMES, PROTOCOL_VERSION
+from agent import COMMAND_NAMES, PROTOCOL_VERSION
 from lsp_server import __version__
 from lsp_server.jsonrpc import RobustProtocol, RobustServer
 

@@ -178,3 +178,32 @@ async def test_a_rejected_or_stale_change_never_reaches_the_buffer(tmp_path: Pat
             assert [u.current_mode_id for u in editor.of("current_mode_update")] == ["acceptEdits"]
         fake.assert_valid()
     assert (root / "calc.py").read_text() == "x = 1\n"
+
+
+async def test_a_thread_started_in_a_real_lsp_server_is_listed_loaded_and_continued_over_acp(tmp_path: Path) -> None:
+    from tests.editor import Editor as LspEditor
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    state = tmp_path / "state"
+    with FakeAnthropic() as fake:
+        fake.script(Reply([text("Answered in VS Code.")]), Reply([text("Continued in Zed.")]))
+        lsp = await LspEditor.launch(root, server_env(fake.url, state), "vscode")
+        try:
+            thread_id = (await lsp.request("agent/thread/start", {"title": "from VS Code"}))["thread"]["id"]
+            await lsp.request("agent/turn/start", {"threadId": thread_id,
+                                                   "input": [{"type": "text", "text": "Hello from VS Code"}]})
+            await lsp.wait_event("turn/completed")
+        finally:
+            await lsp.close()
+        acp_editor = Editor({})
+        async with connect(acp_editor, fake, state) as conn:
+            listed = await conn.list_sessions(cwd=str(root))
+            assert thread_id in {x.session_id for x in listed.sessions}
+            await conn.load_session(cwd=str(root), session_id=thread_id, mcp_servers=[])
+            assert acp_editor.said("user_message_chunk") == "Hello from VS Code"
+            assert acp_editor.said() == "Answered in VS Code."
+            done = await conn.prompt(session_id=thread_id, prompt=[s.TextContentBlock(type="text", text="Go on")])
+            assert done.stop_reason == "end_turn" and acp_editor.said().endswith("Continued in Zed.")
+        fake.assert_valid()
+        assert [m["role"] for m in fake.requests[-1].body["messages"]] == ["user", "assistant", "user"]
