@@ -1,6 +1,6 @@
 """Real ACP clients that nobody here wrote drive ``agent-lsp acp`` against the fake API: the
 TypeScript SDK's ``ClientSideConnection`` (``tests/acp/story.mjs``) and the headless client
-``acpx``. Both come from ``tests/acp/node_modules`` (``npm ci --prefix tests/acp``): without
+``acpx``. Both come from ``tests/acp/node_modules`` (``npm install --prefix tests/acp``): without
 them the tests are skipped on a developer's machine and fail in CI (``CI`` set).
 """
 
@@ -27,7 +27,7 @@ def need_clients() -> None:
     if shutil.which("node") is None:
         missing.append("node on PATH")
     if missing:
-        reason = "ACP test clients not installed (npm ci --prefix tests/acp): missing " + ", ".join(missing)
+        reason = "ACP test clients not installed (npm install --prefix tests/acp): missing " + ", ".join(missing)
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
