@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 _PROTOCOL = (
     "AgentMessageItem", "Approval", "ApprovalRequestedEvent", "ApprovalResolvedEvent", "ApprovalRespondParams",
-    "ApprovalSource", "CommandExecutionItem", "CompactionItem", "Decision", "DiagnosticPart", "Event",
+    "ApprovalSource", "CacheMiss", "CommandExecutionItem", "CompactionItem", "Decision", "DiagnosticPart", "Event",
     "EVENT_ADAPTER", "FileChange", "FileChangeItem", "InputPart", "Item", "ItemCompletedEvent", "ItemDeltaEvent",
     "ItemStartedEvent", "Location", "PermissionMode", "Position", "Range", "ReasoningItem", "SelectionPart",
     "SubagentItem", "TextPart", "Thread", "ThreadCompactParams", "ThreadCompactedEvent", "ThreadListParams", "ThreadResumeParams",
     "ThreadStartParams", "ThreadStartedEvent", "Todo", "TodoListItem", "ToolCallItem", "Turn",
-    "TurnCompletedEvent", "TurnInterruptParams", "TurnStartParams", "TurnStartedEvent", "Usage",
+    "TurnCompletedEvent", "TurnInterruptParams", "TurnStartParams", "TurnStartedEvent", "TurnUsageEvent", "Usage",
     "UserMessageItem",
 )
 

@@ -4,6 +4,11 @@ It reads the raw stream (no snapshot accumulation in the SDK's helper), forwards
 arrives, assembles tool inputs once per block, and turns every SDK or transport failure into
 a classified ``ModelError``. The SDK is imported on first use; ``prewarm`` does that early in
 a worker thread so the first turn does not wait for it.
+
+The body goes to the SDK already serialized (``BodyEncoder``): each message's JSON is kept
+from the previous request (the transcript hands out the same dicts until they change), so a
+request costs the new messages' encoding plus one join, not a walk and a deep copy of the whole
+transcript in the SDK each time.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections import deque
 from typing import Any
 
 from agent.model import NO_KEY_MESSAGE, ModelError, ModelRequest, ModelResponse, StreamSink
@@ -18,6 +24,7 @@ from agent.protocol import Usage
 
 
 CACHE = {"type": "ephemeral"}
+CACHE_1H = {"type": "ephemeral", "ttl": "1h"}
 
 
 def prewarm() -> None:
@@ -29,9 +36,10 @@ def request_body(request: ModelRequest) -> dict[str, Any]:
     system prompt, the last tool, the last message (so the next request reads this prefix)
     and the message two before it (where the previous request ended, so a step that adds more
     than the API's 20-block lookback still reads what the previous request wrote)."""
+    mark = CACHE_1H if request.cache_ttl == "1h" else CACHE
     tools = list(request.tools)
     if tools:
-        tools[-1] = {**tools[-1], "cache_control": CACHE}
+        tools[-1] = {**tools[-1], "cache_control": mark}
     messages = list(request.messages)
     for index in (len(messages) - 1, len(messages) - 3):
         if index < 0:
@@ -39,11 +47,42 @@ def request_body(request: ModelRequest) -> dict[str, Any]:
         content = messages[index]["content"]
         blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
         if blocks:
-            blocks[-1] = {**blocks[-1], "cache_control": CACHE}
+            blocks[-1] = {**blocks[-1], "cache_control": mark}
             messages[index] = {"role": messages[index]["role"], "content": blocks}
     return {"model": request.model, "max_tokens": request.max_tokens,
-            "system": [{"type": "text", "text": request.system, "cache_control": CACHE}],
+            "system": [{"type": "text", "text": request.system, "cache_control": mark}],
             "tools": tools, "messages": messages, "stream": True}
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class BodyEncoder:
+    """JSON bytes of a request body, reusing the encoding of every message dict seen in the last
+    few requests (by identity: the dicts are the transcript's, never changed in place; a few, so
+    turns of several threads sharing one client do not undo each other's reuse)."""
+
+    def __init__(self, keep: int = 4) -> None:
+        self._recent: deque[dict[int, tuple[dict[str, Any], str]]] = deque(maxlen=keep)
+
+    def encode(self, body: dict[str, Any]) -> bytes:
+        seen: dict[int, tuple[dict[str, Any], str]] = {}
+        parts: list[str] = []
+        for message in body["messages"]:
+            text = None
+            for known in self._recent:
+                hit = known.get(id(message))
+                if hit is not None and hit[0] is message:
+                    text = hit[1]
+                    break
+            if text is None:
+                text = _dumps(message)
+            seen[id(message)] = (message, text)  # holding the dict keeps its id from being reused
+            parts.append(text)
+        self._recent.appendleft(seen)
+        head = _dumps({key: value for key, value in body.items() if key != "messages"})
+        return f'{head[:-1]},"messages":[{",".join(parts)}]}}'.encode()
 
 
 class AnthropicModel:
@@ -52,6 +91,7 @@ class AnthropicModel:
     def __init__(self, *, timeout_s: float = 600.0, idle_timeout_s: float = 90.0) -> None:
         """``idle_timeout_s``: how long the stream may stay silent (setting ``streamIdleTimeout``)."""
         self._client: Any = None
+        self._encoder = BodyEncoder()
         self._timeout_s = timeout_s
         self.idle_timeout_s = idle_timeout_s
 
@@ -79,7 +119,11 @@ class AnthropicModel:
         try:
             # A stream that goes quiet for idle_timeout_s is a stalled stream, not a slow one.
             async with asyncio.timeout(self.idle_timeout_s) as deadline:
-                stream = await client.messages.create(**request_body(request))
+                stream = await client.post(
+                    "/v1/messages", cast_to=anthropic.types.Message, stream=True,
+                    stream_cls=anthropic.AsyncStream[anthropic.types.RawMessageStreamEvent],
+                    content=self._encoder.encode(request_body(request)),
+                    options={"headers": {"Content-Type": "application/json"}})
                 async for event in stream:
                     deadline.reschedule(loop.time() + self.idle_timeout_s)
                     kind = event.type

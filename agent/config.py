@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from agent.pricing import CacheTtl, Price
 from agent.protocol import PermissionMode
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
@@ -53,6 +54,10 @@ class Settings(BaseModel):
     auto_compact_at: int | None = _option(None, "compact the context before a request would send this many "
                                           "input tokens (default: the window minus maxTokens minus a reserve)",
                                           "AGENT_LSP_AUTO_COMPACT_AT", "--auto-compact-at", ge=512, le=10_000_000)
+    cache_ttl: CacheTtl = _option("5m", "how long the prompt cache is kept: 5m, or 1h for long sessions with idle "
+                                  "gaps (cache writes cost more)", "AGENT_LSP_CACHE_TTL", "--cache-ttl")
+    prices: dict[str, Price] = _option({}, "US dollars per million tokens by model (exact name or name prefix): "
+                                       "{input, output, cacheRead, cacheWrite}; overrides the built-in table")
 
     def to_options(self) -> dict[str, Any]:
         """The camelCase options that rebuild these settings (``None`` values left out)."""

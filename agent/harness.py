@@ -31,6 +31,8 @@ from agent.model import ModelClient
 from agent.permissions import PermissionPolicy
 from agent.prompt import build_system_prompt
 from agent.protocol import (
+    EVENT_ADAPTER,
+    ITEM_ADAPTER,
     Approval,
     ApprovalSource,
     Decision,
@@ -46,7 +48,7 @@ from agent.protocol import (
 )
 from agent.recovery import recover, repair_turn
 from agent.rules import RuleFile
-from agent.store import Store, StoredThreadState, UnknownThread, new_id, owner_alive
+from agent.store import ResumePage, Store, StoredThreadState, UnknownThread, new_id, owner_alive
 from agent.thread_state import ThreadState
 from agent.tools import Tool, default_tools
 from agent.transcript import Transcript, message
@@ -158,10 +160,17 @@ class Harness:
         return self.store.thread_state(thread_id)
 
     def resume(self, thread_id: str, after_seq: int = 0) -> Resumed:
-        thread = self.get_thread(thread_id)
-        items, events = self.store.snapshot(thread_id, after_seq)
-        last = max([thread.last_seq] + [e.seq for e in events])
-        return Resumed(thread.model_copy(update={"last_seq": last}), items, events)
+        """The thread, typed: every item (``after_seq`` 0) or those changed after ``after_seq``
+        (``items_complete`` False), and the events after it."""
+        page = self.resume_page(thread_id, after_seq)
+        return Resumed(page.thread, [ITEM_ADAPTER.validate_python(i) for i in page.items],
+                       [EVENT_ADAPTER.validate_python(e) for e in page.events], page.items_complete)
+
+    def resume_page(self, thread_id: str, after_seq: int = 0, limit: int | None = None) -> ResumePage:
+        """``agent/thread/resume`` as wire JSON: at most ``limit`` events after ``after_seq``
+        and the items changed among them; ``next_after_seq`` when there are more."""
+        self.get_thread(thread_id)
+        return self.store.resume_page(thread_id, after_seq, limit)
 
     def on_event(self, subscriber: Subscriber) -> Callable[[], None]:
         """Every event of this workspace's threads as it is stored; returns an unsubscribe."""
@@ -279,7 +288,8 @@ class Harness:
                             context_window=context_window(settings.model, settings.context_window),
                             auto_compact_at=auto_compact_at(settings.model, settings.context_window,
                                                             settings.max_tokens, settings.auto_compact_at),
-                            compact_instructions=instructions)
+                            compact_instructions=instructions, cache_ttl=settings.cache_ttl,
+                            prices=settings.prices)
         measured = (Measurement(state.measured_tokens, state.measured_messages)
                     if state.measured_tokens is not None and state.measured_messages is not None else None)
         return TurnRunner(scope=scope, store=self.store, model=self.model, dispatcher=self.dispatcher,

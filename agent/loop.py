@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -22,6 +22,7 @@ from agent.context import CHARS_PER_TOKEN, ContextMeter, Measurement, request_to
 from agent.dispatch import ToolDispatcher, ToolOutcome
 from agent.items import TurnScope
 from agent.model import ModelClient, ModelError, ModelRequest, ModelResponse
+from agent.pricing import Price, Prefix, cache_read_share, cost_usd, digest, price_for
 from agent.protocol import (
     AgentMessageItem,
     CompactionItem,
@@ -31,6 +32,7 @@ from agent.protocol import (
     ReasoningItem,
     ThreadCompactedEvent,
     TurnStatus,
+    TurnUsageEvent,
     Usage,
 )
 from agent.store import Store
@@ -70,6 +72,8 @@ class LoopConfig:
     context_window: int = 200_000
     auto_compact_at: int = 180_000
     compact_instructions: str | None = None
+    cache_ttl: str = "5m"
+    prices: Mapping[str, Price] | None = None
 
 
 class QuietSink:
@@ -238,8 +242,9 @@ class TurnRunner:
         model = self.config.model
         overloads = 0
         for attempt in range(1, MAX_ATTEMPTS + 1):
+            request = build(model)
             try:
-                response = await self.model.stream(build(model), sink)
+                response = await self.model.stream(request, sink)
             except asyncio.CancelledError:
                 sink.fail_open()
                 raise
@@ -254,8 +259,21 @@ class TurnRunner:
                 await self.config.sleep(backoff(attempt, exc.retry_after))
                 continue
             self.usage = self.usage.add(response.usage)
+            self._report_usage(request, response)
             return response
         raise AssertionError("unreachable")
+
+    def _report_usage(self, request: ModelRequest, response: ModelResponse) -> None:
+        """``turn/usage``: the request's tokens, its cost, and why it missed the cache, if it did."""
+        usage = response.usage
+        model = response.model or request.model
+        prefix = Prefix(model=request.model, tools=digest(request.tools), system=digest(request.system),
+                        rewrites=self.transcript.rewrites)
+        miss = self.transcript.watch.observe(prefix, usage, self.config.cache_ttl)
+        self.scope.emit(TurnUsageEvent(
+            thread_id=self.scope.thread_id, turn_id=self.scope.turn_id, usage=usage,
+            cost_usd=cost_usd(usage, price_for(model, self.config.prices), self.config.cache_ttl),
+            cache_read_share=cache_read_share(usage), cache_miss=miss))
 
     # --- compaction --------------------------------------------------------------------------
 
@@ -321,7 +339,8 @@ class TurnRunner:
 
     def build_request(self, model: str) -> ModelRequest:
         return ModelRequest(model=model, max_tokens=self.config.max_tokens, system=self.config.system,
-                            tools=self.dispatcher.schemas(), messages=self.transcript.render())
+                            tools=self.dispatcher.schemas(), messages=self.transcript.render(),
+                            cache_ttl=self.config.cache_ttl)
 
     def _commit(self, messages: list[dict[str, Any]]) -> None:
         messages = self.scope.secrets.current().redact_json(messages)  # stored and sent: no secrets

@@ -39,7 +39,10 @@ METHODS: tuple[Method, ...] = (
     Method("agent/thread/start", "ThreadStartParams", "start a thread; result {thread}"),
     Method("agent/thread/list", "ThreadListParams", "the workspace's threads, newest first; result {threads}"),
     Method("agent/thread/resume", "ThreadResumeParams",
-           "a thread's items and the events after afterSeq; result {thread, items, events, itemsComplete}"),
+           "a thread's items and the events after afterSeq; result {thread, items, events, itemsComplete, "
+           "nextAfterSeq?}: items are every item (itemsComplete true) when afterSeq is 0 and nothing is cut "
+           "off, else only the items whose last change is among the events sent; with limit, at most that "
+           "many events, and nextAfterSeq, while more remain, is the afterSeq of the next page"),
     Method("agent/turn/start", "TurnStartParams", "start a turn; result {turn} at once, the turn runs on"),
     Method("agent/turn/interrupt", "TurnInterruptParams", "interrupt the thread's running turn; result {interrupted}"),
     Method("agent/approval/respond", "ApprovalRespondParams",

@@ -28,6 +28,7 @@ class ModelRequest:
     system: str
     tools: list[dict[str, Any]]
     messages: list[dict[str, Any]]
+    cache_ttl: str = "5m"  # how long the prompt-cache entries it writes live: "5m" or "1h"
 
 
 @dataclass

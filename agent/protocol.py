@@ -341,6 +341,31 @@ class TurnCompletedEvent(EventBase):
     usage: Usage
 
 
+CacheMissReason = Literal["tools", "system", "model", "rewritten", "expired"]
+
+
+class CacheMiss(Wire):
+    """Why a request read less of the prompt cache than the previous request left there."""
+
+    reason: CacheMissReason = Field(description="tools, system or model changed; the transcript was rewritten "
+                                                "(compaction); or the cache expired after an idle longer "
+                                                "than cacheTtl")
+    tokens: int = Field(ge=0, description="input tokens that could have been read from the cache and were not")
+
+
+class TurnUsageEvent(EventBase):
+    """What one model request of a turn used and cost (after each request, v2)."""
+
+    type: Literal["turn/usage"] = "turn/usage"
+    turn_id: str
+    usage: Usage
+    cost_usd: float = Field(ge=0, description="this request's cost in US dollars by the price table "
+                                              "(setting prices); 0 for a model with no price")
+    cache_read_share: float = Field(ge=0, le=1, description="share of this request's input tokens read "
+                                                           "from the prompt cache")
+    cache_miss: CacheMiss | None = None
+
+
 class ThreadCompactedEvent(EventBase):
     """The thread's conversation was compacted; the ``compaction`` item precedes it."""
 
@@ -361,6 +386,7 @@ Event = Annotated[
         ApprovalResolvedEvent,
         TurnCompletedEvent,
         ThreadCompactedEvent,
+        TurnUsageEvent,
     ],
     Field(discriminator="type"),
 ]
@@ -387,6 +413,9 @@ class ThreadResumeParams(Wire):
 
     thread_id: str
     after_seq: int = Field(default=0, ge=0, le=2**62)
+    limit: int | None = Field(default=None, ge=1, le=100_000,
+                              description="at most this many events in the reply; when more remain, the "
+                                          "result's nextAfterSeq is the afterSeq of the next page")
 
 
 class TurnStartParams(Wire):

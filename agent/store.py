@@ -5,6 +5,11 @@ transaction, so two processes sharing a file never duplicate a seq, and the even
 committed before the caller may publish it. Items, turns and approvals are projections updated
 in the same transaction as the event that changes them, so they never disagree with the log
 (``_project`` is the reducer of spec/reducer/README.md; its test vectors run against it).
+
+Each item row carries the seq of the last event that changed it (``changed_seq``), so a resume
+after a seq sends only what changed (``resume_page``), a page of events at a time; each thread
+carries a transcript revision, bumped by every change of its messages, so a transcript kept in
+memory (``agent.transcript``) knows with one read whether it is still current.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import os
 import sqlite3
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +44,7 @@ from agent.protocol import (
     Turn,
     TurnCompletedEvent,
     TurnStartedEvent,
+    Usage,
 )
 from agent.thread_state import FileKind, ThreadState
 
@@ -143,6 +150,27 @@ class PendingCall:
 
 
 @dataclass(frozen=True)
+class ResumePage:
+    """One reply of ``agent/thread/resume``: items and events as wire JSON. ``next_after_seq``
+    is set when ``limit`` cut the events off: ask again with it as ``afterSeq``."""
+
+    thread: Thread
+    items: list[dict[str, Any]]
+    events: list[dict[str, Any]]
+    items_complete: bool
+    next_after_seq: int | None = None
+
+
+@dataclass(frozen=True)
+class UsageTotals:
+    """A thread's model requests so far: their summed tokens and cost."""
+
+    usage: Usage
+    cost_usd: float
+    requests: int
+
+
+@dataclass(frozen=True)
 class ApprovalRecord:
     """An approval as the store projected it: pending, resolved (by whom, how) or expired."""
 
@@ -179,6 +207,21 @@ class Store:
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(turns)")}
             if "owner" not in columns:  # stores made before turns had owners
                 self._db.execute("ALTER TABLE turns ADD COLUMN owner TEXT")
+            self._migrate_paging()
+        self.loaded_transcripts: OrderedDict[str, Any] = OrderedDict()  # agent.transcript's, by thread
+
+    def _migrate_paging(self) -> None:
+        """Columns for deltas and the transcript revision (stores made before them: every old
+        item counts as changed at its thread's last seq, so a delta never misses one)."""
+        if "changed_seq" not in {row[1] for row in self._db.execute("PRAGMA table_info(items)")}:
+            self._db.execute("ALTER TABLE items ADD COLUMN changed_seq INTEGER NOT NULL DEFAULT 0")
+            self._db.execute("UPDATE items SET changed_seq=(SELECT last_seq FROM threads WHERE id=items.thread_id)")
+        self._db.execute("CREATE INDEX IF NOT EXISTS items_by_change ON items (thread_id, changed_seq)")
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(threads)")}
+        for column in ("transcript_rev", "transcript_rewrites"):
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE threads ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+        self._db.execute("CREATE TABLE IF NOT EXISTS cache_watch (thread_id TEXT PRIMARY KEY, body TEXT NOT NULL)")
 
     @classmethod
     def open_default(cls, state_dir: Path | None = None) -> Store:
@@ -305,15 +348,15 @@ class Store:
         """The reducer of spec/reducer/README.md, as SQL on the items, turns and approvals tables."""
         if isinstance(event, ItemDeltaEvent):  # only into the streamed field of an unfinished item
             db.execute(
-                "UPDATE items SET streamed = streamed || ? WHERE id=? AND thread_id=? "
+                "UPDATE items SET streamed = streamed || ?, changed_seq=? WHERE id=? AND thread_id=? "
                 "AND json_extract(body, '$.status')='inProgress' "
                 "AND json_extract(body, '$.type') IN ('agentMessage', 'reasoning', 'commandExecution')",
-                (event.text, event.item_id, event.thread_id),
+                (event.text, event.seq, event.item_id, event.thread_id),
             )
         elif isinstance(event, ItemStartedEvent):  # an item already there stays as it is
             db.execute(
-                "INSERT OR IGNORE INTO items (id, thread_id, turn_id, ord, body) VALUES (?,?,?,?,?)",
-                (event.item.id, event.thread_id, event.turn_id, event.seq, _item_json(event.item)),
+                "INSERT OR IGNORE INTO items (id, thread_id, turn_id, ord, body, changed_seq) VALUES (?,?,?,?,?,?)",
+                (event.item.id, event.thread_id, event.turn_id, event.seq, _item_json(event.item), event.seq),
             )
         elif isinstance(event, ItemCompletedEvent):  # the final state wins; unknown items are added
             row = db.execute(
@@ -322,15 +365,17 @@ class Store:
             final = event.item
             if row is None:
                 db.execute(
-                    "INSERT OR IGNORE INTO items (id, thread_id, turn_id, ord, body) VALUES (?,?,?,?,?)",
-                    (final.id, event.thread_id, event.turn_id, event.seq, _item_json(final)),
+                    "INSERT OR IGNORE INTO items (id, thread_id, turn_id, ord, body, changed_seq) "
+                    "VALUES (?,?,?,?,?,?)",
+                    (final.id, event.thread_id, event.turn_id, event.seq, _item_json(final), event.seq),
                 )
                 return
             if isinstance(final, CommandExecutionItem) and final.output is None:
                 so_far = _with_streamed(ITEM_ADAPTER.validate_json(row[0]), row[1])
                 if isinstance(so_far, CommandExecutionItem) and so_far.output is not None:
                     final = final.model_copy(update={"output": so_far.output})  # kept, e.g. interrupted
-            db.execute("UPDATE items SET body=?, streamed='' WHERE id=?", (_item_json(final), final.id))
+            db.execute("UPDATE items SET body=?, streamed='', changed_seq=? WHERE id=?",
+                       (_item_json(final), event.seq, final.id))
         elif isinstance(event, ApprovalRequestedEvent):
             approval = event.approval
             db.execute(
@@ -369,6 +414,51 @@ class Store:
                 return self.items(thread_id), self.events_after(thread_id, after_seq)
             finally:
                 self._db.execute("COMMIT")
+
+    def resume_page(self, thread_id: str, after_seq: int = 0, limit: int | None = None) -> ResumePage:
+        """What a client at ``after_seq`` lacks, as wire JSON (no model round trip): at most
+        ``limit`` events after it, and the items whose last change is among them (every item,
+        when ``after_seq`` is 0 and no page is cut off). One read transaction."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                row = self._db.execute(
+                    "SELECT id, title, created_at, updated_at, status, last_seq FROM threads WHERE id=?",
+                    (thread_id,)).fetchone()
+                if row is None:
+                    raise UnknownThread(thread_id)
+                thread = _thread_from_row(row)
+                sql = "SELECT seq, body FROM events WHERE thread_id=? AND seq>? ORDER BY seq"
+                args: tuple[Any, ...] = (thread_id, after_seq)
+                if limit is not None:
+                    sql += " LIMIT ?"
+                    args += (limit + 1,)
+                rows = self._db.execute(sql, args).fetchall()
+                more = limit is not None and len(rows) > limit
+                rows = rows[:limit] if more else rows
+                upto = int(rows[-1][0]) if more else max([thread.last_seq] + [int(r[0]) for r in rows[-1:]])
+                item_rows = self._db.execute(
+                    "SELECT body, streamed FROM items WHERE thread_id=? AND changed_seq>? AND changed_seq<=? "
+                    "ORDER BY ord", (thread_id, after_seq, upto)).fetchall()
+            finally:
+                self._db.execute("COMMIT")
+        items = [_streamed_wire(body, streamed) for body, streamed in item_rows]
+        return ResumePage(thread=thread.model_copy(update={"last_seq": max(thread.last_seq, upto)}),
+                          items=items, events=[json.loads(r[1]) for r in rows],
+                          items_complete=after_seq == 0 and not more,
+                          next_after_seq=upto if more else None)
+
+    def thread_usage(self, thread_id: str) -> UsageTotals:
+        """The thread's tokens and cost so far, summed over its ``turn/usage`` events."""
+        fields = ("inputTokens", "outputTokens", "cacheReadTokens", "cacheCreationTokens")
+        sums = ", ".join(f"COALESCE(SUM(json_extract(body, '$.usage.{f}')), 0)" for f in fields)
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT COUNT(*), COALESCE(SUM(json_extract(body, '$.costUsd')), 0), {sums} FROM events "
+                "WHERE thread_id=? AND json_extract(body, '$.type')='turn/usage'", (thread_id,)).fetchone()
+        usage = Usage(input_tokens=int(row[2]), output_tokens=int(row[3]), cache_read_tokens=int(row[4]),
+                      cache_creation_tokens=int(row[5]))
+        return UsageTotals(usage=usage, cost_usd=round(float(row[1]), 8), requests=int(row[0]))
 
     def events_after(self, thread_id: str, after_seq: int = 0) -> list[Event]:
         """Every event with ``seq > after_seq``, in order."""
@@ -486,7 +576,40 @@ class Store:
 
     # --- model transcript --------------------------------------------------------------------
 
-    def append_messages(self, thread_id: str, turn_id: str, messages: list[dict[str, Any]]) -> None:
+    def transcript_revision(self, thread_id: str) -> int:
+        """Bumped by every change of the thread's messages (one indexed read)."""
+        with self._lock:
+            row = self._db.execute("SELECT transcript_rev FROM threads WHERE id=?", (thread_id,)).fetchone()
+        if row is None:
+            raise UnknownThread(thread_id)
+        return int(row[0])
+
+    def transcript_rewrites(self, thread_id: str) -> int:
+        """How many times the thread's transcript was rewritten (compactions)."""
+        with self._lock:
+            row = self._db.execute("SELECT transcript_rewrites FROM threads WHERE id=?", (thread_id,)).fetchone()
+        if row is None:
+            raise UnknownThread(thread_id)
+        return int(row[0])
+
+    def _bump_transcript(self, db: sqlite3.Connection, thread_id: str, rewrite: bool = False) -> int | None:
+        row = db.execute("UPDATE threads SET transcript_rev=transcript_rev+1, "
+                         "transcript_rewrites=transcript_rewrites+? WHERE id=? RETURNING transcript_rev",
+                         (int(rewrite), thread_id)).fetchone()
+        return None if row is None else int(row[0])
+
+    def cache_watch(self, thread_id: str) -> dict[str, Any] | None:
+        """What the thread's last model request left in the prompt cache (agent.pricing)."""
+        with self._lock:
+            row = self._db.execute("SELECT body FROM cache_watch WHERE thread_id=?", (thread_id,)).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
+
+    def set_cache_watch(self, thread_id: str, body: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO cache_watch (thread_id, body) VALUES (?,?)",
+                       (thread_id, json.dumps(body, separators=(",", ":"))))
+
+    def append_messages(self, thread_id: str, turn_id: str, messages: list[dict[str, Any]]) -> int | None:
         """Append API messages atomically: callers only append at points where the
         transcript is valid to send (an assistant message together with its tool results).
         Calls recorded as in flight are done once their message is in the transcript."""
@@ -503,9 +626,10 @@ class Store:
                     for i, m in enumerate(messages)
                 ],
             )
+            return self._bump_transcript(db, thread_id)
 
     def replace_messages_prefix(self, thread_id: str, turn_id: str, count: int,
-                                messages: list[dict[str, Any]]) -> None:
+                                messages: list[dict[str, Any]]) -> int | None:
         """Replace the transcript's first ``count`` messages with ``messages``, keeping the
         rest after them, in one transaction: a reader sees the old transcript or the new one."""
         shift = len(messages) - count
@@ -518,6 +642,7 @@ class Store:
                 "INSERT INTO messages (thread_id, idx, turn_id, body) VALUES (?,?,?,?)",
                 [(thread_id, i, turn_id, json.dumps(m, separators=(",", ":"))) for i, m in enumerate(messages)],
             )
+            return self._bump_transcript(db, thread_id, rewrite=True)
 
     def message_count(self, thread_id: str) -> int:
         with self._lock:
@@ -568,6 +693,15 @@ def _with_streamed(item: Item, streamed: str) -> Item:
         return item.model_copy(update={"output": (item.output or "") + streamed})
     if hasattr(item, "text"):
         return item.model_copy(update={"text": item.text + streamed})
+    return item
+
+
+def _streamed_wire(body: str, streamed: str) -> dict[str, Any]:
+    """A stored item as wire JSON, with its streamed text folded in (as ``_with_streamed``)."""
+    item = json.loads(body)
+    if streamed:
+        field = "output" if item.get("type") == "commandExecution" else "text"
+        item[field] = (item.get(field) or "") + streamed
     return item
 
 

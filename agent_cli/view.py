@@ -1,7 +1,8 @@
 """What the headless CLI shows: events drawn in a terminal with rich, or as JSON lines.
 
 ``RichView`` streams the agent's text as it arrives and draws tool activity, diffs, command
-output and the todo list; ``JsonView`` prints each event's wire form on one line of stdout.
+output and the todo list, a cache miss when one happens ("cache miss: tools changed") and each
+turn's tokens, cache share and cost; ``JsonView`` prints each event's wire form on one line of stdout.
 ``Prompter`` asks approvals at the terminal ([y]es / [s]ession / [a]lways / [n]o).
 """
 
@@ -45,6 +46,7 @@ class RichView:
         self.console = console or Console(highlight=False)
         self._streaming: set[str] = set()
         self._kinds: dict[str, str] = {}
+        self._turn_cost = 0.0
 
     def on_event(self, event: Event) -> None:
         handler = getattr(self, "_" + event.type.replace("/", "_"), None)
@@ -98,17 +100,46 @@ class RichView:
     def _thread_compacted(self, event: Any) -> None:
         self.console.print(f"[dim]context: about {event.tokens_before} tokens before, {event.tokens_after} after[/dim]")
 
+    def _turn_started(self, event: Any) -> None:
+        self._turn_cost = 0.0
+
+    def _turn_usage(self, event: Any) -> None:
+        self._turn_cost += event.cost_usd
+        if event.cache_miss is not None:
+            reason = MISS_WORDS.get(event.cache_miss.reason, event.cache_miss.reason)
+            self.console.print(f"[yellow]cache miss: {reason} ({event.cache_miss.tokens} tokens "
+                               "not read from the cache)[/yellow]")
+
     def _turn_completed(self, event: Any) -> None:
-        usage = event.usage
-        total = usage.input_tokens + usage.cache_read_tokens + usage.cache_creation_tokens
-        share = f", {100 * usage.cache_read_tokens / total:.0f}% from cache" if total else ""
-        line = f"{total} tokens in, {usage.output_tokens} out{share}"
+        line = f"{usage_line(event.usage)}, {cost_text(self._turn_cost)}"
         if event.turn.status == "completed":
             self.console.print(f"[dim]— done ({line})[/dim]")
         elif event.turn.status == "interrupted":
             self.console.print("[yellow]— interrupted[/yellow]")
         else:
             self.console.print(f"[red]— failed: {escape(event.turn.error or '')}[/red]")
+
+
+    def thread_total(self, totals: Any) -> None:
+        """The thread's tokens and cost so far (``Store.thread_usage``)."""
+        if totals.requests:
+            self.console.print(f"[dim]  thread: {usage_line(totals.usage)}, {cost_text(totals.cost_usd)} "
+                               f"over {totals.requests} model request{'s' if totals.requests != 1 else ''}[/dim]")
+
+
+MISS_WORDS = {"tools": "tools changed", "system": "system prompt changed", "model": "model changed",
+              "rewritten": "conversation compacted", "expired": "cache expired while idle"}
+
+
+def usage_line(usage: Any) -> str:
+    """'1234 tokens in, 56 out, 87% from cache'."""
+    total = usage.input_tokens + usage.cache_read_tokens + usage.cache_creation_tokens
+    share = f", {100 * usage.cache_read_tokens / total:.0f}% from cache" if total else ""
+    return f"{total} tokens in, {usage.output_tokens} out{share}"
+
+
+def cost_text(usd: float) -> str:
+    return f"${usd:.4f}" if usd < 1 else f"${usd:.2f}"
 
 
 CHOICES: dict[str, Decision] = {"y": "approve", "s": "approveForSession", "a": "approveAlways", "n": "reject"}

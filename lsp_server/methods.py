@@ -111,10 +111,13 @@ def register(server: AgentServer) -> None:
     async def thread_resume(params: Any) -> dict[str, Any]:
         args = parse(ThreadResumeParams, params, "agent/thread/resume")
         runtime = rt()
-        resumed = runtime.harness.resume(args.thread_id, args.after_seq)
+        page = runtime.harness.resume_page(args.thread_id, args.after_seq, args.limit)
         runtime.current_thread_id = args.thread_id
-        return {"thread": resumed.thread.to_wire(), "items": [i.to_wire() for i in resumed.items],
-                "events": [e.to_wire() for e in resumed.events], "itemsComplete": resumed.items_complete}
+        result = {"thread": page.thread.to_wire(), "items": page.items, "events": page.events,
+                  "itemsComplete": page.items_complete}
+        if page.next_after_seq is not None:
+            result["nextAfterSeq"] = page.next_after_seq
+        return result
 
     @server.feature("agent/turn/start")
     @domain_errors

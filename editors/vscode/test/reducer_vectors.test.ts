@@ -21,6 +21,7 @@ interface Vector {
     items: Item[];
     pendingApprovals: string[];
     turn: { id: string; status: string } | null;
+    usage?: { costUsd: number; turnCostUsd: number; cacheMiss: string | null };
   };
 }
 
@@ -45,6 +46,9 @@ describe('the shared reducer vectors', () => {
           items: state.items.map((c) => c.item),
           pendingApprovals: state.approvals.map((a) => a.id),
           turn: state.turn ? { id: state.turn.id, status: state.turn.status } : null,
+          ...(vector.expect.usage
+            ? { usage: { costUsd: state.costUsd, turnCostUsd: state.turnCostUsd, cacheMiss: state.cacheMiss ?? null } }
+            : {}),
         },
         vector.expect,
       );

@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { addUsage, approxTokens, cacheHitShare, formatCompaction, formatTokens, formatUsage, totalInput, ZERO_USAGE } from '../src/chat/usage';
+import {
+  addUsage,
+  approxTokens,
+  cacheHitShare,
+  formatCacheMiss,
+  formatCompaction,
+  formatTokens,
+  formatUsage,
+  totalInput,
+  ZERO_USAGE,
+} from '../src/chat/usage';
 import { usage } from './events';
 
 test('the cache hit share is cache reads over all input tokens', () => {
@@ -18,6 +28,16 @@ test('usage adds up and reads as one line', () => {
     formatUsage(usage(50, 10, 450, 0), total),
     'Last turn: 500 in, 10 out, cache 90% · Thread: 1k in, 30 out, cache 75%',
   );
+});
+
+test('the usage line carries the costs and the reason the cache missed', () => {
+  const last = usage(50, 10, 450, 0);
+  assert.equal(
+    formatUsage(last, last, { turn: 0.0123, thread: 1.5, miss: 'tools' }),
+    'Last turn: 500 in, 10 out, cache 90%, $0.0123 · Thread: 500 in, 10 out, cache 90%, $1.50 · cache miss: tools changed',
+  );
+  assert.equal(formatCacheMiss('expired'), 'cache miss: cache expired while idle');
+  assert.equal(formatCacheMiss(undefined), '');
 });
 
 test('token counts are short', () => {

@@ -195,6 +195,20 @@ local function draw_approval(c, t, approval)
   end
 end
 
+--- The words after "cache miss: " for a `cacheMiss.reason`.
+---@param reason string
+---@return string
+function M.miss_reason(reason)
+  local words = {
+    tools = 'tools changed',
+    system = 'system prompt changed',
+    model = 'model changed',
+    rewritten = 'conversation compacted',
+    expired = 'cache expired while idle',
+  }
+  return words[reason] or reason
+end
+
 ---@param c agent_lsp.Canvas
 ---@param entry agent_lsp.Entry
 local function draw_turn_end(c, entry)
@@ -202,11 +216,16 @@ local function draw_turn_end(c, entry)
   local text = turn.status
   if turn.status == 'completed' then
     local input = (usage.inputTokens or 0) + (usage.cacheReadTokens or 0) + (usage.cacheCreationTokens or 0)
-    text = ('completed (%d in, %d out)'):format(input, usage.outputTokens or 0)
+    local share = input > 0 and math.floor((usage.cacheReadTokens or 0) * 100 / input + 0.5) or 0
+    text = ('completed (%d in, %d out, cache %d%%, $%.4f)'):format(input, usage.outputTokens or 0, share,
+      entry.cost or 0)
   elseif turn.status == 'failed' then
     text = 'failed: ' .. (turn.error or 'unknown error')
   end
   c:add(('── %s ──'):format(text), turn.status == 'failed' and 'ErrorMsg' or 'NonText')
+  if entry.cache_miss then
+    c:add(('cache miss: %s'):format(M.miss_reason(entry.cache_miss)), 'WarningMsg')
+  end
   c:add('')
 end
 

@@ -46,6 +46,8 @@ local M = {}
 ---@field id string item or approval id; for 'turn', the turn id
 ---@field turn? { id: string, status: string, error?: string }
 ---@field usage? { inputTokens: integer, outputTokens: integer, cacheReadTokens: integer, cacheCreationTokens: integer }
+---@field cost? number for 'turn': the turn's cost in US dollars (its turn/usage events)
+---@field cache_miss? string for 'turn': the turn's last cache-miss reason (turn/usage)
 ---@field tokens? { before: integer, after: integer } for a compaction item: the context's size (thread/compacted)
 
 ---@class agent_lsp.Thread
@@ -60,6 +62,9 @@ local M = {}
 ---@field entries agent_lsp.Entry[] what the chat draws, in order
 ---@field resuming boolean
 ---@field queue table[] events held during a resume
+---@field cost number the thread's cost in US dollars so far (turn/usage)
+---@field turn_cost number the latest turn's cost (turn/usage since its turn/started)
+---@field cache_miss? string the latest turn's last cache-miss reason
 
 ---@type table<string, agent_lsp.Thread>
 M.threads = {}
@@ -90,7 +95,7 @@ function M.thread(id, root)
   local t = M.threads[id]
   if not t then
     t = { id = id, root = root, last_seq = 0, running = false, items = {}, approvals = {},
-          entries = {}, resuming = false, queue = {} }
+          entries = {}, resuming = false, queue = {}, cost = 0, turn_cost = 0 }
     M.threads[id] = t
   end
   t.root = t.root or root
@@ -114,6 +119,14 @@ local reducers = {
   ['turn/started'] = function(t, e)
     t.running = true
     t.turn = e.turn
+    t.turn_cost, t.cache_miss = 0, nil
+  end,
+  ['turn/usage'] = function(t, e)
+    t.cost = (t.cost or 0) + (e.costUsd or 0)
+    t.turn_cost = (t.turn_cost or 0) + (e.costUsd or 0)
+    if type(e.cacheMiss) == 'table' and e.cacheMiss.reason then
+      t.cache_miss = e.cacheMiss.reason
+    end
   end,
   ['item/started'] = function(t, e)
     if not t.items[e.item.id] then -- an item already there stays as it is
@@ -158,7 +171,8 @@ local reducers = {
         approval.resolved = { expired = true } -- nothing can answer it any more
       end
     end
-    t.entries[#t.entries + 1] = { kind = 'turn', id = e.turn.id, turn = e.turn, usage = e.usage }
+    t.entries[#t.entries + 1] = { kind = 'turn', id = e.turn.id, turn = e.turn, usage = e.usage,
+      cost = t.turn_cost or 0, cache_miss = t.cache_miss }
   end,
   ['thread/compacted'] = function(t, e)
     for _, entry in ipairs(t.entries) do -- the item stays as the server sent it

@@ -73,6 +73,14 @@ export interface ApprovalRespondParams {
   message?: string | null;
 }
 
+/** Why a request read less of the prompt cache than the previous request left there. */
+export interface CacheMiss {
+  /** tools, system or model changed; the transcript was rewritten (compaction); or the cache expired after an idle longer than cacheTtl */
+  reason: 'tools' | 'system' | 'model' | 'rewritten' | 'expired';
+  /** input tokens that could have been read from the cache and were not */
+  tokens: number;
+}
+
 /** A shell command the agent runs in the workspace. */
 export interface CommandExecutionItem {
   id: string;
@@ -228,6 +236,8 @@ export type ThreadListParams = Record<string, never>;
 export interface ThreadResumeParams {
   threadId: string;
   afterSeq?: number;
+  /** at most this many events in the reply; when more remain, the result's nextAfterSeq is the afterSeq of the next page */
+  limit?: number | null;
 }
 
 /** Params of `agent/thread/start`. */
@@ -307,6 +317,21 @@ export interface TurnStartedEvent {
   turn: Turn;
 }
 
+/** What one model request of a turn used and cost (after each request, v2). */
+export interface TurnUsageEvent {
+  threadId: string;
+  /** per thread, from 1, grows by exactly 1; assigned by the store when the event is committed */
+  seq: number;
+  type: 'turn/usage';
+  turnId: string;
+  usage: Usage;
+  /** this request's cost in US dollars by the price table (setting prices); 0 for a model with no price */
+  costUsd: number;
+  /** share of this request's input tokens read from the prompt cache */
+  cacheReadShare: number;
+  cacheMiss?: CacheMiss | null;
+}
+
 /** Token counts of a turn, summed over its model requests. */
 export interface Usage {
   inputTokens: number;
@@ -351,7 +376,8 @@ export type Event =
   | ApprovalRequestedEvent
   | ApprovalResolvedEvent
   | TurnCompletedEvent
-  | ThreadCompactedEvent;
+  | ThreadCompactedEvent
+  | TurnUsageEvent;
 
 /** Every method of the protocol (agent.methods.METHODS), built or announced. */
 export const METHOD_NAMES = [
@@ -397,5 +423,7 @@ export const SETTING_KEYS = [
   'streamIdleTimeout',
   'contextWindow',
   'autoCompactAt',
+  'cacheTtl',
+  'prices',
 ] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];

@@ -9,11 +9,12 @@
  * it in plain Node.
  */
 
-import type { Event, Item, MethodName, Range, Thread } from './protocol.generated';
+import type { CacheMiss, Event, Item, MethodName, Range, Thread } from './protocol.generated';
 
 export type {
   Approval,
   ApprovalSource,
+  CacheMiss,
   Decision,
   FileChange,
   InputPart,
@@ -29,6 +30,9 @@ export type {
   TurnStatus,
   Usage,
 } from './protocol.generated';
+
+/** Why a request read less of the prompt cache than it could have (`turn/usage`). */
+export type CacheMissReason = CacheMiss['reason'];
 
 /** A numbered event of a thread (`agent/event`); `Event` would shadow the DOM's own type. */
 export type AgentEvent = Event;
@@ -48,6 +52,10 @@ export interface ResumeResult {
   thread: Thread;
   items: Item[];
   events: AgentEvent[];
+  /** False when `items` holds only what changed after `afterSeq` (or a page of it). */
+  itemsComplete?: boolean;
+  /** Set when `limit` cut the events off: the `afterSeq` of the next page. */
+  nextAfterSeq?: number;
 }
 
 /** The method names the shim calls; each must be a method of the protocol. */

@@ -9,7 +9,7 @@
  * No `vscode` import: this runs (and is tested) in plain Node.
  */
 
-import type { AgentEvent, Approval, Item, Todo, Turn, Usage } from './protocol';
+import type { AgentEvent, Approval, CacheMissReason, Item, Todo, Turn, Usage } from './protocol';
 import { addUsage, ZERO_USAGE } from './usage';
 
 export interface ChatItem {
@@ -31,12 +31,17 @@ export interface ChatState {
   turn?: Turn;
   lastUsage?: Usage;
   totalUsage: Usage;
+  /** US dollars: the thread's so far, and the latest turn's (turn/usage, reset by turn/started). */
+  costUsd: number;
+  turnCostUsd: number;
+  /** The latest turn's last cache-miss reason (turn/usage), if its cache missed. */
+  cacheMiss?: CacheMissReason;
 }
 
 export type Activity = 'idle' | 'working' | 'approval';
 
 export function emptyState(threadId?: string, title = ''): ChatState {
-  return { threadId, title, lastSeq: 0, items: [], approvals: [], totalUsage: ZERO_USAGE };
+  return { threadId, title, lastSeq: 0, items: [], approvals: [], totalUsage: ZERO_USAGE, costUsd: 0, turnCostUsd: 0 };
 }
 
 /** True when `event` is newer than the next one expected: some events were missed. */
@@ -54,7 +59,14 @@ export function applyEvent(state: ChatState, event: AgentEvent): ChatState {
     case 'thread/started':
       return { ...next, title: event.thread.title };
     case 'turn/started':
-      return { ...next, turn: event.turn };
+      return { ...next, turn: event.turn, turnCostUsd: 0, cacheMiss: undefined };
+    case 'turn/usage':
+      return {
+        ...next,
+        costUsd: state.costUsd + event.costUsd,
+        turnCostUsd: state.turnCostUsd + event.costUsd,
+        cacheMiss: event.cacheMiss?.reason ?? state.cacheMiss,
+      };
     case 'item/started':
       if (state.items.some((c) => c.item.id === event.item.id)) {
         return next; // an item already there stays as it is

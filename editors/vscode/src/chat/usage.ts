@@ -47,14 +47,39 @@ export function formatTokens(n: number): string {
   return (n / 1_000_000).toFixed(1).replace(/\.0$/, '') + 'M';
 }
 
-/** "Last turn: 12.3k in, 456 out, cache 87% · Thread: 40k in, 2.1k out, cache 91%" */
-export function formatUsage(last: Usage | undefined, total: Usage): string {
-  const one = (u: Usage) =>
-    `${formatTokens(totalInput(u))} in, ${formatTokens(u.outputTokens)} out, cache ${Math.round(cacheHitShare(u) * 100)}%`;
+/** Dollars: "$0.0123" under a dollar, "$1.23" above. */
+export function formatCost(usd: number): string {
+  return usd < 1 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
+}
+
+const MISS_WORDS: Record<string, string> = {
+  tools: 'tools changed',
+  system: 'system prompt changed',
+  model: 'model changed',
+  rewritten: 'conversation compacted',
+  expired: 'cache expired while idle',
+};
+
+/** The note for a turn whose prompt cache missed: "cache miss: tools changed". */
+export function formatCacheMiss(reason: string | undefined): string {
+  return reason ? `cache miss: ${MISS_WORDS[reason] ?? reason}` : '';
+}
+
+/** "Last turn: 12.3k in, 456 out, cache 87%, $0.0123 · Thread: 40k in, 2.1k out, cache 91%, $0.45
+ * · cache miss: tools changed" (costs from turn/usage, when given). */
+export function formatUsage(
+  last: Usage | undefined,
+  total: Usage,
+  cost?: { turn: number; thread: number; miss?: string },
+): string {
+  const one = (u: Usage, usd?: number) =>
+    `${formatTokens(totalInput(u))} in, ${formatTokens(u.outputTokens)} out, cache ${Math.round(cacheHitShare(u) * 100)}%` +
+    (usd !== undefined ? `, ${formatCost(usd)}` : '');
   if (!last) {
     return '';
   }
-  return `Last turn: ${one(last)} · Thread: ${one(total)}`;
+  const miss = formatCacheMiss(cost?.miss);
+  return `Last turn: ${one(last, cost?.turn)} · Thread: ${one(total, cost?.thread)}${miss ? ` · ${miss}` : ''}`;
 }
 
 /** A token count rounded to two significant digits, with thousands separators: 52,345 -> "52,000". */

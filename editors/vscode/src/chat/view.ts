@@ -113,7 +113,11 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       todos: latestTodos(state),
       turn: state.turn,
       activity: this.session.activity,
-      usage: formatUsage(state.lastUsage, state.totalUsage),
+      usage: formatUsage(state.lastUsage, state.totalUsage, {
+        turn: state.turnCostUsd,
+        thread: state.costUsd,
+        miss: state.cacheMiss,
+      }),
       notice: this.session.notice,
     };
     this.send({ type: 'model', model, reset });

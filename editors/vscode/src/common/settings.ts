@@ -24,6 +24,8 @@ export interface ServerOptions {
   streamIdleTimeout?: number;
   contextWindow?: number;
   autoCompactAt?: number;
+  cacheTtl: '5m' | '1h';
+  prices?: Record<string, { input: number; output: number; cacheRead: number; cacheWrite: number }>;
 }
 
 export interface ExtensionSettings {
@@ -62,6 +64,8 @@ export function getSettings(): ExtensionSettings {
       streamIdleTimeout: numeric('streamIdleTimeout'),
       contextWindow: numeric('contextWindow'),
       autoCompactAt: numeric('autoCompactAt'),
+      cacheTtl: config.get('cacheTtl', '5m'),
+      prices: Object.keys(config.get<object>('prices', {}) ?? {}).length ? config.get('prices') : undefined,
     },
   };
 }
