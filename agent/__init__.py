@@ -33,6 +33,8 @@ _EXPORTS: dict[str, str] = {
     "Harness": "agent.harness", "NothingToCompact": "agent.harness", "Resumed": "agent.harness",
     "TurnBusy": "agent.harness",
     "CancelScope": "agent.turns", "TurnHandle": "agent.turns", "TurnReport": "agent.turns",
+    "HostClient": "agent.host.client", "HostMismatch": "agent.host.client", "LocalAgent": "agent.host.client",
+    "stop_host": "agent.host.client", "host_status": "agent.host.client", "RemoteError": "agent.host.rpc", "HostPlace": "agent.host.place",
     "Store": "agent.store", "UnknownThread": "agent.store", "default_state_dir": "agent.store",
     "UnknownApproval": "agent.approvals",
     "Documents": "agent.workspace", "OpenDocument": "agent.workspace", "ToolError": "agent.workspace",
@@ -71,6 +73,9 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
                                changed_lines, split_lines)
     from agent.config import OPTIONS, Settings, api_key_present, apply_options, resolve_settings
     from agent.harness import Harness, NothingToCompact, Resumed, TurnBusy
+    from agent.host.client import HostClient, HostMismatch, LocalAgent, host_status, stop_host
+    from agent.host.place import HostPlace
+    from agent.host.rpc import RemoteError
     from agent.methods import COMMAND_NAMES, COMMANDS, METHODS, PROTOCOL_VERSION
     from agent.model import NO_KEY_MESSAGE
     from agent.patching import rebase

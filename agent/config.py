@@ -48,6 +48,11 @@ class Settings(BaseModel):
                               "--max-tokens", ge=256, le=128000)
     stream_idle_timeout: float = _option(90.0, "seconds a model stream may stay silent before it is retried",
                                          "AGENT_LSP_STREAM_IDLE_TIMEOUT", None, gt=0, le=3600)
+    agent_host: bool = _option(True, "run turns in the agent host (one process per state directory that "
+                               "outlives editors); false runs them in the front-end's own process",
+                               "AGENT_LSP_HOST", None)
+    host_idle_timeout: float = _option(600.0, "seconds the agent host stays up with no client and no running "
+                                       "turn", "AGENT_LSP_HOST_IDLE_TIMEOUT", None, gt=0, le=7 * 86400)
     context_window: int | None = _option(None, "the model's context window in tokens (default: by model, "
                                          "200000 otherwise)", "AGENT_LSP_CONTEXT_WINDOW", "--context-window",
                                          ge=1024, le=10_000_000)

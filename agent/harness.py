@@ -200,6 +200,10 @@ class Harness:
 
     # --- turns -------------------------------------------------------------------------------
 
+    def running_turns(self) -> list[Turn]:
+        """Every turn this harness runs now."""
+        return [handle.turn for handle in self._running.values()]
+
     def running_turn(self, thread_id: str) -> Turn | None:
         handle = self._running.get(thread_id)
         return handle.turn if handle else None

@@ -40,7 +40,7 @@ def register_chat_commands(server: AgentServer) -> None:
         uri = arguments[0] if arguments and isinstance(arguments[0], str) else None
         thread_id = _chat_thread(uri)
         runtime, files = chats()
-        runtime.harness.get_thread(thread_id)
+        runtime.agent.get_thread(thread_id)
         doc = runtime.documents.get(files.path(thread_id))
         text = doc.text if doc is not None else _read(files.path(thread_id))
         prompt = prompt_of(text)
@@ -49,7 +49,7 @@ def register_chat_commands(server: AgentServer) -> None:
         files.prepare_send(thread_id, doc.text if doc is not None else None)
         files.expect_typed_prompt(thread_id)
         runtime.current_thread_id = thread_id
-        result = start_turn_for(runtime, thread_id, [TextPart(text=prompt)])
+        result = await start_turn_for(runtime, thread_id, [TextPart(text=prompt)])
         plain_start(runtime, result, None, None)
         return {"threadId": thread_id, "turnId": result["turnId"]}
 
@@ -57,7 +57,7 @@ def register_chat_commands(server: AgentServer) -> None:
     @domain_errors
     async def new_chat(*arguments: Any) -> dict[str, Any]:
         runtime, files = chats()
-        thread = runtime.harness.start_thread(None)
+        thread = await runtime.agent.start_thread(None)
         runtime.current_thread_id = thread.id
         files.ensure(thread.id)
         return {"threadId": thread.id, "uri": await show(files, thread.id)}
@@ -67,8 +67,8 @@ def register_chat_commands(server: AgentServer) -> None:
     async def open_chat(*arguments: Any) -> dict[str, Any]:
         runtime, files = chats()
         given = arguments[0] if arguments and isinstance(arguments[0], str) else None
-        thread_id = given or runtime.current_thread_id or _newest(runtime) or runtime.current_thread()
-        runtime.harness.get_thread(thread_id)
+        thread_id = given or runtime.current_thread_id or _newest(runtime) or await runtime.current_thread()
+        runtime.agent.get_thread(thread_id)
         runtime.current_thread_id = thread_id
         files.ensure(thread_id)
         return {"threadId": thread_id, "uri": await show(files, thread_id)}
@@ -81,7 +81,7 @@ def register_chat_commands(server: AgentServer) -> None:
         rng = parse(Range, arguments[1], "agent.askAbout")
         runtime, files = chats()
         path, code = _selection(runtime, arguments[0], rng)
-        thread_id = runtime.current_thread("Questions")
+        thread_id = await runtime.current_thread("Questions")
         files.ensure(thread_id)
         rel = str(path.relative_to(files.root)) if path.is_relative_to(files.root) else str(path)
         files.quote(thread_id, rel, rng.start.line + 1, rng.end.line + 1, code)
@@ -129,7 +129,7 @@ def _read(path: Path) -> str:
 
 
 def _newest(runtime: Runtime) -> str | None:
-    threads = runtime.harness.list_threads()
+    threads = runtime.agent.list_threads()
     return threads[0].id if threads else None
 
 

@@ -27,7 +27,7 @@ from agent import (AgentMessageItem, ApprovalRequestedEvent, ApprovalResolvedEve
 from lsp_server import convert
 
 if TYPE_CHECKING:
-    from agent import Harness
+    from lsp_server.runtime import Agent
     from lsp_server.editor import LspDocuments
     from lsp_server.quirks import ClientQuirks, Nudger
 
@@ -174,7 +174,7 @@ class ChatFiles:
     """Keeps each chat file in step with its thread's events (only threads that have a chat
     file: opened, created or sent from, or asked about through a command)."""
 
-    def __init__(self, root: Path, harness: Harness, documents: LspDocuments, server: object,
+    def __init__(self, root: Path, harness: Agent, documents: LspDocuments, server: object,
                  quirks: Callable[[], ClientQuirks], nudger: Nudger) -> None:
         self.root = root
         self._harness = harness

@@ -1,5 +1,6 @@
 """The ``agent-lsp`` command line: ``serve`` (the language server), ``acp`` (the ACP agent),
-``ask``, ``threads``, ``show`` (the headless CLI) and ``--version``.
+``ask``, ``threads``, ``show``, ``compact`` (the headless CLI), ``attach`` and ``host`` (the agent
+host) and ``--version``.
 
 Only argparse is imported up front; each subcommand imports what it needs, so
 ``agent-lsp --version`` is instant and ``serve`` never imports the model SDK before
@@ -54,7 +55,14 @@ def build_parser(setting_flags: bool = False) -> argparse.ArgumentParser:
     compact = sub.add_parser("compact", help="compact a thread's context now (a turn of its own)")
     compact.add_argument("id", help="thread id (see `agent-lsp threads`)")
     compact.add_argument("--instructions", help="what the summary should keep or focus on")
-    for command in (ask, threads, show, compact):
+    attach = sub.add_parser("attach", help="follow a live thread of the agent host, answer its approvals")
+    attach.add_argument("id", help="thread id (see `agent-lsp threads`)")
+    attach.add_argument("--json", action="store_true", help="print each event as one JSON line")
+    attach.add_argument("--follow", action="store_true", help="keep following later turns until Ctrl-C")
+    host = sub.add_parser("host", help="the agent host of this state directory: status or stop")
+    host.add_argument("action", choices=["status", "stop"])
+    host.add_argument("--json", action="store_true", help="one JSON object")
+    for command in (ask, threads, show, compact, attach):
         command.add_argument("--workspace", metavar="DIR", type=Path, default=Path.cwd(),
                              help="workspace root (default: the current directory)")
     return parser
@@ -70,7 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         from acp_server.main import main as acp_main
 
         return acp_main(_settings(args), __version__, args.log_level)
-    if args.command in ("ask", "threads", "show", "compact"):
+    if args.command == "host":
+        from agent import resolve_settings
+        from agent_cli.attach import host
+
+        return host(args.action, resolve_settings(None)[0], args.json)
+    if args.command in ("ask", "threads", "show", "compact", "attach"):
         from agent_cli import commands as headless
 
         if not args.workspace.is_dir():
@@ -81,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
                                                     args.thread, args.json))
         if args.command == "threads":
             return headless.threads(args.workspace, args.json)
+        if args.command == "attach":
+            from agent import resolve_settings
+            from agent_cli.attach import attach as attach_thread
+
+            return attach_thread(args.workspace.resolve(), args.id, resolve_settings(None)[0], args.json, args.follow)
         if args.command == "compact":
             return headless.compact(args.workspace.resolve(), args.id, args.instructions)
         return headless.show(args.workspace, args.id, args.json)

@@ -87,6 +87,16 @@ class LspDocuments:
                 unsaved.append(path)
         return unsaved
 
+    def state(self, uri: str) -> tuple[int | None, str | None]:
+        """The document's version and text as the editor has it (text None: it is closed)."""
+        document = self._server.workspace.text_documents.get(uri)
+        return (document.version, document.source) if document is not None else (None, None)
+
+    def registration(self) -> list[dict[str, object]]:
+        """Every open document, as the agent host registers them (on connect and reconnect)."""
+        return [{"uri": uri, "version": document.version, "text": document.source}
+                for uri, document in list(self._server.workspace.text_documents.items())]
+
     def changed(self) -> None:
         """Called on every didChange/didOpen/didClose: wakes whoever waits for a buffer."""
         waiters, self._waiters = self._waiters, []

@@ -16,6 +16,8 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from agent import (
     ApprovalRespondParams,
+    HostMismatch,
+    RemoteError,
     NothingToCompact,
     ThreadCompactParams,
     DiagnosticPart,
@@ -78,6 +80,10 @@ def domain_errors(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
             raise RequestFailed(str(exc)) from None
         except NothingToCompact as exc:
             raise JsonRpcInvalidParams(str(exc)) from None
+        except RemoteError as exc:  # the agent host answered with an error: pass it on
+            raise JsonRpcException(exc.message, exc.code) from None
+        except HostMismatch as exc:
+            raise RequestFailed(str(exc)) from None
 
     return wrapper
 
@@ -85,18 +91,12 @@ def domain_errors(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
 def register(server: AgentServer) -> None:
     rt = server.require_runtime
 
-    def start_turn(runtime: Runtime, thread_id: str, parts: list[InputPart], token: str | int | None) -> dict[str, Any]:
-        turn = runtime.harness.start_turn(thread_id, parts).turn
-        runtime.current_thread_id = thread_id
-        runtime.progress.start(turn, token)
-        return {"threadId": thread_id, "turnId": turn.id, "turn": turn.to_wire()}
-
     @server.feature("agent/thread/start")
     @domain_errors
     async def thread_start(params: Any) -> dict[str, Any]:
         args = parse(ThreadStartParams, params, "agent/thread/start")
         runtime = rt()
-        thread = runtime.harness.start_thread(args.title)
+        thread = await runtime.agent.start_thread(args.title)
         runtime.current_thread_id = thread.id
         return {"thread": thread.to_wire()}
 
@@ -104,14 +104,14 @@ def register(server: AgentServer) -> None:
     @domain_errors
     async def thread_list(params: Any) -> dict[str, Any]:
         parse(ThreadListParams, params, "agent/thread/list")
-        return {"threads": [thread.to_wire() for thread in rt().harness.list_threads()]}
+        return {"threads": [thread.to_wire() for thread in rt().agent.list_threads()]}
 
     @server.feature("agent/thread/resume")
     @domain_errors
     async def thread_resume(params: Any) -> dict[str, Any]:
         args = parse(ThreadResumeParams, params, "agent/thread/resume")
         runtime = rt()
-        page = runtime.harness.resume_page(args.thread_id, args.after_seq, args.limit)
+        page = runtime.agent.resume_page(args.thread_id, args.after_seq, args.limit)
         runtime.current_thread_id = args.thread_id
         result = {"thread": page.thread.to_wire(), "items": page.items, "events": page.events,
                   "itemsComplete": page.items_complete}
@@ -123,22 +123,22 @@ def register(server: AgentServer) -> None:
     @domain_errors
     async def turn_start(params: Any) -> dict[str, Any]:
         args = parse(TurnStartParams, params, "agent/turn/start")
-        result = start_turn(rt(), args.thread_id, args.input, args.work_done_token)
+        result = await start_turn_for(rt(), args.thread_id, args.input, args.work_done_token)
         return {"turn": result["turn"]}
 
     @server.feature("agent/turn/interrupt")
     @domain_errors
     async def turn_interrupt(params: Any) -> dict[str, Any]:
         args = parse(TurnInterruptParams, params, "agent/turn/interrupt")
-        rt().harness.get_thread(args.thread_id)
-        return {"interrupted": await rt().harness.interrupt(args.thread_id)}
+        rt().agent.get_thread(args.thread_id)
+        return {"interrupted": await rt().agent.interrupt(args.thread_id)}
 
     @server.feature("agent/thread/compact")
     @domain_errors
     async def thread_compact(params: Any) -> dict[str, Any]:
         args = parse(ThreadCompactParams, params, "agent/thread/compact")
         runtime = rt()
-        turn = runtime.harness.compact(args.thread_id, args.instructions).turn
+        turn = await runtime.agent.compact(args.thread_id, args.instructions)
         runtime.progress.start(turn, None)
         return {"turn": turn.to_wire()}
 
@@ -146,7 +146,7 @@ def register(server: AgentServer) -> None:
     @domain_errors
     async def approval_respond(params: Any) -> dict[str, Any]:
         args = parse(ApprovalRespondParams, params, "agent/approval/respond")
-        return {"outcome": rt().harness.respond(args.approval_id, args.decision, args.message, "request",
+        return {"outcome": await rt().agent.respond(args.approval_id, args.decision, args.message, "request",
                                                 server.client_name)}
 
     # --- commands ----------------------------------------------------------------------------
@@ -161,8 +161,8 @@ def register(server: AgentServer) -> None:
         parts: list[InputPart] = [TextPart(text=spec["prompt"])]
         if spec.get("uri") and spec.get("range"):
             parts.append(parse(SelectionPart, {"uri": spec["uri"], "range": spec["range"]}, "agent.ask"))
-        thread_id = spec.get("threadId") or runtime.current_thread(_title(spec["prompt"]))
-        result = start_turn(runtime, thread_id, parts, None)
+        thread_id = spec.get("threadId") or await runtime.current_thread(_title(spec["prompt"]))
+        result = await start_turn_for(runtime, thread_id, parts, None)
         line = parts[1].range.start.line if len(parts) > 1 and isinstance(parts[1], SelectionPart) else None
         plain_start(runtime, result, spec.get("uri") if line is not None else None, line)
         return {"threadId": result["threadId"], "turnId": result["turnId"]}
@@ -174,8 +174,8 @@ def register(server: AgentServer) -> None:
             raise JsonRpcInvalidParams("agent.fix expects [uri, diagnostic]")
         part = parse(DiagnosticPart, {"uri": arguments[0], "diagnostic": arguments[1]}, "agent.fix")
         runtime = rt()
-        thread_id = runtime.current_thread(_title("Fix: " + str(arguments[1].get("message", ""))))
-        result = start_turn(runtime, thread_id, [part], None)
+        thread_id = await runtime.current_thread(_title("Fix: " + str(arguments[1].get("message", ""))))
+        result = await start_turn_for(runtime, thread_id, [part], None)
         line = part.diagnostic.get("range", {}).get("start", {}).get("line")
         plain_start(runtime, result, part.uri, line if isinstance(line, int) else None)
         return {"threadId": result["threadId"], "turnId": result["turnId"]}
@@ -188,7 +188,7 @@ def register(server: AgentServer) -> None:
                      "agent.approve")
         if args.decision == "reject":
             raise JsonRpcInvalidParams("agent.approve cannot reject; use agent.reject")
-        return {"outcome": rt().harness.respond(args.approval_id, args.decision, None, "codeAction",
+        return {"outcome": await rt().agent.respond(args.approval_id, args.decision, None, "codeAction",
                                                 server.client_name)}
 
     @server.command("agent.reject")
@@ -196,7 +196,7 @@ def register(server: AgentServer) -> None:
     async def reject(*arguments: Any) -> dict[str, Any]:
         message = arguments[1] if len(arguments) > 1 and isinstance(arguments[1], str) else None
         approval_id = _first(arguments, "agent.reject")
-        return {"outcome": rt().harness.respond(approval_id, "reject", message, "codeAction", server.client_name)}
+        return {"outcome": await rt().agent.respond(approval_id, "reject", message, "codeAction", server.client_name)}
 
     @server.command("agent.compact")
     @domain_errors
@@ -206,7 +206,7 @@ def register(server: AgentServer) -> None:
         if thread_id is None:
             raise JsonRpcInvalidParams("agent.compact: no current thread; pass [threadId, instructions?]")
         instructions = arguments[1] if len(arguments) > 1 and isinstance(arguments[1], str) else None
-        turn = runtime.harness.compact(thread_id, instructions).turn
+        turn = await runtime.agent.compact(thread_id, instructions)
         runtime.progress.start(turn, None)
         return {"threadId": thread_id, "turnId": turn.id}
 
@@ -214,7 +214,7 @@ def register(server: AgentServer) -> None:
     @domain_errors
     async def interrupt(*arguments: Any) -> dict[str, Any]:
         runtime = rt()
-        harness = runtime.harness
+        harness = runtime.agent
         thread_id = arguments[0] if arguments and isinstance(arguments[0], str) else runtime.current_thread_id
         if thread_id is None:
             return {"interrupted": False}
@@ -224,9 +224,12 @@ def register(server: AgentServer) -> None:
     register_chat_commands(server)
 
 
-def start_turn_for(runtime: Runtime, thread_id: str, parts: list[InputPart]) -> dict[str, Any]:
-    turn = runtime.harness.start_turn(thread_id, parts).turn
-    runtime.progress.start(turn, None)
+async def start_turn_for(runtime: Runtime, thread_id: str, parts: list[InputPart],
+                         token: str | int | None = None) -> dict[str, Any]:
+    """Start a turn (in the host, or in this process), with its progress on ``token``."""
+    turn = await runtime.agent.start_turn(thread_id, parts)
+    runtime.current_thread_id = thread_id
+    runtime.progress.start(turn, token)
     return {"threadId": thread_id, "turnId": turn.id, "turn": turn.to_wire()}
 
 

@@ -8,6 +8,7 @@ wires the event subscribers, and registers the ``agent/*`` methods and commands.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import tempfile
 import threading
@@ -17,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as t
 
-from agent import (Event, Harness, Settings, Store, Workspace, apply_options, prewarm, resolve_settings,
-                   uri_to_path)
+from agent import (Event, HostPlace, Harness, HostClient, LocalAgent, Settings, Store, Workspace, apply_options,
+                   default_state_dir, prewarm, resolve_settings, uri_to_path)
 from lsp_server import convert, methods
 from lsp_server.editor import LspApplier, LspDocuments
 from lsp_server.chatfile import ChatFiles
@@ -29,9 +30,12 @@ if TYPE_CHECKING:
     from lsp_server.server import AgentServer
 
 
+Agent = LocalAgent | HostClient  # the harness in this process, or in the agent host
+
+
 @dataclass
 class Runtime:
-    harness: Harness
+    agent: Agent
     documents: LspDocuments
     progress: ProgressTracker
     diagnostics: ApprovalDiagnostics
@@ -44,14 +48,19 @@ class Runtime:
         """initializationOptions, then a ``workspace/didChangeConfiguration`` section on top."""
         base, _ = resolve_settings(init_options if isinstance(init_options, dict) else None)
         settings, messages = apply_options(base, section)  # only the new section's problems are news
-        self.harness.update_settings(settings)
+        self.agent.update_settings(settings)
         return messages
 
-    def current_thread(self, title: str | None = None) -> str:
+    async def current_thread(self, title: str | None = None) -> str:
         """The workspace's current thread, starting one if there is none (PROTOCOL.md §6)."""
         if self.current_thread_id is None:
-            self.current_thread_id = self.harness.start_thread(title).id
+            self.current_thread_id = (await self.agent.start_thread(title)).id
         return self.current_thread_id
+
+    def buffer_changed(self, uri: str) -> None:
+        """An open document changed (or closed): wake waiters, tell the host its text."""
+        self.documents.changed()
+        self.agent.document_changed(uri, *self.documents.state(uri))
 
 
 def workspace_root(params: t.InitializeParams) -> Path:
@@ -79,30 +88,53 @@ def open_store(settings: Settings, messages: list[str]) -> Store:
 def build_runtime(server: AgentServer, params: t.InitializeParams) -> Runtime:
     options = convert.to_plain(params.initialization_options)
     settings, messages = resolve_settings(options if isinstance(options, dict) else None)
-    store = open_store(settings, messages)
     documents = LspDocuments(server)
-    harness = Harness(Workspace(workspace_root(params), documents), store, settings,
-                      applier=LspApplier(server, documents))
+    root = workspace_root(params)
+    applier = LspApplier(server, documents)
+    agent: Agent
+    if settings.agent_host:  # turns run in the host and outlive this editor
+        client = HostClient(HostPlace(settings.state_dir or default_state_dir()), root,
+                            server.client_name or "an LSP client", settings)
+        client.documents, client.apply = documents.registration, applier.apply
+        client.on_lost(lambda: asyncio.ensure_future(_rejoin(server, client)))
+        asyncio.ensure_future(_rejoin(server, client))
+        agent = client
+    else:
+        agent = LocalAgent(Harness(Workspace(root, documents), open_store(settings, messages), settings,
+                                   applier=applier))
     progress = ProgressTracker(server, server.interrupt_soon)
-    diagnostics = ApprovalDiagnostics(server, harness)
+    diagnostics = ApprovalDiagnostics(server, agent)
 
     def send_event(event: Event) -> None:
         server.protocol.notify("agent/event", event.to_wire())
 
-    harness.on_event(send_event)
-    harness.on_event(progress.on_event)
-    harness.on_event(diagnostics.on_event)
-    harness.on_event(MessageApprovals(server, harness).on_event)
-    harness.on_notice(server.show)
+    agent.on_event(send_event)
+    agent.on_event(progress.on_event)
+    agent.on_event(diagnostics.on_event)
+    agent.on_event(MessageApprovals(server, agent).on_event)
+    agent.on_notice(server.show)
     quirks = lambda: identify(server.init_params)  # noqa: E731
-    chats = ChatFiles(workspace_root(params).resolve(), harness, documents, server, quirks,
-                      Nudger(quirks, log_notifier(server)))
-    harness.on_event(chats.on_event)
+    chats = ChatFiles(root.resolve(), agent, documents, server, quirks, Nudger(quirks, log_notifier(server)))
+    agent.on_event(chats.on_event)
     plain = PlainSurfaces(server, diagnostics, lambda: quirks().work_done_progress,
                           lambda thread_id: chats.rel(thread_id) if chats.path(thread_id).exists() else None)
-    harness.on_event(plain.on_event)
+    agent.on_event(plain.on_event)
     methods.register(server)
-    # Import the SDK now, off the event loop, so the first turn does not wait for it; a
-    # daemon thread, so an early exit does not wait for the import either.
-    threading.Thread(target=prewarm, name="prewarm-anthropic", daemon=True).start()
-    return Runtime(harness, documents, progress, diagnostics, messages, chats=chats, plain=plain)
+    if not settings.agent_host:
+        # Import the SDK now, off the event loop, so the first turn does not wait for it; a
+        # daemon thread, so an early exit does not wait for the import either.
+        threading.Thread(target=prewarm, name="prewarm-anthropic", daemon=True).start()
+    return Runtime(agent, documents, progress, diagnostics, messages, chats=chats, plain=plain)
+
+
+async def _rejoin(server: AgentServer, client: HostClient) -> None:
+    """(Re)join the agent host: register this editor, follow every thread, draw approvals."""
+    if server.stopping:
+        return
+    try:
+        await client.subscribe_workspace()
+    except Exception as exc:  # the editor keeps working; the next request retries
+        server.show(f"agent-lsp could not reach its agent host: {exc}")
+        return
+    if server.runtime is not None:
+        server.runtime.diagnostics.refresh()

@@ -46,6 +46,7 @@ class AgentServer(RobustServer):
         super().__init__("agent-lsp", __version__, protocol_cls=AgentProtocol, max_workers=4)
         self.init_params: t.InitializeParams | None = None
         self.runtime: Runtime | None = None
+        self.stopping = False
 
     def require_runtime(self) -> Runtime:
         if self.runtime is None:
@@ -69,7 +70,7 @@ class AgentServer(RobustServer):
 
     def interrupt_soon(self, thread_id: str) -> None:
         if self.runtime is not None:
-            asyncio.ensure_future(self.runtime.harness.interrupt(thread_id))
+            asyncio.ensure_future(self.runtime.agent.interrupt(thread_id))
 
 
 def create_server() -> AgentServer:
@@ -89,7 +90,7 @@ def create_server() -> AgentServer:
             warning = server.runtime.documents.refused(params.text_document.uri)
             if warning is not None:  # a malformed URI: said once, then skipped by the harness
                 server.show(warning)
-            server.runtime.documents.changed()
+            server.runtime.buffer_changed(params.text_document.uri)
 
     for method in (t.TEXT_DOCUMENT_DID_OPEN, t.TEXT_DOCUMENT_DID_CHANGE, t.TEXT_DOCUMENT_DID_CLOSE):
         server.feature(method)(buffers_changed)
@@ -111,7 +112,7 @@ def create_server() -> AgentServer:
         from lsp_server.chat_commands import code_action_inputs
 
         runtime = server.require_runtime()
-        pending = runtime.harness.pending_approvals()
+        pending = runtime.agent.pending_approvals()
         uri, context = params.text_document.uri, list(params.context.diagnostics)
         line, in_chat, prompt = code_action_inputs(runtime, uri, params.range)
         return (convert.fix_actions(uri, context, {a.id for a in pending})
@@ -120,7 +121,8 @@ def create_server() -> AgentServer:
 
     @server.feature(t.SHUTDOWN)
     async def on_shutdown(params: Any) -> None:
+        server.stopping = True  # turns in the agent host go on; turns in this process end
         if server.runtime is not None:
-            await server.runtime.harness.shutdown()
+            await server.runtime.agent.shutdown()
 
     return server

@@ -31,6 +31,7 @@ from agent import (
     ItemStartedEvent,
     Turn,
     TurnCompletedEvent,
+    RemoteError,
     UnknownApproval,
     item_title,
 )
@@ -39,7 +40,7 @@ from lsp_server import convert
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
 
-    from agent import Harness
+    from lsp_server.runtime import Agent
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class ApprovalDiagnostics:
     """Publishes a diagnostic on each range a pending file-change approval would touch,
     redrawn from the harness's pending approvals whenever one is asked, answered or expires."""
 
-    def __init__(self, server: LanguageServer, harness: Harness) -> None:
+    def __init__(self, server: LanguageServer, harness: Agent) -> None:
         self._server = server
         self._harness = harness
         self._published: set[str] = set()
@@ -171,7 +172,7 @@ class MessageApprovals:
     for editors without a shim. Whichever surface answers first wins; a late answer here
     changes nothing."""
 
-    def __init__(self, server: LanguageServer, harness: Harness) -> None:
+    def __init__(self, server: LanguageServer, harness: Agent) -> None:
         self._server = server
         self._harness = harness
         self._tasks: set[asyncio.Task[None]] = set()
@@ -198,8 +199,8 @@ class MessageApprovals:
         decision = MESSAGE_CHOICES.get(choice.title)
         if decision is not None:
             try:  # a late answer, after another surface's, changes nothing
-                self._harness.respond(approval.id, decision, None, "message", self._client_name())
-            except UnknownApproval:
+                await self._harness.respond(approval.id, decision, None, "message", self._client_name())
+            except (UnknownApproval, RemoteError):
                 pass
 
     def _client_name(self) -> str | None:

@@ -5,6 +5,7 @@ on both."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+import os
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,20 @@ async def srun(scripted: ScriptedModel, clock: FakeClock, root: Path, tmp_path: 
     yield recorder
     await harness.shutdown()
     recorder.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_agent_host_outlives_the_tests(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Agent hosts the tests started exit when idle; one whose turn waits for an approval no
+    test answers would wait forever, so stop every host left under this run's temp dirs."""
+    yield
+    import signal
+    import subprocess
+
+    base = str(tmp_path_factory.getbasetemp())
+    found = subprocess.run(["pgrep", "-f", f"agent.host .*--state-dir {base}"], capture_output=True, text=True)
+    for pid in found.stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGTERM)
+        except (ProcessLookupError, ValueError):
+            pass

@@ -32,6 +32,7 @@ def server_env(base_url: str | None, state_dir: Path, *, api_key: str | None = "
                **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "AGENT_LSP_"))}
     env["AGENT_LSP_STATE_DIR"] = str(state_dir)
+    env["AGENT_LSP_HOST_IDLE_TIMEOUT"] = "3"  # each test's agent host goes away soon after it
     if base_url:
         env["ANTHROPIC_BASE_URL"] = base_url
     if api_key:

@@ -20,7 +20,9 @@ EDIT = {"path": "calc.py", "old_string": "a - b", "new_string": "a + b"}
 
 async def test_kill_9_mid_turn_then_a_new_server_resumes_a_valid_thread(
         fake: FakeAnthropic, root: Path, state_dir: Path, client_kind: str) -> None:
-    env = server_env(fake.url, state_dir)
+    """With turns in the server's own process (AGENT_LSP_HOST=off), its death ends the turn;
+    with the agent host the turn goes on (tests/test_host.py)."""
+    env = server_env(fake.url, state_dir, AGENT_LSP_HOST="off")
     (root / "calc.py").write_text("def add(a, b):\n    return a - b\n")
     first = await Editor.launch(root, env, client_kind)
     fake.script(Reply([text("Reading."), tool_use("read_file", {"path": "calc.py"})]),
@@ -64,7 +66,8 @@ async def test_kill_9_mid_turn_then_a_new_server_resumes_a_valid_thread(
 
 async def test_shutdown_ends_running_turns_interrupted_and_leaves_the_store_consistent(
         fake: FakeAnthropic, root: Path, state_dir: Path) -> None:
-    env = server_env(fake.url, state_dir)
+    """In-process turns end with the server; the host's outlive it (tests/test_host.py)."""
+    env = server_env(fake.url, state_dir, AGENT_LSP_HOST="off")
     first = await Editor.launch(root, env)
     fake.script(Stall(Reply([text("a very long answer")]), after_frames=4))
     thread_id = await new_thread(first)

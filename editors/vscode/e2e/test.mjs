@@ -151,6 +151,7 @@ const env = {
     resourceUrlTemplate: `${gallery}/{publisher}/{name}/{version}/{path}`,
   }),
   AGENT_LSP_STATE_DIR: dirs.state,
+  AGENT_LSP_HOST_IDLE_TIMEOUT: '3', // the agent host the server starts goes away soon after the test
   ANTHROPIC_API_KEY: 'test-key',
 };
 

@@ -421,6 +421,8 @@ export const SETTING_KEYS = [
   'stateDir',
   'maxTokens',
   'streamIdleTimeout',
+  'agentHost',
+  'hostIdleTimeout',
   'contextWindow',
   'autoCompactAt',
   'cacheTtl',

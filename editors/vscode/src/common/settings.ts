@@ -24,6 +24,8 @@ export interface ServerOptions {
   streamIdleTimeout?: number;
   contextWindow?: number;
   autoCompactAt?: number;
+  agentHost?: boolean;
+  hostIdleTimeout?: number;
   cacheTtl: '5m' | '1h';
   prices?: Record<string, { input: number; output: number; cacheRead: number; cacheWrite: number }>;
 }
@@ -63,6 +65,8 @@ export function getSettings(): ExtensionSettings {
       maxTokens: typeof maxTokens === 'number' ? maxTokens : undefined,
       streamIdleTimeout: numeric('streamIdleTimeout'),
       contextWindow: numeric('contextWindow'),
+      agentHost: ((value) => (typeof value === 'boolean' ? value : undefined))(config.get<boolean | null>('agentHost', null)),
+      hostIdleTimeout: numeric('hostIdleTimeout'),
       autoCompactAt: numeric('autoCompactAt'),
       cacheTtl: config.get('cacheTtl', '5m'),
       prices: Object.keys(config.get<object>('prices', {}) ?? {}).length ? config.get('prices') : undefined,

@@ -1,0 +1,53 @@
+"""``python -m agent.host --state-dir DIR [--idle-timeout S] [--detach]``: run the agent host.
+
+Clients start it (``agent.host.place.spawn``); with ``--detach`` this launcher takes the lock,
+forks the host into its own session and exits at once, so no client is left with a child. A
+second host for the same state directory never starts: without the lock it exits quietly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="agent-lsp host run")
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--idle-timeout", type=float, default=None)
+    parser.add_argument("--detach", action="store_true")
+    args = parser.parse_args(argv)
+    from agent.host.place import HostPlace
+
+    place = HostPlace(args.state_dir.expanduser().resolve())
+    lock = place.take_lock()
+    if lock is None:
+        return 0  # a host already runs (or is starting) for this state directory
+    if args.detach and os.fork() != 0:
+        os._exit(0)  # the launcher: the host goes on in the child, which keeps the lock
+    if args.detach:
+        os.setsid()
+        os.ftruncate(lock, 0)  # the lock names the host, not the launcher that took it
+        os.lseek(lock, 0, os.SEEK_SET)
+        os.write(lock, f"{os.getpid()}\n".encode())
+    os.environ["AGENT_LSP_STATE_DIR"] = str(place.state_dir)
+    logging.basicConfig(stream=sys.stderr, level=os.environ.get("AGENT_LSP_HOST_LOG_LEVEL", "INFO"),
+                        format=f"%(asctime)s host[{os.getpid()}] %(levelname)s %(name)s: %(message)s")
+    from agent.anthropic_model import prewarm
+    from agent.host.server import DEFAULT_IDLE_S, HostServer
+
+    threading.Thread(target=prewarm, name="prewarm-anthropic", daemon=True).start()
+    idle = args.idle_timeout if args.idle_timeout is not None else float(
+        os.environ.get("AGENT_LSP_HOST_IDLE_TIMEOUT", DEFAULT_IDLE_S))
+    asyncio.run(HostServer(place, idle).serve())
+    os.close(lock)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

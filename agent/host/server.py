@@ -1,0 +1,297 @@
+"""The agent host: one process per state directory that runs every turn of its user's workspaces.
+
+Clients (``agent-lsp serve``, ``agent-lsp attach``) connect to its Unix socket, say hello
+(versions compared; the API key is never sent: the client proves it has the same one with an
+HMAC over a salt the host picks), open a workspace (registering their open documents and what
+they can do) and then use the agent protocol of PROTOCOL.md sections 3-5 over the socket, plus
+``thread/subscribe`` (every event after a seq, once, in order, then live ones, and the pending
+approvals) and ``workspace/subscribe`` (live events of every thread). A turn outlives the
+client that started it; an approval waits for whichever client answers first, and the answer
+names the client. The host exits on its own after ``idle_timeout`` seconds with no client and
+no running turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from agent.approvals import UnknownApproval
+from agent.config import apply_options, resolve_settings
+from agent.harness import Harness, NothingToCompact, TurnBusy
+from agent.host.editors import EditorRegistry, HostApplier
+from agent.host.place import HostPlace, peer_uid
+from agent.host.rpc import MAX_LINE, Connection, RpcError
+from agent.methods import PROTOCOL_VERSION
+from agent.protocol import (
+    ApprovalRespondParams,
+    Event,
+    ThreadCompactParams,
+    ThreadResumeParams,
+    ThreadStartParams,
+    TurnInterruptParams,
+    TurnStartParams,
+)
+from agent.store import Store, UnknownThread
+from agent.workspace import Workspace
+
+log = logging.getLogger(__name__)
+VERSION = "0.2.0"
+DEFAULT_IDLE_S = 600.0
+
+
+def key_proof(salt: str, environ: dict[str, str] | os._Environ[str] | None = None) -> str:
+    """What a client sends instead of its API key: an HMAC of the key over the host's salt."""
+    env = os.environ if environ is None else environ
+    key = env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_AUTH_TOKEN") or ""
+    return hmac.new(salt.encode(), key.encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass
+class Hosted:
+    """One workspace served by the host: its harness and the editors attached to it."""
+
+    harness: Harness
+    editors: EditorRegistry
+    sessions: set[Session] = field(default_factory=set)
+
+
+class HostServer:
+    def __init__(self, place: HostPlace, idle_timeout: float = DEFAULT_IDLE_S) -> None:
+        self.place = place
+        self.idle_timeout = idle_timeout
+        self.salt = secrets.token_hex(16)
+        self.settings, self.problems = resolve_settings(None)
+        self.store = Store(place.state_dir / "threads.sqlite3")
+        self.workspaces: dict[str, Hosted] = {}
+        self.sessions: set[Session] = set()
+        self.started = time.monotonic()
+        self._idle_since = time.monotonic()
+        self.stopping = asyncio.Event()
+
+    async def serve(self) -> None:
+        if self.place.socket.exists():  # left by a host that died: we hold the lock now
+            self.place.socket.unlink()
+        old = os.umask(0o177)
+        try:
+            server = await asyncio.start_unix_server(self._accept, path=str(self.place.socket), limit=MAX_LINE)
+        finally:
+            os.umask(old)
+        os.chmod(self.place.socket, 0o600)
+        log.info("agent host %s (pid %d) listening on %s", VERSION, os.getpid(), self.place.socket)
+        watcher = asyncio.ensure_future(self._watch_idle())
+        try:
+            await self.stopping.wait()
+        finally:
+            watcher.cancel()
+            server.close()
+            for session in list(self.sessions):
+                session.connection.close()
+            for hosted in self.workspaces.values():
+                await hosted.harness.shutdown()
+            if self.place.socket.exists():
+                self.place.socket.unlink()
+
+    def busy(self) -> bool:
+        return bool(self.sessions) or any(h.harness.running_turns() for h in self.workspaces.values())
+
+    async def _watch_idle(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self.idle_timeout / 4))
+            if self.busy():
+                self._idle_since = time.monotonic()
+            elif time.monotonic() - self._idle_since >= self.idle_timeout:
+                log.info("idle for %.0f s: the host exits", self.idle_timeout)
+                self.stopping.set()
+                return
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock: socket.socket | None = writer.get_extra_info("socket")
+        uid = peer_uid(sock) if sock is not None else None
+        if uid is not None and uid != os.getuid():
+            log.warning("refused a connection from uid %s (the host serves uid %d only)", uid, os.getuid())
+            writer.close()
+            return
+        session = Session(self, Connection(reader, writer, "client"))
+        self.sessions.add(session)
+        self._idle_since = time.monotonic()
+        try:
+            await session.connection.closed
+        finally:
+            session.leave()
+            self.sessions.discard(session)
+            self._idle_since = time.monotonic()
+
+    def hosted(self, root: str) -> Hosted:
+        if root not in self.workspaces:
+            editors = EditorRegistry()
+            harness = Harness(Workspace(Path(root), editors), self.store, self.settings,
+                              applier=HostApplier(editors))
+            hosted = self.workspaces[root] = Hosted(harness, editors)
+            harness.on_event(lambda event, h=hosted: self._publish(h, event))
+            harness.on_notice(lambda message, h=hosted: [s.connection.notify("notice", {"message": message})
+                                                        for s in list(h.sessions)])
+        return self.workspaces[root]
+
+    def _publish(self, hosted: Hosted, event: Event) -> None:
+        for session in list(hosted.sessions):
+            session.deliver(event)
+
+
+class Session:
+    """One connected client: its name, its workspace, what it follows."""
+
+    def __init__(self, host: HostServer, connection: Connection) -> None:
+        self.host = host
+        self.connection = connection
+        self.name = "a client"
+        self.hosted: Hosted | None = None
+        self.everything = False  # workspace/subscribe: every thread's live events
+        self.following: dict[str, int] = {}  # thread id -> last seq delivered
+        for method in ("hello", "workspace/open", "workspace/subscribe", "thread/start", "thread/list",
+                       "thread/resume", "thread/subscribe", "thread/unsubscribe", "turn/start", "turn/interrupt",
+                       "thread/compact", "approval/respond", "approval/pending", "host/status", "host/stop"):
+            connection.on(method, self._guarded(getattr(self, "_" + method.replace("/", "_"))))
+        connection.on_notification("documents/update", self._document)
+        connection.on_notification("settings/update", self._settings)
+
+    def _guarded(self, handler: Any) -> Any:
+        async def run(params: Any) -> Any:
+            try:
+                return await handler(params if isinstance(params, dict) else {})
+            except (UnknownThread, UnknownApproval) as exc:
+                raise RpcError(-32602, f"unknown id {exc.args[0]!r} in this workspace") from None
+            except (NothingToCompact, ValidationError, KeyError, TypeError) as exc:
+                raise RpcError(-32602, str(exc)) from None
+            except TurnBusy as exc:
+                raise RpcError(-32803, str(exc)) from None
+        return run
+
+    def leave(self) -> None:
+        if self.hosted is not None:
+            self.hosted.editors.detach(self.connection)
+            self.hosted.sessions.discard(self)
+
+    def harness(self) -> Harness:
+        if self.hosted is None:
+            raise RpcError(-32002, "open a workspace first (workspace/open)")
+        return self.hosted.harness
+
+    def deliver(self, event: Event) -> None:
+        last = self.following.get(event.thread_id)
+        if last is not None:
+            if event.seq <= last:  # already replayed by thread/subscribe
+                return
+            self.following[event.thread_id] = event.seq
+        elif not self.everything:
+            return
+        self.connection.notify("event", event.to_wire())
+
+    # --- handshake and environment -----------------------------------------------------------
+
+    async def _hello(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.name = str(params.get("clientName") or "a client")
+        return {"version": VERSION, "protocolVersion": PROTOCOL_VERSION, "pid": os.getpid(), "salt": self.host.salt,
+                "baseUrl": os.environ.get("ANTHROPIC_BASE_URL")}
+
+    async def _workspace_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        if params.get("keyProof") != key_proof(self.host.salt):
+            raise RpcError(-32001, "the agent host runs with a different ANTHROPIC_API_KEY than this client. Run "
+                                   "`agent-lsp host stop` and retry: the next client starts a host with its own.")
+        root = str(Path(str(params["root"])).resolve())
+        self.leave()
+        self.hosted = self.host.hosted(root)
+        self.hosted.sessions.add(self)
+        self.hosted.editors.attach(self.connection, self.name, list(params.get("documents") or []))
+        await self._settings(params.get("settings"))
+        return {"workspace": root}
+
+    async def _workspace_subscribe(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.harness()
+        self.everything = True
+        return {}
+
+    def _document(self, params: Any) -> None:
+        if self.hosted is not None and isinstance(params, dict):
+            self.hosted.editors.update(self.connection, params)
+
+    async def _settings(self, options: Any) -> None:
+        if self.hosted is not None and isinstance(options, dict) and options:
+            settings, problems = apply_options(self.host.settings, options)
+            self.hosted.harness.update_settings(settings)
+            for problem in problems:
+                self.connection.notify("notice", {"message": problem})
+
+    # --- the agent protocol ------------------------------------------------------------------
+
+    async def _thread_start(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"thread": self.harness().start_thread(ThreadStartParams.model_validate(params).title).to_wire()}
+
+    async def _thread_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"threads": [t.to_wire() for t in self.harness().list_threads()]}
+
+    async def _thread_resume(self, params: dict[str, Any]) -> dict[str, Any]:
+        args = ThreadResumeParams.model_validate(params)
+        resumed = self.harness().resume(args.thread_id, args.after_seq)
+        return {"thread": resumed.thread.to_wire(), "items": [i.to_wire() for i in resumed.items],
+                "events": [e.to_wire() for e in resumed.events], "itemsComplete": resumed.items_complete}
+
+    async def _thread_subscribe(self, params: dict[str, Any]) -> dict[str, Any]:
+        harness = self.harness()
+        thread = harness.get_thread(str(params["threadId"]))
+        after = int(params.get("afterSeq") or 0)
+        stored = harness.store.events_after(thread.id, after)  # sent before any live one
+        self.following[thread.id] = stored[-1].seq if stored else after
+        for event in stored:
+            self.connection.notify("event", event.to_wire())
+        pending = harness.pending_approvals(thread.id)
+        return {"thread": harness.get_thread(thread.id).to_wire(), "pending": [a.to_wire() for a in pending]}
+
+    async def _thread_unsubscribe(self, params: dict[str, Any]) -> dict[str, Any]:
+        self.following.pop(str(params.get("threadId")), None)
+        return {}
+
+    async def _turn_start(self, params: dict[str, Any]) -> dict[str, Any]:
+        args = TurnStartParams.model_validate(params)
+        return {"turn": self.harness().start_turn(args.thread_id, args.input).turn.to_wire()}
+
+    async def _turn_interrupt(self, params: dict[str, Any]) -> dict[str, Any]:
+        args = TurnInterruptParams.model_validate(params)
+        self.harness().get_thread(args.thread_id)
+        return {"interrupted": await self.harness().interrupt(args.thread_id)}
+
+    async def _thread_compact(self, params: dict[str, Any]) -> dict[str, Any]:
+        args = ThreadCompactParams.model_validate(params)
+        return {"turn": self.harness().compact(args.thread_id, args.instructions).turn.to_wire()}
+
+    async def _approval_respond(self, params: dict[str, Any]) -> dict[str, Any]:
+        args = ApprovalRespondParams.model_validate({k: v for k, v in params.items() if k != "source"})
+        source = params.get("source") if params.get("source") in ("codeAction", "request", "message") else "request"
+        outcome = self.harness().respond(args.approval_id, args.decision, args.message, source, self.name)
+        return {"outcome": outcome}
+
+    async def _approval_pending(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"pending": [a.to_wire() for a in self.harness().pending_approvals(params.get("threadId"))]}
+
+    async def _host_status(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"version": VERSION, "pid": os.getpid(), "stateDir": str(self.host.place.state_dir),
+                "uptimeSeconds": round(time.monotonic() - self.host.started, 1),
+                "socket": str(self.host.place.socket), "log": str(self.host.place.log),
+                "clients": sorted(s.name for s in self.host.sessions),
+                "workspaces": sorted(self.host.workspaces),
+                "runningTurns": [t.id for h in self.host.workspaces.values() for t in h.harness.running_turns()]}
+
+    async def _host_stop(self, params: dict[str, Any]) -> dict[str, Any]:
+        asyncio.get_running_loop().call_soon(self.host.stopping.set)
+        return {"stopping": True}

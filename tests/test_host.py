@@ -1,0 +1,202 @@
+"""The agent host (issue 12): turns outlive editors, any surface answers approvals once, the
+host starts once, goes away when idle, and a host that died is repaired after.
+
+Real processes throughout: ``agent-lsp serve`` driven by pytest-lsp, ``agent-lsp attach``, the
+host the first of them starts (``python -m agent.host``), the fake model API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from agent.host.place import HostPlace
+from editor import Editor, agent_lsp_command, server_env
+from fake_anthropic import FakeAnthropic, Reply, Stall, text, tool_use
+from test_e2e_requests import new_thread, start_turn
+
+EDIT = {"path": "calc.py", "old_string": "a - b", "new_string": "a + b"}
+BUGGY, FIXED = "def add(a, b):\n    return a - b\n", "def add(a, b):\n    return a + b\n"
+
+
+def host_pid(state_dir: Path) -> int:
+    pid = HostPlace(state_dir).holder()
+    assert pid and pid > 0, "no agent host runs"
+    return pid
+
+
+async def until(predicate: Any, timeout: float = 15.0) -> None:
+    """Wait for a condition of the outside world (a process, a file) with a deadline."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "the condition did not hold in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_turn_outlives_its_editor_and_another_editor_approves_it(
+        fake: FakeAnthropic, root: Path, state_dir: Path) -> None:
+    env = server_env(fake.url, state_dir)
+    (root / "calc.py").write_text(BUGGY)
+    first = await Editor.launch(root, env, "vscode")
+    # enough streamed text to get past what the secret redactor holds back
+    fake.script(Stall(Reply([text("Let me fix it right away, one moment."), tool_use("edit_file", EDIT)]),
+                      after_frames=7),
+                Reply([text("Fixed.")]))
+    thread_id = await new_thread(first)
+    await start_turn(first, thread_id, "fix add")
+    await first.wait_event("item/delta")
+    seen = first.events[-1]["seq"]
+    first.client._server.send_signal(signal.SIGKILL)  # the editor dies mid-turn
+    await first.client._server.wait()
+    await first.client.stop()
+    fake.release_stalls()  # the turn goes on in the host and reaches an approval, nobody attached
+
+    second = await Editor.launch(root, env, "neovim")
+    try:
+        uri = second.open("calc.py", BUGGY)
+        await second.wait_for(lambda: second.client.diagnostics.get(uri))  # the approval, drawn on join
+        [diagnostic] = second.client.diagnostics[uri]
+        assert diagnostic.message.startswith("Agent proposes: Edit calc.py")
+        [approve] = [a for a in await second.code_actions(uri, 1) if a.title.startswith("Approve agent edit")]
+        assert (await second.command(approve.command))["outcome"] == "resolved"
+        await second.wait_for(lambda: second.text(uri) == FIXED)  # landed in this editor's buffer
+        await second.wait_for(lambda: any(e["type"] == "turn/completed" for e in second.events))
+        resolved = next(e for e in second.events if e["type"] == "approval/resolved")
+        assert resolved["source"] == "codeAction" and resolved["clientName"]  # who answered is named
+    finally:
+        await second.close()
+
+    returning = await Editor.launch(root, env, "vscode")
+    try:
+        rest = (await returning.request("agent/thread/resume", {"threadId": thread_id, "afterSeq": seen}))["events"]
+        assert [e["seq"] for e in rest] == list(range(seen + 1, seen + 1 + len(rest)))
+        assert rest[-1]["type"] == "turn/completed" and rest[-1]["turn"]["status"] == "completed"
+    finally:
+        await returning.close()
+    fake.assert_valid()
+
+
+async def test_two_answers_at_the_same_moment_apply_once(fake: FakeAnthropic, root: Path, state_dir: Path) -> None:
+    env = server_env(fake.url, state_dir)
+    (root / "calc.py").write_text(BUGGY)
+    editors = [await Editor.launch(root, env, kind) for kind in ("vscode", "neovim")]
+    try:
+        fake.script(Reply([tool_use("edit_file", EDIT)]), Reply([text("done")]))
+        thread_id = await new_thread(editors[0])
+        await start_turn(editors[0], thread_id, "fix add")
+        asked = await editors[0].wait_event("approval/requested")
+        outcomes = await asyncio.gather(*(e.command("agent.approve", asked["approval"]["id"]) for e in editors))
+        assert sorted(o["outcome"] for o in outcomes) == ["alreadyResolved", "resolved"]
+        done = await editors[0].wait_event("turn/completed")
+        assert done["turn"]["status"] == "completed"
+        assert (root / "calc.py").read_text() == FIXED
+        assert len(editors[0].of_type("approval/resolved")) == 1
+    finally:
+        for editor in editors:
+            await editor.close()
+
+
+async def test_agent_lsp_attach_answers_an_approval_an_editor_asked(
+        fake: FakeAnthropic, root: Path, state_dir: Path) -> None:
+    env = server_env(fake.url, state_dir)
+    (root / "calc.py").write_text(BUGGY)
+    editor = await Editor.launch(root, env, "vscode")
+    try:
+        fake.script(Reply([tool_use("edit_file", EDIT)]), Reply([text("Fixed it.")]))
+        thread_id = await new_thread(editor)
+        await start_turn(editor, thread_id, "fix add")
+        await editor.wait_event("approval/requested")
+        attached = await asyncio.create_subprocess_exec(
+            *agent_lsp_command(), "attach", thread_id, cwd=root, env=env, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(attached.communicate(b"y\n"), 30)
+        assert attached.returncode == 0, err.decode()
+        assert "Allow: Edit calc.py?" in err.decode() and "Fixed it." in out.decode()
+        resolved = await editor.wait_event("approval/resolved")
+        assert (resolved["source"], resolved["clientName"]) == ("request", "agent-lsp attach")
+        assert (root / "calc.py").read_text() == FIXED
+    finally:
+        await editor.close()
+
+
+async def test_a_host_killed_mid_turn_is_repaired_by_the_next_client(
+        fake: FakeAnthropic, root: Path, state_dir: Path) -> None:
+    env = server_env(fake.url, state_dir)
+    editor = await Editor.launch(root, env, "vscode")
+    try:
+        fake.script(Stall(Reply([text("a long answer that streams for a while")]), after_frames=7))
+        thread_id = await new_thread(editor)
+        await start_turn(editor, thread_id, "talk")
+        await editor.wait_event("item/delta")
+        os.kill(host_pid(state_dir), signal.SIGKILL)
+        fake.release_stalls()
+        await until(lambda: HostPlace(state_dir).holder() is None)
+        fake.script(Reply([text("Back again.")]))
+        await start_turn(editor, thread_id, "again")  # reconnects: a new host repairs, then runs it
+        done = await editor.wait_event("turn/completed", lambda e: e["turn"]["status"] == "completed")
+        assert done["turn"]["status"] == "completed"
+        resumed = await editor.request("agent/thread/resume", {"threadId": thread_id})
+        ended = [e["turn"] for e in resumed["events"] if e["type"] == "turn/completed"]
+        assert [t["status"] for t in ended] == ["interrupted", "completed"] and "stopped" in ended[0]["error"]
+    finally:
+        await editor.close()
+
+
+def test_one_host_per_state_dir_idle_exit_stale_socket_and_status(fake: FakeAnthropic, state_dir: Path) -> None:
+    env = {**server_env(fake.url, state_dir), "AGENT_LSP_HOST_IDLE_TIMEOUT": "1"}
+    place = HostPlace(state_dir)
+    place.prepare()
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(str(place.socket))  # a socket file left by a dead host
+    stale.close()
+    racers = [subprocess.Popen([sys.executable, "-m", "agent.host", "--state-dir", str(state_dir),
+                                "--idle-timeout", "1"], env=env, stderr=subprocess.PIPE) for _ in range(2)]
+    status = subprocess.run([*agent_lsp_command(), "host", "status", "--json"], env=env, capture_output=True,
+                            text=True, timeout=30)
+    exits = [p.wait(timeout=30) for p in racers]  # one loses the lock at once, the winner exits when idle
+    assert exits == [0, 0]
+    first = json.loads(status.stdout) if status.returncode == 0 else {"running": False}
+    assert first["running"] is False or first["pid"] in [p.pid for p in racers]
+    assert place.holder() is None and not place.socket.exists()
+    again = subprocess.run([*agent_lsp_command(), "host", "status"], env=env, capture_output=True, text=True,
+                           timeout=30)
+    assert again.returncode == 1 and "no agent host runs" in again.stdout
+
+
+def test_the_socket_refuses_other_users(fake: FakeAnthropic) -> None:
+    import shutil
+    import tempfile
+
+    import pytest
+
+    if os.getuid() != 0:
+        pytest.skip("needs root to connect as another user")
+    state_dir = Path(tempfile.mkdtemp(prefix="agent-lsp-uid-"))  # pytest's tmp is not reachable by others
+    os.chmod(state_dir.parent, os.stat(state_dir.parent).st_mode | 0o011)
+    env = {**server_env(fake.url, state_dir), "AGENT_LSP_HOST_IDLE_TIMEOUT": "2"}
+    host = subprocess.Popen([sys.executable, "-m", "agent.host", "--state-dir", str(state_dir)], env=env)
+    try:
+        place = HostPlace(state_dir)
+        deadline = time.monotonic() + 20
+        while not place.socket.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert oct(place.socket.stat().st_mode & 0o777) == "0o600"
+        os.chmod(state_dir, 0o755)
+        os.chmod(place.socket, 0o666)  # even with the file open to all, the uid check holds
+        probe = ("import socket, sys\ns = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\ntry:\n"
+                 "    s.sendall(b'{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"hello\",\"params\":{}}\\n')\n"
+                 "    print(repr(s.recv(4096)))\nexcept ConnectionError:\n    print(repr(b''))")
+        other = subprocess.run(["/usr/bin/python3", "-c", probe, str(place.socket)], capture_output=True, text=True,
+                               timeout=20, user=65534, group=65534)
+        assert other.stdout.strip() == "b''", other.stderr  # closed without an answer
+    finally:
+        host.send_signal(signal.SIGTERM)
+        host.wait(timeout=20)
+        shutil.rmtree(state_dir, ignore_errors=True)
