@@ -200,3 +200,29 @@ def test_the_socket_refuses_other_users(fake: FakeAnthropic) -> None:
         host.send_signal(signal.SIGTERM)
         host.wait(timeout=20)
         shutil.rmtree(state_dir, ignore_errors=True)
+
+
+async def test_a_client_that_stops_answering_is_dropped(fake: FakeAnthropic, root: Path, state_dir: Path) -> None:
+    from agent.host.client import host_status
+    from agent.host.server import VERSION
+
+    env = {**server_env(fake.url, state_dir), "AGENT_LSP_HOST_HEARTBEAT": "0.3"}
+    editor = await Editor.launch(root, env, "vscode")  # starts the host (with a short heartbeat)
+    try:
+        await new_thread(editor)
+        reader, writer = await asyncio.open_unix_connection(str(HostPlace(state_dir).socket))
+        hello = {"jsonrpc": "2.0", "id": 1, "method": "hello", "params": {"clientName": "a frozen client",
+                                                                          "version": VERSION}}
+        writer.write(json.dumps(hello).encode() + b"\n")
+        await writer.drain()
+        await reader.readline()  # then it never reads or answers again (a frozen editor)
+        status = await host_status(state_dir)
+        assert status is not None and "a frozen client" in status["clients"]
+        deadline = time.monotonic() + 10
+        while "a frozen client" in (await host_status(state_dir) or {}).get("clients", []):
+            assert time.monotonic() < deadline, "the frozen client was never dropped"
+            await asyncio.sleep(0.1)
+        assert "an LSP client" in (await host_status(state_dir) or {})["clients"]  # the live one stays
+        writer.close()
+    finally:
+        await editor.close()

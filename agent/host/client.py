@@ -70,6 +70,7 @@ class HostClient:
         connection.on_notification("event", self._event)
         connection.on_notification("notice", lambda p: [n(str((p or {}).get("message", ""))) for n in self._notices])
         connection.on("editor/apply", self._editor_apply)
+        connection.on("ping", self._pong)
         hello = await connection.request("hello", {"clientName": self.name, "version": VERSION})
         if hello.get("version") != VERSION:
             connection.close()
@@ -147,6 +148,9 @@ class HostClient:
         self._following[thread_id] = after_seq
         result = await self._call("thread/subscribe", {"threadId": thread_id, "afterSeq": after_seq})
         return Thread.model_validate(result["thread"]), [Approval.model_validate(a) for a in result["pending"]]
+
+    async def _pong(self, params: Any) -> dict[str, Any]:
+        return {}
 
     async def _editor_apply(self, params: Any) -> dict[str, Any]:
         if self.apply is None:

@@ -7,8 +7,8 @@ they can do) and then use the agent protocol of PROTOCOL.md sections 3-5 over th
 ``thread/subscribe`` (every event after a seq, once, in order, then live ones, and the pending
 approvals) and ``workspace/subscribe`` (live events of every thread). A turn outlives the
 client that started it; an approval waits for whichever client answers first, and the answer
-names the client. The host exits on its own after ``idle_timeout`` seconds with no client and
-no running turn.
+names the client. A client that stops answering pings (``HEARTBEAT_S``) is dropped. The host exits
+on its own after ``idle_timeout`` seconds with no client and no running turn.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ from agent.workspace import Workspace
 log = logging.getLogger(__name__)
 VERSION = "0.2.0"
 DEFAULT_IDLE_S = 600.0
+HEARTBEAT_S = 15.0  # a client answers a ping within this long, or it is dropped
 
 
 def key_proof(salt: str, environ: dict[str, str] | os._Environ[str] | None = None) -> str:
@@ -79,6 +80,7 @@ class HostServer:
         self.started = time.monotonic()
         self._idle_since = time.monotonic()
         self.stopping = asyncio.Event()
+        self.heartbeat_s = float(os.environ.get("AGENT_LSP_HOST_HEARTBEAT", HEARTBEAT_S))
 
     async def serve(self) -> None:
         if self.place.socket.exists():  # left by a host that died: we hold the lock now
@@ -126,12 +128,25 @@ class HostServer:
         session = Session(self, Connection(reader, writer, "client"))
         self.sessions.add(session)
         self._idle_since = time.monotonic()
+        heartbeat = asyncio.ensure_future(self._heartbeat(session))
         try:
             await session.connection.closed
         finally:
+            heartbeat.cancel()
             session.leave()
             self.sessions.discard(session)
             self._idle_since = time.monotonic()
+
+    async def _heartbeat(self, session: Session) -> None:
+        """A client that stops answering is dropped, so nothing waits on it (a turn never does)."""
+        while not session.connection.closed.done():
+            await asyncio.sleep(self.heartbeat_s)
+            try:
+                await session.connection.request("ping", {}, timeout=self.heartbeat_s)
+            except (TimeoutError, ConnectionError, RpcError):
+                log.warning("dropping %s: it stopped answering", session.name)
+                session.connection.close()
+                return
 
     def hosted(self, root: str) -> Hosted:
         if root not in self.workspaces:
