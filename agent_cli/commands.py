@@ -30,6 +30,9 @@ from agent import (
     Store,
     TextPart,
     TurnCompletedEvent,
+    HostClient,
+    HostMismatch,
+    LocalAgent,
     UnknownThread,
     Workspace,
     api_key_present,
@@ -75,10 +78,11 @@ def _fail(message: str, code: int = 2) -> int:
 
 
 def ask(options: AskOptions) -> int:
-    from agent import prewarm
-
-    threading.Thread(target=prewarm, name="prewarm-anthropic", daemon=True).start()
     settings, errors = _settings(options.settings)
+    if not settings.agent_host:  # the turn runs here: import the SDK while the rest is set up
+        from agent import prewarm
+
+        threading.Thread(target=prewarm, name="prewarm-anthropic", daemon=True).start()
     for error in errors:
         print(f"agent-lsp: {error}", file=sys.stderr)
     if any(error.startswith("option ") for error in errors):
@@ -105,50 +109,65 @@ def _exit_now(code: int) -> None:
 
 
 async def _ask(options: AskOptions, settings: Settings) -> int:
-    from agent import Harness
+    from agent import Harness, HostClient, HostPlace, LocalAgent, default_state_dir
 
+    if settings.agent_host:  # the turn runs in the agent host, like an editor's
+        client = HostClient(HostPlace(settings.state_dir or default_state_dir()), options.workspace,
+                            "agent-lsp ask", settings)
+        try:
+            return await _ask_in(options, client)
+        except HostMismatch as exc:
+            return _fail(str(exc), 1)
+        finally:
+            client.close()
     store = Store.open_default(settings.state_dir)
     try:
-        return await _ask_in(options, settings, Harness(Workspace(options.workspace), store, settings))
+        return await _ask_in(options, LocalAgent(Harness(Workspace(options.workspace), store, settings)))
     finally:
         store.close()
 
 
-async def _ask_in(options: AskOptions, settings: Settings, harness: Harness) -> int:
+async def _ask_in(options: AskOptions, agent: LocalAgent | HostClient) -> int:
     from agent_cli.view import JsonView, Prompter, RichView
 
     view = JsonView() if options.json else RichView()
-    harness.on_event(view.on_event)
-    harness.on_notice(lambda message: print(f"agent-lsp: {message}", file=sys.stderr))
+    agent.on_notice(lambda message: print(f"agent-lsp: {message}", file=sys.stderr))
     if options.thread_id:
         try:
-            harness.get_thread(options.thread_id)
+            thread = agent.get_thread(options.thread_id)
         except UnknownThread:
-            return _fail(f"no thread {options.thread_id!r} in {harness.workspace.root}; "
+            return _fail(f"no thread {options.thread_id!r} in {options.workspace}; "
                          "list them with `agent-lsp threads`")
-        thread_id = options.thread_id
+        thread_id, after = thread.id, thread.last_seq
     else:
-        first_line = options.prompt.strip().splitlines()[0]
-        thread_id = harness.start_thread(first_line[:60]).id
+        thread_id, after = "", 0
 
     prompter = Prompter()
     answering: set[asyncio.Task[None]] = set()
+    ended: dict[str, str] = {}  # turn id -> status, as turn/completed events arrive
+    changed = asyncio.Event()
 
     async def answer(event: ApprovalRequestedEvent) -> None:
         decision, message = await prompter.ask(event.approval)
-        harness.respond(event.approval.id, decision, message, "request", "agent-lsp ask")
-
-    final: list[str] = []
+        await agent.respond(event.approval.id, decision, message, "request", "agent-lsp ask")
 
     def on_event(event: Event) -> None:
+        if thread_id and event.thread_id != thread_id:
+            return
+        view.on_event(event)
         if isinstance(event, TurnCompletedEvent):
-            final.append(event.turn.status)
+            ended[event.turn.id] = event.turn.status
+            changed.set()
         if isinstance(event, ApprovalRequestedEvent):
             task = asyncio.ensure_future(answer(event))
             answering.add(task)
             task.add_done_callback(answering.discard)
 
-    harness.on_event(on_event)
+    agent.on_event(on_event)
+    if not thread_id:
+        first_line = options.prompt.strip().splitlines()[0]
+        thread_id = (await agent.start_thread(first_line[:60])).id
+    await agent.follow(thread_id, after)  # the host replays what came before, then sends live events
     loop = asyncio.get_running_loop()
     interrupts = 0
 
@@ -158,19 +177,21 @@ async def _ask_in(options: AskOptions, settings: Settings, harness: Harness) -> 
         if interrupts > 1:
             os._exit(130)
         print("\nagent-lsp: interrupting (Ctrl-C again to quit at once)", file=sys.stderr)
-        asyncio.ensure_future(harness.interrupt(thread_id))
+        asyncio.ensure_future(agent.interrupt(thread_id))
 
     loop.add_signal_handler(signal.SIGINT, on_sigint)
     try:
-        harness.start_turn(thread_id, [TextPart(text=options.prompt)])
-        await harness.wait(thread_id)
+        turn = await agent.start_turn(thread_id, [TextPart(text=options.prompt)])
+        while turn.id not in ended:
+            changed.clear()
+            await changed.wait()
     finally:
         loop.remove_signal_handler(signal.SIGINT)
         for task in answering:
             task.cancel()
     if isinstance(view, RichView):
-        view.thread_total(harness.store.thread_usage(thread_id))
-    return EXIT_CODES.get(final[-1] if final else "failed", 1)
+        view.thread_total(agent.store.thread_usage(thread_id))
+    return EXIT_CODES.get(ended[turn.id], 1)
 
 
 def threads(workspace: Path, as_json: bool) -> int:

@@ -116,7 +116,7 @@ async def test_kill_9_anywhere_then_resume_is_valid_and_informed(
         after_events: int, fake: FakeAnthropic, root: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (root / "calc.py").write_text("def add(a, b):\n    return a - b\n")
     fake.script(*[scripted] * 12)
-    env = server_env(fake.url, state_dir)
+    env = server_env(fake.url, state_dir, AGENT_LSP_HOST="off")  # the turn dies with the CLI's process
     thread_id, seen, killed = await asyncio.to_thread(run_until_killed, root, env, after_events)
 
     assert survivors(root) == [], "a command of the killed agent is still running"

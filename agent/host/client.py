@@ -266,6 +266,14 @@ class LocalAgent:
     def get_thread(self, thread_id: str) -> Thread:
         return self.harness.get_thread(thread_id)
 
+    @property
+    def store(self) -> Store:
+        return self.harness.store
+
+    async def follow(self, thread_id: str, after_seq: int = 0) -> tuple[Thread, list[Approval]]:
+        """In-process, every event already reaches ``on_event``: only the state is returned."""
+        return self.harness.get_thread(thread_id), self.harness.pending_approvals(thread_id)
+
     def list_threads(self) -> list[Thread]:
         return self.harness.list_threads()
 

@@ -98,9 +98,33 @@ def spawn(place: HostPlace, idle_timeout: float | None = None) -> None:
                        close_fds=True, cwd=str(place.state_dir), check=False, timeout=30)
 
 
+MAX_SOCKET_PATH = 100  # AF_UNIX paths are limited to about 104-108 bytes
+
+
+def _connected_socket(place: HostPlace) -> socket.socket:
+    """A socket connected to the host, also when the state dir's path is too long for AF_UNIX
+    (Linux: through ``/proc/self/fd`` of the directory, a short path to the same file)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        path = str(place.socket)
+        if len(path.encode()) <= MAX_SOCKET_PATH or not os.path.isdir("/proc/self/fd"):
+            sock.connect(path)
+            return sock
+        folder = os.open(place.state_dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            sock.connect(f"/proc/self/fd/{folder}/{place.socket.name}")
+        finally:
+            os.close(folder)
+        return sock
+    except BaseException:
+        sock.close()
+        raise
+
+
 async def open_connection(place: HostPlace, name: str) -> Connection | None:
     try:
-        reader, writer = await asyncio.open_unix_connection(str(place.socket), limit=MAX_LINE)
+        sock = _connected_socket(place)
+        reader, writer = await asyncio.open_unix_connection(sock=sock, limit=MAX_LINE)
     except (FileNotFoundError, ConnectionRefusedError, OSError):
         return None
     return Connection(reader, writer, name)

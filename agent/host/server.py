@@ -86,8 +86,9 @@ class HostServer:
         if self.place.socket.exists():  # left by a host that died: we hold the lock now
             self.place.socket.unlink()
         old = os.umask(0o177)
-        try:
-            server = await asyncio.start_unix_server(self._accept, path=str(self.place.socket), limit=MAX_LINE)
+        try:  # bound by its name in the state dir (the host's working directory): no path length limit
+            os.chdir(self.place.state_dir)
+            server = await asyncio.start_unix_server(self._accept, path=self.place.socket.name, limit=MAX_LINE)
         finally:
             os.umask(old)
         os.chmod(self.place.socket, 0o600)
