@@ -105,7 +105,7 @@ def test_ask_agent_to_fix_then_approve_writes_a_clean_buffer_and_keeps_unsaved_o
     run_nvim("fix", fake, workspace, state_dir, tmp_path)
     asked = json.dumps(fake.requests[0].body["messages"][-1]["content"])
     assert "add() subtracts its arguments" in asked  # agent.fix sent the diagnostic under the cursor
-    for request in fake.requests[2:4]:  # the model was told both edits applied
+    for request in fake.requests[2:4]:  # the model was told every edit applied
         result = request.body["messages"][-1]["content"][0]
         assert result["type"] == "tool_result" and not result.get("is_error"), result
         assert "conflict" not in json.dumps(result["content"]).lower()
@@ -165,3 +165,27 @@ def test_compact_draws_a_folded_line_over_the_summary(fake: FakeAnthropic, works
     assert len(fake.requests) == 2
     asked = json.dumps(fake.requests[1].body["messages"][-1]["content"])
     assert "[agent-lsp: context checkpoint]" in asked and "keep the name add" in asked  # :AgentCompact's instructions
+
+
+def test_quit_mid_turn_then_a_new_neovim_approves_the_waiting_change(
+        fake: FakeAnthropic, workspace: Path, state_dir: Path, tmp_path: Path) -> None:
+    (workspace / "other.py").write_text("def sub(a, b):\n    return a + b\n")
+    fake.script(
+        Reply([text("Let me fix both."), tool_use("edit_file", {"path": "calc.py", "old_string": "return a - b",
+                                                                 "new_string": "return a + b"})]),
+        Reply([tool_use("edit_file", {"path": "calc.py", "old_string": "def add(a, b):",
+                                      "new_string": "def add(a: int, b: int):"})]),
+        Reply([tool_use("edit_file", {"path": "other.py", "old_string": "return a + b",
+                                      "new_string": "return a - b"})]),
+        Reply([text("Fixed all three.")]),
+    )
+    run_nvim("rejoin_leave", fake, workspace, state_dir, tmp_path)  # quits while the approval waits
+    assert len(fake.requests) == 1
+    assert (workspace / "calc.py").read_text() == BUGGY
+    run_nvim("rejoin_return", fake, workspace, state_dir, tmp_path)  # a new Neovim approves
+    assert len(fake.requests) == 4
+    for request in fake.requests[1:]:  # the model was told every edit applied
+        result = request.body["messages"][-1]["content"][0]
+        assert result["type"] == "tool_result" and not result.get("is_error"), result
+    assert (workspace / "calc.py").read_text() == "def add(a: int, b: int):\n    return a + b\n"
+    assert (workspace / "other.py").read_text() == "def sub(a, b):\n    return a - b\n"

@@ -47,6 +47,13 @@ command('AgentDiff', function()
   api().diff()
 end, { desc = "agent-lsp: show a pending change's diff" })
 
+-- An approval answered with the server's code actions is this Neovim's answer too.
+for _, name in ipairs({ 'agent.approve', 'agent.reject' }) do
+  vim.lsp.commands[name] = vim.lsp.commands[name] or function(cmd, ctx)
+    api().server_command(cmd, ctx)
+  end
+end
+
 -- A new server (after a restart) catches the chat up from the last event it drew.
 vim.api.nvim_create_autocmd('LspAttach', {
   group = vim.api.nvim_create_augroup('agent_lsp', { clear = true }),

@@ -8,7 +8,10 @@
 // the quick fix "Ask agent to fix", look at the diff, approve in the chat and see the fix
 // saved to disk; restart the server and see the thread resume from its last seq and go on
 // with nothing shown twice; reject an edit with a reason and see the file left alone;
-// compact the conversation and see the collapsed "Context compacted" card with its summary.
+// compact the conversation and see the collapsed "Context compacted" card with its summary;
+// reload the window while an approval waits (the turn goes on in the agent host), approve
+// after the reload and see the edit land with nothing drawn twice; answer an approval with
+// `agent-lsp attach` in a terminal and see the chat say who answered.
 // Every wait is on something observable (DOM, file, log), with a deadline; no fixed sleeps.
 
 import { spawn, execFileSync } from 'node:child_process';
@@ -100,6 +103,23 @@ const steps = [
   { reply: { content: ['OK, I left `calc.py` as it is.'] } },
   // The summary request of "Agent: Compact Conversation" (text only, like the real model's).
   { reply: { content: ['Goal: **fix add in calc.py**; keep the name `add`.\n\n- Done: the fix is saved.\n- Next: nothing.'] } },
+  // Asked while the window reloads: the turn waits in the agent host for the approval.
+  {
+    reply: {
+      content: [
+        'Adding the hints.',
+        { type: 'tool_use', name: 'edit_file', input: { path: 'calc.py', old_string: 'def add(a, b):', new_string: 'def add(a: int, b: int) -> int:' } },
+      ],
+    },
+  },
+  { reply: { content: ['Typed: `add` takes and returns ints.'] } },
+  // Answered at a terminal (agent-lsp attach): the chat says who answered.
+  {
+    reply: {
+      content: [{ type: 'tool_use', name: 'edit_file', input: { path: 'calc.py', old_string: '    return a + b', new_string: '    return b + a' } }],
+    },
+  },
+  { reply: { content: ['Swapped.'] } },
 ];
 writeFileSync(join(tmp, 'steps.json'), JSON.stringify(steps));
 mkdirSync(join(dirs['user-data'], 'User'), { recursive: true });
@@ -353,6 +373,78 @@ async function main() {
     await summary.waitFor(); // visible, rendered as Markdown
     await card.locator('.markdown li', { hasText: 'Next: nothing.' }).waitFor();
     await page.screenshot({ path: join(dirs.screens, 'compacted.png') });
+  });
+
+  await step('reload the window while an approval waits; approve after the reload; nothing twice', async () => {
+    const TYPED = 'def add(a: int, b: int) -> int:\n    return a + b\n';
+    await chat().locator('#prompt').fill('Add type hints');
+    await chat().locator('#prompt').press('Enter');
+    await chat().locator('.approval', { hasText: 'Edit calc.py' }).waitFor();
+    await statusItem('Agent: waiting for approval').waitFor();
+    const before = await chatItemIds();
+    const starts = (agentLog().match(/agent-lsp is running/g) ?? []).length;
+    await runCommand('Developer: Reload Window');
+    await until('a new server after the reload', () => (agentLog().match(/agent-lsp is running/g) ?? []).length > starts, 60000);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 90000 });
+    // The turn went on in the agent host: the reloaded window rejoins it, approval and all.
+    await statusItem('Agent: waiting for approval').waitFor({ timeout: 60000 });
+    await runCommand('Agent: Open Chat');
+    const card = chat().locator('.approval', { hasText: 'Edit calc.py' });
+    await card.waitFor();
+    await until('the chat to replay the thread', async () => (await chatItemIds()).length >= before.length);
+    const rejoined = await chatItemIds();
+    if (rejoined.join() !== before.join() || (await chat().locator('.approval').count()) !== 1) {
+      throw new Error(`before the reload: ${before.join(', ')}; after: ${rejoined.join(', ')}; approvals shown: ${await chat().locator('.approval').count()}`);
+    }
+    if (readFileSync(CALC, 'utf8') !== 'def add(a, b):\n    return a + b\n') {
+      throw new Error('calc.py changed before the approval was answered');
+    }
+    await card.locator('button.primary', { hasText: 'Approve' }).click();
+    await until('calc.py on disk to hold the type hints', () => readFileSync(CALC, 'utf8') === TYPED);
+    await chat().locator('.item.agent', { hasText: 'Typed: add takes and returns ints.' }).waitFor();
+    await statusItem('Agent: idle').waitFor();
+    await until('both fixes drawn as applied', async () => (await chat().locator('.item.change .badge.applied').count()) === 2);
+    const after = await chatItemIds();
+    if (new Set(after).size !== after.length || after.length !== before.length + 1 || before.some((id, i) => after[i] !== id)) {
+      throw new Error(`items before the reload: ${before.join(', ')}; after approving: ${after.join(', ')}`);
+    }
+    for (const text of ['Add type hints', 'Adding the hints.']) {
+      const count = await chat().locator('#messages [data-item-id]', { hasText: text }).count();
+      if (count !== 1) {
+        throw new Error(`"${text}" is shown ${count} times`);
+      }
+    }
+    if ((await chat().locator('.approval').count()) !== 0 || (await chat().locator('.answered-by').count()) !== 0) {
+      throw new Error('an approval is still shown, or an answer from this window (before or after the reload) names who answered');
+    }
+    await page.screenshot({ path: join(dirs.screens, 'reloaded.png') });
+  });
+
+  await step('an approval answered by `agent-lsp attach` in a terminal: the chat says who answered', async () => {
+    await chat().locator('#prompt').fill('Swap the operands');
+    await chat().locator('#prompt').press('Enter');
+    await chat().locator('.approval', { hasText: 'Edit calc.py' }).waitFor();
+    const threadId = await chat().locator('#thread').inputValue();
+    const attach = spawn(join(BIN_DIR, 'agent-lsp'), ['attach', threadId], { env, cwd: dirs.workspace, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    attach.stdout.on('data', (chunk) => (output += chunk));
+    attach.stderr.on('data', (chunk) => (output += chunk));
+    const exited = new Promise((resolve) => attach.on('exit', (code) => resolve(code)));
+    attach.stdin.end('y\n');
+    await chat().locator('.item.change .answered-by', { hasText: 'Approved by agent-lsp attach' }).waitFor();
+    await chat().locator('.item.agent', { hasText: 'Swapped.' }).waitFor();
+    const code = await exited;
+    if (code !== 0) {
+      throw new Error(`agent-lsp attach exited ${code}:\n${output}`);
+    }
+    if (readFileSync(CALC, 'utf8') !== 'def add(a: int, b: int) -> int:\n    return b + a\n') {
+      throw new Error(`calc.py after the terminal's approval:\n${readFileSync(CALC, 'utf8')}`);
+    }
+    if ((await chat().locator('.approval').count()) !== 0 || (await chat().locator('.answered-by').count()) !== 1) {
+      throw new Error('the approval is still shown, or more than the terminal\'s answer names who answered');
+    }
+    await chat().locator('.answered-by').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(dirs.screens, 'answered-elsewhere.png') });
   });
 
   await page.screenshot({ path: join(dirs.screens, 'final.png') });

@@ -22,7 +22,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   const channel = createLogChannel();
   traceInfo(`Agent LSP ${context.extension.packageJSON.version} activating`);
   server = new ServerManager(channel);
-  const session = new ChatSession();
+  const session = new ChatSession(context.workspaceState);
+  server.onCommand = (command, args, result) => session.onCommand(command, args, result);
   const view = new ChatView(context.extensionUri, session);
   const proposed = new ProposedContent();
   context.subscriptions.push(

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { activity, applyEvent, applyEvents, emptyState, isGap, latestTodos, titleFrom } from '../src/chat/state';
+import { activity, applyEvent, applyEvents, describeAnswer, emptyState, isGap, latestTodos, titleFrom } from '../src/chat/state';
 import { agentMessage, approval, fileChange, Script, turn, usage } from './events';
 
 /** One turn: the user asks, the agent streams an answer in three deltas, the turn ends. */
@@ -58,6 +58,35 @@ describe('the chat state reducer', () => {
     const after = applyEvent(before, events[5]);
     assert.equal(after.items[0], before.items[0]);
     assert.equal(after.items[1].rev, before.items[1].rev + 1);
+  });
+
+  test('folds who answered an approval onto the asking item, first answer only', () => {
+    const s = new Script();
+    const asked = applyEvents(emptyState('thr_1'), [
+      s.next({ type: 'turn/started', turn: turn('turn_1') }),
+      s.next({ type: 'item/started', turnId: 'turn_1', item: fileChange('i1', '-a\n+b\n') }),
+      s.next({ type: 'approval/requested', turnId: 'turn_1', approval: approval('ap_1', 'turn_1', 'i1') }),
+    ]);
+    assert.equal(asked.items[0].answer, undefined);
+    const resolved = applyEvent(
+      asked,
+      s.next({ type: 'approval/resolved', approvalId: 'ap_1', decision: 'approve', source: 'codeAction', clientName: 'Neovim 0.11.4' }),
+    );
+    assert.deepEqual(resolved.items[0].answer, { approvalId: 'ap_1', decision: 'approve', source: 'codeAction', clientName: 'Neovim 0.11.4' });
+    assert.ok(resolved.items[0].rev > asked.items[0].rev, 'the item is redrawn');
+    assert.equal(describeAnswer(resolved.items[0].answer!), 'Approved in Neovim 0.11.4');
+    // the item completing keeps the answer; a second resolution of it changes nothing
+    const completed = applyEvent(resolved, s.next({ type: 'item/completed', turnId: 'turn_1', item: fileChange('i1', '-a\n+b\n', 'applied') }));
+    assert.equal(completed.items[0].answer?.clientName, 'Neovim 0.11.4');
+    const again = applyEvent(completed, s.next({ type: 'approval/resolved', approvalId: 'ap_1', decision: 'reject', source: 'request', clientName: 'agent-lsp attach' }));
+    assert.equal(again.items[0].answer?.decision, 'approve');
+  });
+
+  test('says who answered: an editor "in", a terminal client "by", nobody when unnamed', () => {
+    const answer = { approvalId: 'ap_1', source: 'request' as const };
+    assert.equal(describeAnswer({ ...answer, decision: 'reject', clientName: 'agent-lsp attach' }), 'Rejected by agent-lsp attach');
+    assert.equal(describeAnswer({ ...answer, decision: 'approveForSession', clientName: 'Visual Studio Code 1.139.0' }), 'Approved for the session in Visual Studio Code 1.139.0');
+    assert.equal(describeAnswer({ ...answer, decision: 'approve' }), undefined);
   });
 
   test('tracks pending approvals until they are resolved or their turn ends', () => {

@@ -5,9 +5,8 @@
  * the safe markdown renderer.
  */
 
-import type { FromWebview, ToWebview, ViewModel } from '../src/chat/messages';
+import type { FromWebview, ShownItem, ToWebview, ViewModel } from '../src/chat/messages';
 import type { Approval, Todo } from '../src/chat/protocol';
-import type { ChatItem } from '../src/chat/state';
 import { button, el } from './dom';
 import { Context, renderApproval, renderItem } from './render';
 
@@ -15,8 +14,8 @@ declare function acquireVsCodeApi(): { postMessage(message: unknown): void; getS
 const vscode = acquireVsCodeApi();
 const post = (message: FromWebview) => vscode.postMessage(message);
 
-const items = new Map<string, ChatItem>();
-const drawn = new Map<string, { rev: number; node: HTMLElement }>();
+const items = new Map<string, ShownItem>();
+const drawn = new Map<string, { rev: number; answeredBy?: string; node: HTMLElement }>();
 const openDetails = new Set<string>(); // keys of <details> the user opened
 let approvalsKey = '';
 let threadsKey = '';
@@ -92,12 +91,12 @@ function drawItems(order: string[]): void {
       continue;
     }
     let entry = drawn.get(id);
-    if (!entry || entry.rev !== chat.rev) {
+    if (!entry || entry.rev !== chat.rev || entry.answeredBy !== chat.answeredBy) {
       const node = renderItem(context, chat);
       node.dataset.itemId = id;
       node.dataset.rev = String(chat.rev);
       entry?.node.replaceWith(node);
-      entry = { rev: chat.rev, node };
+      entry = { rev: chat.rev, answeredBy: chat.answeredBy, node };
       drawn.set(id, entry);
     }
     const expected: Element | null = previous ? previous.nextElementSibling : messages.firstElementChild;

@@ -4,9 +4,8 @@
  */
 
 import { renderMarkdown } from '../src/chat/markdown';
-import type { FromWebview } from '../src/chat/messages';
+import type { FromWebview, ShownItem } from '../src/chat/messages';
 import type { Approval, FileChange, InputPart, Item, LspDiagnostic } from '../src/chat/protocol';
-import type { ChatItem } from '../src/chat/state';
 import { formatCompaction } from '../src/chat/usage';
 import { button, diffBlock, el, shortPath } from './dom';
 
@@ -60,7 +59,12 @@ function changeRow(ctx: Context, itemId: string, change: FileChange, index: numb
   );
 }
 
-export function renderItem(ctx: Context, chat: ChatItem): HTMLElement {
+/** "Approved in Neovim 0.11.4": who answered the item's approval, when not this window. */
+function answeredBy(chat: ShownItem): HTMLElement | string {
+  return chat.answeredBy ? el('span', { class: 'answered-by' }, chat.answeredBy) : '';
+}
+
+export function renderItem(ctx: Context, chat: ShownItem): HTMLElement {
   const item = chat.item;
   const key = item.id;
   switch (item.type) {
@@ -92,7 +96,7 @@ export function renderItem(ctx: Context, chat: ChatItem): HTMLElement {
         ctx,
         key,
         'item command',
-        [el('code', {}, `$ ${item.command}`), ' ', el('span', { class: 'exit' }, exit), badge(item.status)],
+        [el('code', {}, `$ ${item.command}`), ' ', el('span', { class: 'exit' }, exit), badge(item.status), answeredBy(chat)],
         el('pre', { class: 'output' }, item.output ?? ''),
       );
     }
@@ -101,7 +105,7 @@ export function renderItem(ctx: Context, chat: ChatItem): HTMLElement {
       return el(
         'div',
         { class: `item change ${outcome}` },
-        el('div', { class: 'change-head' }, 'File change ', el('span', { class: `badge ${outcome}` }, outcome)),
+        el('div', { class: 'change-head' }, 'File change ', el('span', { class: `badge ${outcome}` }, outcome), answeredBy(chat)),
         ...item.changes.map((change, index) => changeRow(ctx, item.id, change, index)),
       );
     }

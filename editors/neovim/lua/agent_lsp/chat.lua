@@ -105,7 +105,7 @@ function M.draw()
   if not buf or not vim.api.nvim_buf_is_valid(buf) then
     return
   end
-  local r = render.thread(state.current and state.threads[state.current] or nil)
+  local r = render.thread(state.current and state.threads[state.current] or nil, state.answered)
   local open_by_win = {} ---@type table<integer, table<string, true>>
   for _, win in ipairs(vim.fn.win_findbuf(buf)) do
     open_by_win[win] = opened(win)

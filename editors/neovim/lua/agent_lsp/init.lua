@@ -209,11 +209,42 @@ function M.respond(approval_id, decision, message)
     return
   end
   local params = { approvalId = approval_id, decision = decision, message = message }
+  state.answered[approval_id] = true -- before the answer: its approval/resolved may come first
   clients.request(client, 'agent/approval/respond', params, function(result)
     if result.outcome == 'alreadyResolved' then
+      state.answered[approval_id] = nil -- another surface was first: the chat names it
       vim.notify('agent-lsp: that approval was already answered', vim.log.levels.INFO)
+      require('agent_lsp.chat').refresh()
     end
   end)
+end
+
+--- The server's `agent.approve` / `agent.reject` run from a code action ("Approve agent edit:
+--- ..."; |vim.lsp.commands|): sent to the server as usual, and remembered as answered by
+--- this Neovim, so the chat does not name who answered.
+---@param command lsp.Command
+---@param ctx { client_id?: integer, bufnr?: integer }
+function M.server_command(command, ctx)
+  local client = ctx.client_id and vim.lsp.get_client_by_id(ctx.client_id) or clients.get()
+  if not client then
+    vim.notify('agent-lsp: the server is not running', vim.log.levels.ERROR)
+    return
+  end
+  local id = type(command.arguments) == 'table' and command.arguments[1] or nil
+  if type(id) == 'string' then
+    state.answered[id] = true
+  end
+  local params = { command = command.command, arguments = command.arguments }
+  client:request('workspace/executeCommand', params, function(err, result)
+    if err then
+      vim.notify(('agent-lsp: %s'):format(err.message or vim.inspect(err)), vim.log.levels.ERROR)
+    end
+    local first = not err and not (type(result) == 'table' and result.outcome == 'alreadyResolved')
+    if type(id) == 'string' and not first then
+      state.answered[id] = nil
+      require('agent_lsp.chat').refresh()
+    end
+  end, ctx.bufnr)
 end
 
 --- `:AgentApprove`, chat `a` / `s`.

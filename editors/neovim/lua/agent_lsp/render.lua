@@ -172,14 +172,27 @@ local draw = {
   end,
 }
 
+--- Who answered an approval, as the chat says it after the verb: " in Neovim 0.11.4" for an
+--- editor, " by agent-lsp attach" for the terminal; '' when the host did not say.
+---@param client_name? string the `clientName` of `approval/resolved`
+---@return string
+function M.answerer(client_name)
+  if type(client_name) ~= 'string' or client_name == '' then
+    return ''
+  end
+  return (vim.startswith(client_name, 'agent-lsp') and ' by ' or ' in ') .. client_name
+end
+
 ---@param c agent_lsp.Canvas
 ---@param t agent_lsp.Thread
 ---@param approval agent_lsp.Approval
-local function draw_approval(c, t, approval)
+---@param answered? table<string, true> approvals this Neovim answered (no "in ..." for them)
+local function draw_approval(c, t, approval, answered)
   if approval.resolved then
     local verb = approval.resolved.expired and '– Unanswered'
       or approval.resolved.decision == 'reject' and '✗ Rejected' or '✓ Approved'
-    c:add(('%s: %s'):format(verb, approval.title), 'Comment', '  ')
+    local who = not (answered and answered[approval.id]) and M.answerer(approval.resolved.clientName) or ''
+    c:add(('%s%s: %s'):format(verb, who, approval.title), 'Comment', '  ')
     return
   end
   local first = #c.lines
@@ -231,8 +244,10 @@ end
 
 --- Draws `t`.
 ---@param t agent_lsp.Thread?
+---@param answered? table<string, true> ids of the approvals this Neovim answered: a resolved
+--- approval says who answered only when it was another surface
 ---@return agent_lsp.Rendered
-function M.thread(t)
+function M.thread(t, answered)
   local c = setmetatable({ lines = {}, highlights = {}, approvals = {}, folds = {} }, Canvas)
   if not t then
     c:add('Agent chat: type a prompt below and press <CR>. Press g? for keys.', 'Comment')
@@ -248,7 +263,7 @@ function M.thread(t)
         fn(c, item, t, entry)
       end
     elseif entry.kind == 'approval' then
-      draw_approval(c, t, t.approvals[entry.id])
+      draw_approval(c, t, t.approvals[entry.id], answered)
     else
       draw_turn_end(c, entry)
     end

@@ -73,6 +73,10 @@ M.threads = {}
 ---@type string?
 M.current = nil
 
+--- Approvals this Neovim answered (by id): the chat names who answered only the others.
+---@type table<string, true>
+M.answered = {}
+
 ---@type fun(thread_id: string)[]
 local listeners = {}
 
@@ -280,7 +284,10 @@ end
 local synced = {}
 
 --- A client of this config attached: when it is a new server (a restart), catch up on
---- every thread of its workspace.
+--- every thread of its workspace, and join the turns that run in the agent host without
+--- this Neovim (started by an editor that has gone, or from another surface): their
+--- threads are replayed, pending approvals included, and the chat follows one when it has
+--- nothing else to show.
 ---@param client vim.lsp.Client
 function M.on_attach(client)
   if synced[client.id] then
@@ -292,6 +299,20 @@ function M.on_attach(client)
       resume(client, t)
     end
   end
+  client:request('agent/thread/list', vim.empty_dict(), function(err, result)
+    if err or type(result) ~= 'table' then
+      return
+    end
+    for _, info in ipairs(result.threads or {}) do
+      local known = M.threads[info.id]
+      if info.status == 'running' and not (known and known.last_seq > 0) then
+        local t = M.thread(info.id, client.root_dir)
+        t.title = t.title or info.title
+        M.current = M.current or t.id
+        resume(client, t)
+      end
+    end
+  end)
 end
 
 --- Pending approvals, oldest first: of `thread_id`, or of every thread.

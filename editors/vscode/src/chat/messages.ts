@@ -14,14 +14,20 @@ export interface ThreadChoice {
   running: boolean;
 }
 
-/** What the webview draws. Items are sent only when their `rev` changed since the last post. */
+/** A chat item as posted: `answeredBy` says who answered its approval ("Approved in Neovim
+ * 0.11.4") when it was not this window. */
+export interface ShownItem extends ChatItem {
+  answeredBy?: string;
+}
+
+/** What the webview draws. Items are sent only when they changed since the last post. */
 export interface ViewModel {
   connection: Connection;
   threadId?: string;
   title: string;
   threads: ThreadChoice[];
   order: string[]; // item ids, in order
-  changed: ChatItem[]; // items new or changed since the last post
+  changed: ShownItem[]; // items new or changed since the last post
   approvals: Approval[];
   todos: Todo[];
   turn?: Turn;

@@ -8,7 +8,9 @@
  * arrive meanwhile are held and folded in after the replay, and the reducer drops any event
  * it already has, so nothing is shown twice or lost. When a turn starts on another thread
  * (an "Ask agent to fix" code action, say) while the panel's thread is idle, the panel
- * follows it.
+ * follows it. Turns run in the agent host and outlive the window: after a reload the panel
+ * rejoins the running turn (or shows the thread it showed before). Approvals this window
+ * answered are remembered, so the chat names who answered only the others.
  */
 
 import * as vscode from 'vscode';
@@ -19,6 +21,10 @@ import type { Connection } from './messages';
 import { AgentEvent, Decision, InputPart, Methods, ResumeResult, Thread, Turn } from './protocol';
 import { activity, applyEvent, applyEvents, ChatState, emptyState, isGap, isRunning, titleFrom } from './state';
 
+const THREAD_KEY = 'agentLsp.chat.thread';
+const ANSWERED_KEY = 'agentLsp.chat.answeredHere';
+const ANSWERED_KEPT = 200; // the latest approvals answered here that a reload remembers
+
 export class ChatSession implements vscode.Disposable {
   private client?: LanguageClient;
   private subscription?: vscode.Disposable;
@@ -26,12 +32,22 @@ export class ChatSession implements vscode.Disposable {
   private readonly held = new Map<string, AgentEvent[]>(); // events that arrive while a resume runs
   private readonly resuming = new Map<string, Promise<void>>();
   private generation = 0; // one per connection
+  /** Approvals this window answered (chat, palette, code action): the chat names who answered
+   * only the others. */
+  readonly answeredHere: Set<string>;
   private readonly changeEmitter = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changeEmitter.event;
   current: ChatState = emptyState();
   threads: Thread[] = [];
   connection: Connection = 'stopped';
   notice?: string;
+  private remembered?: string;
+
+  /** `memory` keeps the panel's thread across window reloads (the workspace's state). */
+  constructor(private readonly memory?: vscode.Memento) {
+    this.remembered = memory?.get<string>(THREAD_KEY);
+    this.answeredHere = new Set(memory?.get<string[]>(ANSWERED_KEY) ?? []); // a reload is still this window
+  }
 
   /** Follow the server: subscribe to a new client's events, resume the thread on every start. */
   onServerState(status: ServerStatus): void {
@@ -53,6 +69,11 @@ export class ChatSession implements vscode.Disposable {
   }
 
   private changed(): void {
+    const threadId = this.current.threadId;
+    if (threadId && threadId !== this.remembered) {
+      this.remembered = threadId;
+      void this.memory?.update(THREAD_KEY, threadId);
+    }
     this.changeEmitter.fire();
   }
 
@@ -69,6 +90,16 @@ export class ChatSession implements vscode.Disposable {
     this.resuming.clear();
     const resumed = this.current.threadId ? this.resume(this.current.threadId) : Promise.resolve();
     await Promise.all([resumed, this.refreshThreads()]);
+    if (!this.current.threadId) {
+      // A window reloaded, or opened while turns run in the agent host: show the running turn
+      // (its pending approval included), else the thread the panel showed before.
+      const running = this.threads.find((t) => t.status === 'running');
+      const before = this.threads.find((t) => t.id === this.remembered);
+      const pick = running ?? before;
+      if (pick && !this.current.threadId) {
+        await this.open(pick.id);
+      }
+    }
   }
 
   async refreshThreads(): Promise<void> {
@@ -194,10 +225,36 @@ export class ChatSession implements vscode.Disposable {
   }
 
   async respond(approvalId: string, decision: Decision, message?: string): Promise<void> {
+    await this.answering(approvalId, this.request(Methods.approvalRespond, { approvalId, decision, message })).catch(
+      (error) => this.fail('Could not answer the approval', error),
+    );
+  }
+
+  /** This window answers `approvalId` (marked before the answer: its `approval/resolved` may
+   * arrive first); when another surface was first, or the answer failed, the mark goes again. */
+  async answering(approvalId: string, answer: Promise<unknown>): Promise<void> {
+    this.answeredHere.add(approvalId);
+    let outcome: unknown;
     try {
-      await this.request(Methods.approvalRespond, { approvalId, decision, message });
+      outcome = ((await answer) as { outcome?: unknown } | undefined)?.outcome;
     } catch (error) {
-      this.fail('Could not answer the approval', error);
+      this.answeredHere.delete(approvalId);
+      this.changed();
+      throw error;
+    }
+    if (outcome === 'alreadyResolved') {
+      this.answeredHere.delete(approvalId);
+      this.notice = 'Another surface answered that approval first; this answer changed nothing.';
+      this.changed();
+      return;
+    }
+    void this.memory?.update(ANSWERED_KEY, [...this.answeredHere].slice(-ANSWERED_KEPT));
+  }
+
+  /** The server's `agent.approve` / `agent.reject` ran from this window (a code action). */
+  onCommand(command: string, args: unknown[], result?: Promise<unknown>): void {
+    if ((command === 'agent.approve' || command === 'agent.reject') && typeof args[0] === 'string' && result) {
+      this.answering(args[0], result).catch(() => undefined); // the client reports its errors
     }
   }
 

@@ -9,7 +9,7 @@
  * No `vscode` import: this runs (and is tested) in plain Node.
  */
 
-import type { AgentEvent, Approval, CacheMissReason, Item, Todo, Turn, Usage } from './protocol';
+import type { AgentEvent, Approval, ApprovalSource, CacheMissReason, Decision, Item, Todo, Turn, Usage } from './protocol';
 import { addUsage, ZERO_USAGE } from './usage';
 
 export interface ChatItem {
@@ -19,6 +19,17 @@ export interface ChatItem {
   rev: number;
   /** For a `compaction` item: the context's size before and after, from `thread/compacted`. */
   compacted?: { tokensBefore: number; tokensAfter: number };
+  /** How the approval of this item was answered, and by whom (`approval/resolved`). */
+  answer?: Answer;
+}
+
+/** An answered approval: what was decided, through which surface, by which client ("Neovim
+ * 0.11.4", "agent-lsp attach", ...; absent when the server did not say). */
+export interface Answer {
+  approvalId: string;
+  decision: Decision;
+  source: ApprovalSource;
+  clientName?: string;
 }
 
 export interface ChatState {
@@ -81,8 +92,18 @@ export function applyEvent(state: ChatState, event: AgentEvent): ChatState {
         return next;
       }
       return { ...next, approvals: [...state.approvals, event.approval] };
-    case 'approval/resolved':
-      return { ...next, approvals: state.approvals.filter((a) => a.id !== event.approvalId) };
+    case 'approval/resolved': {
+      const asked = state.approvals.find((a) => a.id === event.approvalId);
+      const answer: Answer = { approvalId: event.approvalId, decision: event.decision, source: event.source };
+      if (event.clientName) {
+        answer.clientName = event.clientName;
+      }
+      return {
+        ...next,
+        approvals: state.approvals.filter((a) => a.id !== event.approvalId),
+        items: asked ? answered(state.items, asked.itemId, answer) : state.items,
+      };
+    }
     case 'turn/completed': // approvals of a finished turn can no longer be answered
       return {
         ...next,
@@ -129,6 +150,34 @@ function compacted(items: ChatItem[], itemId: string, tokensBefore: number, toke
   const copy = items.slice();
   copy[index] = { ...items[index], compacted: { tokensBefore, tokensAfter }, rev: items[index].rev + 1 };
   return copy;
+}
+
+/** The answer goes on the asking item's entry; the first answer stays (a later one changed
+ * nothing), and an unknown item id changes nothing. */
+function answered(items: ChatItem[], itemId: string, answer: Answer): ChatItem[] {
+  const index = items.findIndex((c) => c.item.id === itemId);
+  if (index < 0 || items[index].answer) {
+    return items;
+  }
+  const copy = items.slice();
+  copy[index] = { ...items[index], answer, rev: items[index].rev + 1 };
+  return copy;
+}
+
+/** Who answered, as the chat says it: "Approved in Neovim 0.11.4", "Rejected by agent-lsp
+ * attach" (an editor answers "in", a terminal client "by"); undefined when nobody is named. */
+export function describeAnswer(answer: Answer): string | undefined {
+  if (!answer.clientName) {
+    return undefined;
+  }
+  const verb = {
+    approve: 'Approved',
+    approveForSession: 'Approved for the session',
+    approveAlways: 'Always allowed',
+    reject: 'Rejected',
+  }[answer.decision];
+  const preposition = answer.clientName.startsWith('agent-lsp') ? 'by' : 'in';
+  return `${verb ?? 'Answered'} ${preposition} ${answer.clientName}`;
 }
 
 function appendDelta(items: ChatItem[], itemId: string, text: string): ChatItem[] {

@@ -10,15 +10,15 @@
 import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
 import type { ChatSession } from './session';
-import type { FromWebview, ThreadChoice, ToWebview, ViewModel } from './messages';
-import { latestTodos } from './state';
+import type { FromWebview, ShownItem, ThreadChoice, ToWebview, ViewModel } from './messages';
+import { describeAnswer, latestTodos } from './state';
 import { formatUsage } from './usage';
 
 export const VIEW_ID = 'agentLsp.chat';
 
 export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   private view?: vscode.WebviewView;
-  private posted = new Map<string, number>(); // item id -> rev the webview has
+  private posted = new Map<string, string>(); // item id -> what the webview has: rev, who answered
   private postedThread?: string;
   private timer?: NodeJS.Timeout;
   private readonly disposables: vscode.Disposable[] = [];
@@ -95,8 +95,13 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       reset = true;
     }
     this.postedThread = state.threadId;
-    const changed = state.items.filter((c) => this.posted.get(c.item.id) !== c.rev);
-    changed.forEach((c) => this.posted.set(c.item.id, c.rev));
+    const shown = state.items.map((c): ShownItem => {
+      const answer = c.answer && !this.session.answeredHere.has(c.answer.approvalId) ? describeAnswer(c.answer) : undefined;
+      return answer ? { ...c, answeredBy: answer } : c;
+    });
+    const key = (c: ShownItem) => `${c.rev}|${c.answeredBy ?? ''}`;
+    const changed = shown.filter((c) => this.posted.get(c.item.id) !== key(c));
+    changed.forEach((c) => this.posted.set(c.item.id, key(c)));
     const threads: ThreadChoice[] = this.session.threads.map((t) => ({
       id: t.id,
       title: t.title || t.id,

@@ -37,6 +37,10 @@ export class ServerManager implements vscode.Disposable {
   private busy: Promise<void> = Promise.resolve();
   status: ServerStatus = { state: 'stopped' };
 
+  /** Called before this window runs one of the server's commands (code actions included), and
+   * with the server's result after, so the chat knows which approvals were answered here. */
+  onCommand?: (command: string, args: unknown[], result?: Promise<unknown>) => void;
+
   constructor(private readonly channel: vscode.LogOutputChannel) {
     this.disposables.push(
       this.stateEmitter,
@@ -106,6 +110,13 @@ export class ServerManager implements vscode.Disposable {
       traceOutputChannel: this.channel,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       initializationOptions: initializationOptions(settings),
+      middleware: {
+        executeCommand: (command, args, next) => {
+          const result = Promise.resolve(next(command, args));
+          this.onCommand?.(command, args, result);
+          return result;
+        },
+      },
     };
     const client = new LanguageClient('agentLsp', 'Agent LSP', serverOptions, clientOptions);
     this.client = client;
