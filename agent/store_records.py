@@ -33,12 +33,9 @@ def process_identity(pid: int | None = None) -> str:
     return f"{pid}:{start}"
 
 
-def owner_alive(owner: str) -> bool:
-    """Whether the process that wrote ``owner`` still runs (same pid, same start time)."""
-    pid_text, _, start = owner.partition(":")
-    if not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
+def pid_running(pid: int) -> bool:
+    """Whether ``pid`` names a process that has not exited (a zombie, killed but not yet
+    reaped, counts as exited)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -47,11 +44,17 @@ def owner_alive(owner: str) -> bool:
         return True
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
-                return False  # killed, not yet reaped
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
-        pass
-    return start == "?" or process_identity(pid) == owner
+        return True
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether the process that wrote ``owner`` still runs (same pid, same start time)."""
+    pid_text, _, start = owner.partition(":")
+    if not pid_text.isdigit() or not pid_running(int(pid_text)):
+        return False
+    return start == "?" or process_identity(int(pid_text)) == owner
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ import sys
 import threading
 from typing import Protocol, runtime_checkable
 
-from agent.store import Store, owner_alive
+from agent.store import Store
+from agent.store_records import owner_alive, pid_running
 
 # Runs in the watchdog child. Stdlib only, and nothing imported that is not needed: this is
 # on the path of the first command. argv[1] is the harness's pid.
@@ -183,7 +184,7 @@ def stop_leftovers(store: Store, turn_id: str) -> int:
     for pgid, identity, owner in store.turn_processes(turn_id):
         if owner_alive(owner):
             continue
-        if owner_alive(identity) or not _pid_running(pgid):
+        if owner_alive(identity) or not pid_running(pgid):
             try:
                 os.killpg(pgid, signal.SIGKILL)
                 stopped += 1
@@ -191,22 +192,3 @@ def stop_leftovers(store: Store, turn_id: str) -> int:
                 pass
         store.forget_process(turn_id, pgid)
     return stopped
-
-
-def _pid_running(pid: int) -> bool:
-    """Whether ``pid`` names a process that has not exited (zombies count as exited)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from agent.store_records import pid_running as pid_alive  # noqa: F401  (the tests' one process check)
+
 from agent.testing import HarnessRecorder
 from agent.workspace import OpenDocument
 

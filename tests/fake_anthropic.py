@@ -29,22 +29,11 @@ from types import TracebackType
 from typing import Any, Union
 from urllib.parse import urlsplit
 
+from agent.testing import text, thinking, tool_use  # noqa: F401  (the blocks scripts are made of)
 from agent.testing_rules import PromptCache, check_request, estimate_tokens, input_tokens
 
 Block = dict[str, Any]
 Frame = tuple[str, dict[str, Any]]
-
-
-def text(s: str) -> Block:
-    return {"type": "text", "text": s}
-
-
-def tool_use(name: str, input: dict[str, Any], id: str | None = None) -> Block:  # noqa: A002
-    return {"type": "tool_use", "id": id or f"toolu_{uuid.uuid4().hex[:24]}", "name": name, "input": input}
-
-
-def thinking(s: str, signature: str | None = None) -> Block:
-    return {"type": "thinking", "thinking": s, "signature": signature or f"sig_{uuid.uuid4().hex[:16]}"}
 
 
 @dataclass

@@ -14,7 +14,7 @@ from agent.config import Settings
 from agent.protocol import TextPart
 from agent import testing as kit
 from agent.testing import FakeClock, HarnessRecorder, ScriptedModel
-from agent_run import Run
+from agent_run import Run, pid_alive
 from fake_anthropic import FakeAnthropic, Reply, text, tool_use
 
 EDIT = {"path": "calc.py", "old_string": "a - b", "new_string": "a + b"}
@@ -24,16 +24,6 @@ def last_result(fake: FakeAnthropic, request: int = -1) -> dict:
     return fake.requests[request].body["messages"][-1]["content"][0]
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is dead for our purposes
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(") ")[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 # --- run_command -----------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from agent.store import Store
 from agent.workspace import Workspace
 from editor import agent_lsp_command, server_env
 from fake_anthropic import FakeAnthropic, Reply, text, tool_use
+from agent_run import pid_alive
 
 POINTS = int(os.environ.get("AGENT_LSP_CRASH_POINTS", "32"))
 SEED = 20261129
@@ -64,16 +65,6 @@ def kill_points() -> list[Any]:
     return [pytest.param(rng.randrange(2, 37), id=f"run{i}") for i in range(POINTS)]
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def survivors(root: Path, within_s: float = 5.0) -> list[int]:
@@ -81,7 +72,7 @@ def survivors(root: Path, within_s: float = 5.0) -> list[int]:
     pid_file = root / "pids.txt"
     pids = [int(p) for p in pid_file.read_text().split()] if pid_file.exists() else []
     deadline = time.monotonic() + within_s
-    while (left := [p for p in pids if alive(p)]) and time.monotonic() < deadline:
+    while (left := [p for p in pids if pid_alive(p)]) and time.monotonic() < deadline:
         time.sleep(0.02)
     return left
 

@@ -24,7 +24,7 @@ from agent.supervisor import Supervisor, stop_leftovers
 from agent.tools import ToolContext
 from agent.tools.run_command import CommandInterrupted, RunCommand, RunCommandInput
 from agent.workspace import Workspace
-from agent_run import Run
+from agent_run import Run, pid_alive
 from fake_anthropic import FakeAnthropic, Reply, text, tool_use
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,17 +58,6 @@ COMMAND = ("echo $$ > leader.pid; (sleep 300 & echo $! > sleep.pid); echo starte
            "while true; do date >> out.txt; sleep 0.05; done")
 
 
-def running(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie is dead for our purposes)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return sys.platform != "linux"
 
 
 def group_members(pgid: int) -> list[int]:
@@ -136,15 +125,15 @@ def start_harness(root: Path, db: Path) -> tuple[subprocess.Popen[str], int]:
 def test_kill_9_of_the_harness_kills_the_command_and_what_it_started(root: Path, tmp_path: Path) -> None:
     harness, watchdog = start_harness(root, tmp_path / "db.sqlite3")
     leader, grandchild = read_pid(root / "leader.pid"), read_pid(root / "sleep.pid")
-    assert group_members(leader) and running(grandchild) and running(watchdog)
+    assert group_members(leader) and pid_alive(grandchild) and pid_alive(watchdog)
     [(pgid, identity, owner)] = Store(tmp_path / "db.sqlite3").turn_processes("turn")
     assert pgid == leader and identity == process_identity(leader) and owner == process_identity(harness.pid)
 
     harness.kill()
     harness.wait()
     wait_until(lambda: not group_members(leader), "every process of the command's group is gone")
-    wait_until(lambda: not running(grandchild), "the backgrounded grandchild is gone")
-    wait_until(lambda: not running(watchdog), "the watchdog has exited")
+    wait_until(lambda: not pid_alive(grandchild), "the backgrounded grandchild is gone")
+    wait_until(lambda: not pid_alive(watchdog), "the watchdog has exited")
 
 
 def test_the_repair_stops_a_command_whose_watchdog_died_too(root: Path, tmp_path: Path) -> None:
@@ -152,13 +141,13 @@ def test_the_repair_stops_a_command_whose_watchdog_died_too(root: Path, tmp_path
     harness, watchdog = start_harness(root, db)
     leader, grandchild = read_pid(root / "leader.pid"), read_pid(root / "sleep.pid")
     os.kill(watchdog, signal.SIGKILL)
-    wait_until(lambda: not running(watchdog), "the watchdog is dead")
+    wait_until(lambda: not pid_alive(watchdog), "the watchdog is dead")
     harness.kill()
     harness.wait()
-    assert group_members(leader) and running(grandchild)  # orphans now, still writing
+    assert group_members(leader) and pid_alive(grandchild)  # orphans now, still writing
 
     assert stop_leftovers(Store(db), "turn") == 1
-    wait_until(lambda: not group_members(leader) and not running(grandchild), "the leftovers are gone")
+    wait_until(lambda: not group_members(leader) and not pid_alive(grandchild), "the leftovers are gone")
     assert Store(db).turn_processes("turn") == []
 
 
@@ -184,7 +173,7 @@ def test_stop_leftovers_kills_only_groups_of_a_dead_owner(tmp_path: Path,
 
     assert stop_leftovers(live, "dead-turn") == 2
     assert mine.wait(timeout=10) == -signal.SIGKILL
-    wait_until(lambda: not running(child), "the child that outlived its leader is gone")
+    wait_until(lambda: not pid_alive(child), "the child that outlived its leader is gone")
     assert reused.poll() is None and live.turn_processes("dead-turn") == []
 
     assert stop_leftovers(live, "live-turn") == 0
@@ -212,9 +201,9 @@ print(sup.watchdog_pid, kept.pid, removed.pid, flush=True)
     assert harness.returncode == 0
     watchdog, kept, removed = map(int, out.split())
     try:
-        wait_until(lambda: not running(watchdog), "the watchdog has exited")
-        wait_until(lambda: not running(kept), "the group still registered at exit is gone")
-        assert running(removed)
+        wait_until(lambda: not pid_alive(watchdog), "the watchdog has exited")
+        wait_until(lambda: not pid_alive(kept), "the group still registered at exit is gone")
+        assert pid_alive(removed)
     finally:
         for pid in (kept, removed):
             try:
@@ -231,7 +220,7 @@ def test_a_dead_watchdog_is_replaced_and_keeps_every_group(sleepers: list[subpro
     old = sup.watchdog_pid
     assert old is not None
     os.kill(old, signal.SIGKILL)
-    wait_until(lambda: not running(old), "the watchdog is dead")
+    wait_until(lambda: not pid_alive(old), "the watchdog is dead")
     sup.add(second.pid)
     assert sup.watchdog_pid not in (None, old)
     sup.close()
@@ -256,7 +245,7 @@ async def test_cancelling_a_command_keeps_what_it_printed(root: Path) -> None:
         await task
     assert task.cancelled() and isinstance(caught.value, CommandInterrupted)
     assert caught.value.result.exit_code is None and caught.value.result.output.startswith("first\n")
-    assert not running(int((root / "cmd.pid").read_text()))
+    assert not pid_alive(int((root / "cmd.pid").read_text()))
     tool.supervisor.close()
 
 
