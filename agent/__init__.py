@@ -22,7 +22,7 @@ _PROTOCOL = (
     "ApprovalSource", "CacheMiss", "CommandExecutionItem", "CompactionItem", "Decision", "DiagnosticPart", "Event",
     "EVENT_ADAPTER", "FileChange", "FileChangeItem", "InputPart", "Item", "ItemCompletedEvent", "ItemDeltaEvent",
     "ItemStartedEvent", "Location", "PermissionMode", "Position", "Range", "ReasoningItem", "SelectionPart",
-    "SubagentItem", "TextPart", "Thread", "ThreadCompactParams", "ThreadCompactedEvent", "ThreadListParams", "ThreadResumeParams",
+    "SubagentItem", "TextPart", "Thread", "ThreadCompactParams", "ThreadSubscribeParams", "ThreadUnsubscribeParams", "ThreadCompactedEvent", "ThreadListParams", "ThreadResumeParams",
     "ThreadStartParams", "ThreadStartedEvent", "Todo", "TodoListItem", "ToolCallItem", "Turn",
     "TurnCompletedEvent", "TurnInterruptParams", "TurnStartParams", "TurnStartedEvent", "TurnUsageEvent", "Usage",
     "UserMessageItem",

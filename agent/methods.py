@@ -51,8 +51,11 @@ METHODS: tuple[Method, ...] = (
            direction="server→client"),
     Method("agent/thread/compact", "ThreadCompactParams",
            "compact a thread's context now, as a turn of its own; result {turn}; -32803 while a turn runs"),
-    Method("agent/thread/subscribe", "ThreadSubscribeParams", "follow a thread from a seq", issue=12),
-    Method("agent/thread/unsubscribe", "ThreadUnsubscribeParams", "stop following a thread", issue=12),
+    Method("agent/thread/subscribe", "ThreadSubscribeParams",
+           "follow a thread: result {thread, pending} (its waiting approvals); every event after afterSeq "
+           "arrives once, in order, as agent/event, then live ones"),
+    Method("agent/thread/unsubscribe", "ThreadUnsubscribeParams",
+           "stop following a thread (an editor still gets the events of the threads it shows); result {}"),
     Method("agent/thread/memory", "ThreadMemoryParams", "the background observer's session note", issue=13),
     Method("agent/turn/undo", "TurnUndoParams", "undo a turn's file changes", issue=15),
     Method("agent/turn/redo", "TurnUndoParams", "redo an undone turn", issue=15),

@@ -426,6 +426,19 @@ class TurnStartParams(Wire):
     work_done_token: str | int | None = None
 
 
+class ThreadSubscribeParams(Wire):
+    """``agent/thread/subscribe``: every event after ``afterSeq``, once and in order, then live ones."""
+
+    thread_id: str
+    after_seq: int = Field(default=0, ge=0, le=2**62)
+
+
+class ThreadUnsubscribeParams(Wire):
+    """``agent/thread/unsubscribe``: stop following a thread."""
+
+    thread_id: str
+
+
 class ThreadCompactParams(Wire):
     """``agent/thread/compact``: compact the thread's context now, optionally guided."""
 

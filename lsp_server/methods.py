@@ -20,6 +20,8 @@ from agent import (
     RemoteError,
     NothingToCompact,
     ThreadCompactParams,
+    ThreadSubscribeParams,
+    ThreadUnsubscribeParams,
     DiagnosticPart,
     InputPart,
     SelectionPart,
@@ -132,6 +134,25 @@ def register(server: AgentServer) -> None:
         args = parse(TurnInterruptParams, params, "agent/turn/interrupt")
         rt().agent.get_thread(args.thread_id)
         return {"interrupted": await rt().agent.interrupt(args.thread_id)}
+
+    @server.feature("agent/thread/subscribe")
+    @domain_errors
+    async def thread_subscribe(params: Any) -> dict[str, Any]:
+        args = parse(ThreadSubscribeParams, params, "agent/thread/subscribe")
+        runtime = rt()
+        page = runtime.agent.resume_page(args.thread_id, args.after_seq)  # then live ones, as for any thread
+        for event in page.events:
+            server.protocol.notify("agent/event", event)
+        runtime.current_thread_id = args.thread_id
+        pending = runtime.agent.pending_approvals(args.thread_id)
+        return {"thread": page.thread.to_wire(), "pending": [a.to_wire() for a in pending]}
+
+    @server.feature("agent/thread/unsubscribe")
+    @domain_errors
+    async def thread_unsubscribe(params: Any) -> dict[str, Any]:
+        args = parse(ThreadUnsubscribeParams, params, "agent/thread/unsubscribe")
+        rt().agent.get_thread(args.thread_id)
+        return {}
 
     @server.feature("agent/thread/compact")
     @domain_errors

@@ -226,3 +226,28 @@ async def test_a_client_that_stops_answering_is_dropped(fake: FakeAnthropic, roo
         writer.close()
     finally:
         await editor.close()
+
+
+async def test_subscribe_over_lsp_replays_once_then_live_and_names_what_waits(
+        fake: FakeAnthropic, root: Path, state_dir: Path) -> None:
+    env = server_env(fake.url, state_dir)
+    (root / "calc.py").write_text(BUGGY)
+    starter = await Editor.launch(root, env, "vscode")
+    follower = await Editor.launch(root, env, "neovim")
+    try:
+        fake.script(Reply([tool_use("edit_file", EDIT)]), Reply([text("done")]))
+        thread_id = await new_thread(starter)
+        await start_turn(starter, thread_id, "fix add")
+        asked = await starter.wait_event("approval/requested")
+        follower.events.clear()
+        result = await follower.request("agent/thread/subscribe", {"threadId": thread_id, "afterSeq": 0})
+        assert [a["id"] for a in result["pending"]] == [asked["approval"]["id"]]
+        await follower.wait_for(lambda: any(e["type"] == "approval/requested" for e in follower.events))
+        await follower.command("agent.approve", asked["approval"]["id"])
+        await follower.wait_event("turn/completed")
+        seqs = sorted({e["seq"] for e in follower.events if e["threadId"] == thread_id})
+        assert seqs == list(range(1, seqs[-1] + 1))  # every event of the thread arrived (a client drops repeats)
+        assert await follower.request("agent/thread/unsubscribe", {"threadId": thread_id}) == {}
+    finally:
+        await starter.close()
+        await follower.close()

@@ -254,6 +254,17 @@ export interface ThreadStartedEvent {
   thread: Thread;
 }
 
+/** `agent/thread/subscribe`: every event after `afterSeq`, once and in order, then live ones. */
+export interface ThreadSubscribeParams {
+  threadId: string;
+  afterSeq?: number;
+}
+
+/** `agent/thread/unsubscribe`: stop following a thread. */
+export interface ThreadUnsubscribeParams {
+  threadId: string;
+}
+
 /** One entry of the agent's todo list. */
 export interface Todo {
   content: string;
