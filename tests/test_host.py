@@ -251,3 +251,27 @@ async def test_subscribe_over_lsp_replays_once_then_live_and_names_what_waits(
     finally:
         await starter.close()
         await follower.close()
+
+
+async def test_a_terminal_client_never_receives_an_editors_edit(fake: FakeAnthropic, root: Path,
+                                                                state_dir: Path) -> None:
+    """A file the agent creates goes through the editor attached last, never through `attach`."""
+    env = server_env(fake.url, state_dir)
+    editor = await Editor.launch(root, env, "vscode")
+    try:
+        fake.script(Reply([tool_use("write_file", {"path": "new.py", "content": "x = 1\n"})]), Reply([text("made")]))
+        thread_id = await new_thread(editor)
+        await start_turn(editor, thread_id, "make new.py")
+        await editor.wait_event("approval/requested")
+        attached = await asyncio.create_subprocess_exec(
+            *agent_lsp_command(), "attach", thread_id, cwd=root, env=env, stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(attached.communicate(b"y\n"), 30)
+        assert attached.returncode == 0, err.decode()
+        done = await editor.wait_event("turn/completed")
+        assert done["turn"]["status"] == "completed"
+        kinds = [type(c).__name__ for c in editor.applied[-1].edit.document_changes]
+        assert kinds[0] == "CreateFile"  # created by the editor, not refused by the terminal
+        assert editor.text((root / "new.py").as_uri()) == "x = 1\n"
+    finally:
+        await editor.close()

@@ -84,6 +84,7 @@ class HostClient:
                                "so that the next client starts one with its environment")
         try:
             await connection.request("workspace/open", {"root": str(self.root), "documents": self.documents(),
+                                                        "editor": self.apply is not None,
                                                         "keyProof": key_proof(str(hello["salt"])),
                                                         "settings": self.settings.to_options()})
         except RemoteError as exc:

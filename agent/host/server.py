@@ -229,7 +229,8 @@ class Session:
         self.leave()
         self.hosted = self.host.hosted(root)
         self.hosted.sessions.add(self)
-        self.hosted.editors.attach(self.connection, self.name, list(params.get("documents") or []))
+        if params.get("editor", True):  # a client that lands edits (a terminal client does not)
+            self.hosted.editors.attach(self.connection, self.name, list(params.get("documents") or []))
         await self._settings(params.get("settings"))
         return {"workspace": root}
 
