@@ -40,6 +40,16 @@ async def until(predicate: Any, timeout: float = 15.0) -> None:
         await asyncio.sleep(0.02)
 
 
+async def attach_and_answer(thread_id: str, root: Path, env: dict[str, str], answer: str) -> tuple[str, str]:
+    """Run ``agent-lsp attach THREAD``, answer its approval prompt, and return what it printed."""
+    attached = await asyncio.create_subprocess_exec(
+        *agent_lsp_command(), "attach", thread_id, cwd=root, env=env, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(attached.communicate(f"{answer}\n".encode()), 30)
+    assert attached.returncode == 0, err.decode()
+    return out.decode(), err.decode()
+
+
 async def test_a_turn_outlives_its_editor_and_another_editor_approves_it(
         fake: FakeAnthropic, root: Path, state_dir: Path) -> None:
     env = server_env(fake.url, state_dir)
@@ -113,12 +123,8 @@ async def test_agent_lsp_attach_answers_an_approval_an_editor_asked(
         thread_id = await new_thread(editor)
         await start_turn(editor, thread_id, "fix add")
         await editor.wait_event("approval/requested")
-        attached = await asyncio.create_subprocess_exec(
-            *agent_lsp_command(), "attach", thread_id, cwd=root, env=env, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(attached.communicate(b"y\n"), 30)
-        assert attached.returncode == 0, err.decode()
-        assert "Allow: Edit calc.py?" in err.decode() and "Fixed it." in out.decode()
+        out, err = await attach_and_answer(thread_id, root, env, "y")
+        assert "Allow: Edit calc.py?" in err and "Fixed it." in out
         resolved = await editor.wait_event("approval/resolved")
         assert (resolved["source"], resolved["clientName"]) == ("request", "agent-lsp attach")
         assert (root / "calc.py").read_text() == FIXED
@@ -263,11 +269,7 @@ async def test_a_terminal_client_never_receives_an_editors_edit(fake: FakeAnthro
         thread_id = await new_thread(editor)
         await start_turn(editor, thread_id, "make new.py")
         await editor.wait_event("approval/requested")
-        attached = await asyncio.create_subprocess_exec(
-            *agent_lsp_command(), "attach", thread_id, cwd=root, env=env, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(attached.communicate(b"y\n"), 30)
-        assert attached.returncode == 0, err.decode()
+        out, err = await attach_and_answer(thread_id, root, env, "y")
         done = await editor.wait_event("turn/completed")
         assert done["turn"]["status"] == "completed"
         kinds = [type(c).__name__ for c in editor.applied[-1].edit.document_changes]
