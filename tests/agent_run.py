@@ -3,7 +3,10 @@ HTTP API) and records its events; ``Buffers`` stands in for an editor's open doc
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from agent.store_records import pid_running as pid_alive  # noqa: F401  (the tests' one process check)
 
@@ -26,3 +29,14 @@ class Buffers:
 
 class Run(HarnessRecorder):
     """The real harness with its events recorded; waits wake on each event (agent.testing)."""
+
+
+def require_tools(missing: list[str], what: str) -> None:
+    """Skip a test whose outside tools are missing, saying which and how to install them; in CI
+    (``CI`` set) fail instead, since CI installs every tool the README lists."""
+    if not missing:
+        return
+    reason = f"{what}: missing " + ", ".join(missing)
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)

@@ -7,7 +7,6 @@ them the tests are skipped on a developer's machine and fail in CI (``CI`` set).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from tests.editor import agent_lsp_command, server_env
 from tests.fake_anthropic import FakeAnthropic, Reply, Stall, text, tool_use
+from agent_run import require_tools
 
 ACP = Path(__file__).resolve().parent / "acp"
 pytestmark = pytest.mark.timeout(120)
@@ -26,11 +26,7 @@ def need_clients() -> None:
                if not p.exists()]
     if shutil.which("node") is None:
         missing.append("node on PATH")
-    if missing:
-        reason = "ACP test clients not installed (npm install --prefix tests/acp): missing " + ", ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_tools(missing, "ACP test clients not installed (npm install --prefix tests/acp)")
 
 
 def run(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -23,6 +23,7 @@ import pytest
 from editor import server_env
 from fake_anthropic import FakeAnthropic, Reply, text, tool_use
 from test_neovim import NVIM
+from agent_run import require_tools
 
 HERE = Path(__file__).parent
 BUGGY = "def add(a, b):\n    return a - b\n"
@@ -92,11 +93,7 @@ def test_emacs_with_eglot(fake: FakeAnthropic, workspace: Path, state_dir: Path,
     missing = [name for name, ok in (("emacs (apt-get install emacs-nox)", EMACS is not None),
                                      ("tmux (apt-get install tmux)", TMUX is not None),
                                      ("eglot (apt-get install elpa-eglot)", eglot_installed())) if not ok]
-    if missing:
-        message = "missing " + ", ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}; CI must install them (see the README's test-tools command)")
-        pytest.skip(message)
+    require_tools(missing, "Emacs test tools not installed (README, the test-tools command)")
     assert TMUX is not None and EMACS is not None
     if shutil.which("git"):
         subprocess.run(["git", "init", "-q"], cwd=workspace, check=True)

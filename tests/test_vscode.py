@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from agent_run import require_tools
+
 EXTENSION = Path(__file__).resolve().parent.parent / "editors" / "vscode"
 
 
@@ -23,11 +25,7 @@ def need(*paths: Path) -> None:
     missing = [str(p) for p in paths if not p.exists()]
     if shutil.which("npm") is None:
         missing.append("npm on PATH")
-    if missing:
-        reason = "VS Code extension tools not installed (README, 'VS Code'): missing " + ", ".join(missing)
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_tools(missing, "VS Code extension tools not installed (README, 'VS Code')")
 
 
 def run(command: list[str], timeout: float, **env: str) -> None:
