@@ -30,28 +30,28 @@ _PROTOCOL = (
 
 _EXPORTS: dict[str, str] = {
     **{name: "agent.protocol" for name in _PROTOCOL},
-    "Harness": "agent.harness", "NothingToCompact": "agent.harness", "Resumed": "agent.harness",
-    "TurnBusy": "agent.harness",
-    "CancelScope": "agent.turns", "TurnHandle": "agent.turns", "TurnReport": "agent.turns",
+    "Harness": "agent.engine.harness", "NothingToCompact": "agent.engine.harness", "Resumed": "agent.engine.harness",
+    "TurnBusy": "agent.engine.harness",
+    "CancelScope": "agent.engine.turns", "TurnHandle": "agent.engine.turns", "TurnReport": "agent.engine.turns",
     "HostClient": "agent.host.client", "HostMismatch": "agent.host.client", "LocalAgent": "agent.host.client",
     "stop_host": "agent.host.client", "host_status": "agent.host.client", "RemoteError": "agent.host.rpc", "HostPlace": "agent.host.place",
-    "Store": "agent.store", "UnknownThread": "agent.store", "default_state_dir": "agent.store",
-    "UnknownApproval": "agent.approvals",
-    "Documents": "agent.workspace", "OpenDocument": "agent.workspace", "ToolError": "agent.workspace",
-    "Workspace": "agent.workspace", "check_uri": "agent.workspace", "path_to_uri": "agent.workspace",
-    "uri_to_path": "agent.workspace",
+    "Store": "agent.store.sqlite", "UnknownThread": "agent.store.sqlite", "default_state_dir": "agent.store.sqlite",
+    "UnknownApproval": "agent.engine.approvals",
+    "Documents": "agent.files.workspace", "OpenDocument": "agent.files.workspace", "ToolError": "agent.files.workspace",
+    "Workspace": "agent.files.workspace", "check_uri": "agent.files.workspace", "path_to_uri": "agent.files.workspace",
+    "uri_to_path": "agent.files.workspace",
     "OPTIONS": "agent.config", "Settings": "agent.config", "api_key_present": "agent.config",
     "apply_options": "agent.config", "resolve_settings": "agent.config",
-    "ApplyResult": "agent.changes", "ChangeApplier": "agent.changes", "ChangeSet": "agent.changes",
-    "DiskApplier": "agent.changes", "PlannedFile": "agent.changes", "changed_lines": "agent.changes",
-    "split_lines": "agent.changes",
-    "rebase": "agent.patching",
-    "ThreadState": "agent.thread_state",
-    "command_title": "agent.titles", "item_title": "agent.titles", "shorten": "agent.titles",
+    "ApplyResult": "agent.files.changes", "ChangeApplier": "agent.files.changes", "ChangeSet": "agent.files.changes",
+    "DiskApplier": "agent.files.changes", "PlannedFile": "agent.files.changes", "changed_lines": "agent.files.changes",
+    "split_lines": "agent.files.changes",
+    "rebase": "agent.files.patching",
+    "ThreadState": "agent.context.thread_state",
+    "command_title": "agent.engine.titles", "item_title": "agent.engine.titles", "shorten": "agent.engine.titles",
     "COMMANDS": "agent.methods", "COMMAND_NAMES": "agent.methods", "METHODS": "agent.methods",
     "PROTOCOL_VERSION": "agent.methods",
-    "NO_KEY_MESSAGE": "agent.model",
-    "prewarm": "agent.anthropic_model",
+    "NO_KEY_MESSAGE": "agent.model.base",
+    "prewarm": "agent.model.anthropic_api",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -67,22 +67,22 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
-    from agent.anthropic_model import prewarm
-    from agent.approvals import UnknownApproval
-    from agent.changes import (ApplyResult, ChangeApplier, ChangeSet, DiskApplier, PlannedFile,
+    from agent.model.anthropic_api import prewarm
+    from agent.engine.approvals import UnknownApproval
+    from agent.files.changes import (ApplyResult, ChangeApplier, ChangeSet, DiskApplier, PlannedFile,
                                changed_lines, split_lines)
     from agent.config import OPTIONS, Settings, api_key_present, apply_options, resolve_settings
-    from agent.harness import Harness, NothingToCompact, Resumed, TurnBusy
+    from agent.engine.harness import Harness, NothingToCompact, Resumed, TurnBusy
     from agent.host.client import HostClient, HostMismatch, LocalAgent, host_status, stop_host
     from agent.host.place import HostPlace
     from agent.host.rpc import RemoteError
     from agent.methods import COMMAND_NAMES, COMMANDS, METHODS, PROTOCOL_VERSION
-    from agent.model import NO_KEY_MESSAGE
-    from agent.patching import rebase
+    from agent.model.base import NO_KEY_MESSAGE
+    from agent.files.patching import rebase
     from agent.protocol import *  # noqa: F403
-    from agent.store import Store, UnknownThread, default_state_dir
-    from agent.thread_state import ThreadState
-    from agent.titles import command_title, item_title, shorten
-    from agent.turns import CancelScope, TurnHandle, TurnReport
-    from agent.workspace import (Documents, OpenDocument, ToolError, Workspace, check_uri, path_to_uri,
+    from agent.store.sqlite import Store, UnknownThread, default_state_dir
+    from agent.context.thread_state import ThreadState
+    from agent.engine.titles import command_title, item_title, shorten
+    from agent.engine.turns import CancelScope, TurnHandle, TurnReport
+    from agent.files.workspace import (Documents, OpenDocument, ToolError, Workspace, check_uri, path_to_uri,
                                  uri_to_path)

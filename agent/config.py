@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from agent.pricing import CacheTtl, Price
+from agent.model.pricing import CacheTtl, Price
 from agent.protocol import PermissionMode
 
 DEFAULT_MODEL = "claude-sonnet-5-5"

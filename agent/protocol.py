@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
 
-from agent.workspace import ToolError, check_uri
+from agent.files.workspace import ToolError, check_uri
 
 
 class Wire(BaseModel):

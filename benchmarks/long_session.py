@@ -28,15 +28,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from fake_anthropic import FakeAnthropic, Reply, text, tool_use  # noqa: E402
 
-from agent.anthropic_model import AnthropicModel  # noqa: E402
-from agent.compaction import SUMMARY_MARKER  # noqa: E402
+from agent.model.anthropic_api import AnthropicModel  # noqa: E402
+from agent.context.compaction import SUMMARY_MARKER  # noqa: E402
 from agent.config import Settings  # noqa: E402
-from agent.harness import Harness  # noqa: E402
-from agent.loop import TurnRunner  # noqa: E402
-from agent.model import ModelRequest, ModelResponse, StreamSink  # noqa: E402
+from agent.engine.harness import Harness  # noqa: E402
+from agent.engine.loop import TurnRunner  # noqa: E402
+from agent.model.base import ModelRequest, ModelResponse, StreamSink  # noqa: E402
 from agent.protocol import TextPart  # noqa: E402
-from agent.store import Store  # noqa: E402
-from agent.workspace import Workspace  # noqa: E402
+from agent.store.sqlite import Store  # noqa: E402
+from agent.files.workspace import Workspace  # noqa: E402
 
 FILES = 60
 SUMMARY = ("Goal: read the workspace's files turn by turn as the user asks. Done: the files of the earlier "

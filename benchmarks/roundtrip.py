@@ -22,12 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from fake_anthropic import FakeAnthropic, Reply, text, tool_use  # noqa: E402
 
-from agent.anthropic_model import AnthropicModel  # noqa: E402
+from agent.model.anthropic_api import AnthropicModel  # noqa: E402
 from agent.config import Settings  # noqa: E402
-from agent.harness import Harness  # noqa: E402
+from agent.engine.harness import Harness  # noqa: E402
 from agent.protocol import TextPart  # noqa: E402
-from agent.store import Store  # noqa: E402
-from agent.workspace import Workspace  # noqa: E402
+from agent.store.sqlite import Store  # noqa: E402
+from agent.files.workspace import Workspace  # noqa: E402
 
 
 async def harness_turn(fake: FakeAnthropic, rounds: int) -> tuple[float, float]:

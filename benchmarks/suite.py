@@ -145,11 +145,11 @@ def per_trip(gaps: list[float], first: int, last: int) -> float:
 
 async def warm_child(turns: int, runs: int) -> dict[str, Any]:
     from agent.config import Settings
-    from agent.harness import Harness
-    from agent.model import ModelRequest, ModelResponse, StreamSink
+    from agent.engine.harness import Harness
+    from agent.model.base import ModelRequest, ModelResponse, StreamSink
     from agent.protocol import TextPart, Usage
-    from agent.store import Store
-    from agent.workspace import Workspace
+    from agent.store.sqlite import Store
+    from agent.files.workspace import Workspace
 
     class Instant:
         def __init__(self) -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from agent.store_records import pid_running as pid_alive  # noqa: F401  (the tests' one process check)
+from agent.store.records import pid_running as pid_alive  # noqa: F401  (the tests' one process check)
 
-from agent.testing import HarnessRecorder
-from agent.workspace import OpenDocument
+from agent.testing.kit import HarnessRecorder
+from agent.files.workspace import OpenDocument
 
 
 class Buffers:
@@ -28,7 +28,7 @@ class Buffers:
 
 
 class Run(HarnessRecorder):
-    """The real harness with its events recorded; waits wake on each event (agent.testing)."""
+    """The real harness with its events recorded; waits wake on each event (agent.testing.kit)."""
 
 
 def require_tools(missing: list[str], what: str) -> None:

@@ -1,5 +1,5 @@
 """Shared fixtures: the fake model API (validated at teardown), workspaces, an editor, and the
-test kit (``agent.testing``): a scripted model checked at teardown, a fake clock, a harness
+test kit (``agent.testing.kit``): a scripted model checked at teardown, a fake clock, a harness
 on both."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from agent.anthropic_model import AnthropicModel
+from agent.model.anthropic_api import AnthropicModel
 from agent.config import Settings
-from agent.harness import Harness
-from agent.store import Store
-from agent.testing import FakeClock, HarnessRecorder, ScriptedModel
-from agent.workspace import Workspace
+from agent.engine.harness import Harness
+from agent.store.sqlite import Store
+from agent.testing.kit import FakeClock, HarnessRecorder, ScriptedModel
+from agent.files.workspace import Workspace
 from agent_run import Run
 from editor import Editor, server_env
 from fake_anthropic import FakeAnthropic

@@ -2,7 +2,7 @@
 
 Owns the scripted server: a stdlib ``ThreadingHTTPServer`` (HTTP/1.1, chunked SSE) that answers
 ``POST /v1/messages`` (streaming or not) and ``POST /v1/messages/count_tokens``. Each messages
-request is validated first (rules in ``agent.testing_rules``); an invalid one is recorded
+request is validated first (rules in ``agent.testing.rules``); an invalid one is recorded
 in ``violations`` and answered 400 without consuming a step. A valid one consumes the next
 scripted step: ``Reply``, ``HttpError``, ``StreamError``, ``Disconnect`` or ``Stall`` (or a
 callable that builds one from the request body). Prompt caching is simulated so usage shows
@@ -29,8 +29,8 @@ from types import TracebackType
 from typing import Any, Union
 from urllib.parse import urlsplit
 
-from agent.testing import text, thinking, tool_use  # noqa: F401  (the blocks scripts are made of)
-from agent.testing_rules import PromptCache, check_request, estimate_tokens, input_tokens
+from agent.testing.kit import text, thinking, tool_use  # noqa: F401  (the blocks scripts are made of)
+from agent.testing.rules import PromptCache, check_request, estimate_tokens, input_tokens
 
 Block = dict[str, Any]
 Frame = tuple[str, dict[str, Any]]

@@ -1,9 +1,9 @@
-"""The fake API's rules now live in ``agent/testing_rules.py`` (one copy for the fake HTTP API
+"""The fake API's rules now live in ``agent/testing/rules.py`` (one copy for the fake HTTP API
 and the scripted model); this re-export keeps old imports working."""
 
 from __future__ import annotations
 
-from agent.testing_rules import (
+from agent.testing.rules import (
     LOOKBACK_BLOCKS,
     MAX_BREAKPOINTS,
     PromptCache,

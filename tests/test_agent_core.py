@@ -12,8 +12,8 @@ import pytest
 
 from agent.config import Settings
 from agent.protocol import TextPart
-from agent import testing as kit
-from agent.testing import FakeClock, HarnessRecorder, ScriptedModel
+from agent.testing import kit
+from agent.testing.kit import FakeClock, HarnessRecorder, ScriptedModel
 from agent_run import Run, pid_alive
 from fake_anthropic import FakeAnthropic, Reply, text, tool_use
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 import agent
-from agent.compaction import SUMMARY_MARKER
+from agent.context.compaction import SUMMARY_MARKER
 from agent.config import Settings
-from agent.loop import THRASHING
+from agent.engine.loop import THRASHING
 from agent.protocol import TextPart
-from agent.testing import HarnessRecorder, Reply, ScriptedModel, text, tool_use
+from agent.testing.kit import HarnessRecorder, Reply, ScriptedModel, text, tool_use
 
 SUMMARY = "Goal: read every file and report. Done: read some files. Next: read the rest."
 SMALL = [Settings(permission_mode="bypass", context_window=40_000, max_tokens=1024, auto_compact_at=9_000)]

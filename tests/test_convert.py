@@ -8,7 +8,7 @@ from pathlib import Path
 from lsprotocol import types as t
 from pygls.workspace import PositionCodec, TextDocument
 
-from agent.changes import PlannedFile
+from agent.files.changes import PlannedFile
 from agent.protocol import Approval, Location, Position, Range
 from lsp_server import convert
 

@@ -24,13 +24,13 @@ from typing import Any
 
 import pytest
 
-from agent.anthropic_model import AnthropicModel
+from agent.model.anthropic_api import AnthropicModel
 from agent.config import Settings
-from agent.harness import Harness
+from agent.engine.harness import Harness
 from agent.protocol import TextPart
-from agent.recovery import CUT_OFF, DIED
-from agent.store import Store
-from agent.workspace import Workspace
+from agent.engine.recovery import CUT_OFF, DIED
+from agent.store.sqlite import Store
+from agent.files.workspace import Workspace
 from editor import agent_lsp_command, server_env
 from fake_anthropic import FakeAnthropic, Reply, text, tool_use
 from agent_run import pid_alive

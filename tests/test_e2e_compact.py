@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from agent.compaction import SUMMARY_MARKER
+from agent.context.compaction import SUMMARY_MARKER
 from editor import Editor, agent_lsp_command, server_env
 from fake_anthropic import FakeAnthropic, Reply, Stall, text
 from test_e2e_requests import error_of, new_thread, start_turn
@@ -73,12 +73,12 @@ async def test_kill_9_mid_compaction_leaves_a_thread_that_resumes_valid(
     import os
     import signal
 
-    from agent.anthropic_model import AnthropicModel
+    from agent.model.anthropic_api import AnthropicModel
     from agent.config import Settings
-    from agent.harness import Harness
+    from agent.engine.harness import Harness
     from agent.protocol import TextPart
-    from agent.store import Store
-    from agent.workspace import Workspace
+    from agent.store.sqlite import Store
+    from agent.files.workspace import Workspace
 
     env = server_env(fake.url, state_dir)
     fake.script(summary_or("Hello."))

@@ -12,9 +12,9 @@ import pytest
 import agent
 from agent.config import Settings
 from agent.protocol import TextPart
-from agent.recovery import repair_turn
-from agent.store import Store
-from agent.testing import HarnessRecorder, Reply, ScriptedModel, text, tool_use
+from agent.engine.recovery import repair_turn
+from agent.store.sqlite import Store
+from agent.testing.kit import HarnessRecorder, Reply, ScriptedModel, text, tool_use
 
 EDIT = {"path": "calc.py", "old_string": "a - b", "new_string": "a + b"}
 
@@ -141,7 +141,7 @@ def test_a_dead_turn_is_repaired_by_one_process_only(tmp_path: Path) -> None:
     thread = store.create_thread("/ws", "t").thread
     turn = agent.Turn(id="turn_1", thread_id=thread.id)
     other.append(agent.TurnStartedEvent(thread_id=thread.id, turn=turn))
-    from agent.events import EventLog
+    from agent.engine.events import EventLog
 
     log = EventLog(store)
     assert repair_turn(store, log, turn, "999999:1") is True

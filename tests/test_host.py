@@ -201,7 +201,7 @@ def test_the_socket_refuses_other_users(fake: FakeAnthropic) -> None:
                  "    print(repr(s.recv(4096)))\nexcept ConnectionError:\n    print(repr(b''))")
         other = subprocess.run(["/usr/bin/python3", "-c", probe, str(place.socket)], capture_output=True, text=True,
                                timeout=20, user=65534, group=65534)
-        assert other.stdout.strip() == "b''", other.stderr  # closed without an answer
+        assert other.stdout.strip() == "b''", (other.stdout, other.stderr)  # closed without an answer
     finally:
         host.send_signal(signal.SIGTERM)
         host.wait(timeout=20)

@@ -1,4 +1,4 @@
-"""The loop on the scripted model (agent.testing), and three end-to-end checks on the real SDK
+"""The loop on the scripted model (agent.testing.kit), and three end-to-end checks on the real SDK
 against the fake HTTP API: a broken SSE stream, and the prompt-cache accounting."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from agent.harness import TurnBusy
+from agent.engine.harness import TurnBusy
 from agent.protocol import TextPart
-from agent.testing import Fail, FakeClock, HarnessRecorder, Reply, ScriptedModel, text, tool_use
+from agent.testing.kit import Fail, FakeClock, HarnessRecorder, Reply, ScriptedModel, text, tool_use
 from agent_run import Run
 import fake_anthropic as http
 from fake_anthropic import FakeAnthropic
@@ -150,9 +150,9 @@ def strip_cache(message: dict[str, Any]) -> dict[str, Any]:
 
 async def test_a_resumed_thread_sends_the_same_prefix_and_reads_the_cache(run: Run, fake: FakeAnthropic,
                                                                           tmp_path: Path) -> None:
-    from agent.anthropic_model import AnthropicModel
-    from agent.harness import Harness
-    from agent.store import Store
+    from agent.model.anthropic_api import AnthropicModel
+    from agent.engine.harness import Harness
+    from agent.store.sqlite import Store
 
     fake.script(http.Reply([http.tool_use("read_file", {"path": "calc.py"})]), http.Reply([http.text("It subtracts.")]),
                 http.Reply([http.text("Still subtracts.")]))

@@ -19,11 +19,11 @@ import pytest
 
 from agent.config import Settings
 from agent.protocol import TextPart
-from agent.store import Store, StoredThreadState, process_identity
-from agent.supervisor import Supervisor, stop_leftovers
+from agent.store.sqlite import Store, StoredThreadState, process_identity
+from agent.engine.supervisor import Supervisor, stop_leftovers
 from agent.tools import ToolContext
 from agent.tools.run_command import CommandInterrupted, RunCommand, RunCommandInput
-from agent.workspace import Workspace
+from agent.files.workspace import Workspace
 from agent_run import Run, pid_alive
 from fake_anthropic import FakeAnthropic, Reply, text, tool_use
 
@@ -35,10 +35,10 @@ DEAD_OWNER = "4194305:1"  # above every pid_max (Linux 2**22, macOS 99999): neve
 HARNESS = r"""
 import asyncio, sys
 from pathlib import Path
-from agent.store import Store, StoredThreadState
+from agent.store.sqlite import Store, StoredThreadState
 from agent.tools import ToolContext
 from agent.tools.run_command import RunCommand, RunCommandInput
-from agent.workspace import Workspace
+from agent.files.workspace import Workspace
 
 async def main():
     root, db, command = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
@@ -185,7 +185,7 @@ def test_the_watchdog_exits_with_its_harness_and_kills_what_is_still_registered(
         sleepers: list[subprocess.Popen[bytes]]) -> None:
     script = r"""
 import subprocess
-from agent.supervisor import Supervisor
+from agent.engine.supervisor import Supervisor
 sup = Supervisor()
 kept, removed = (subprocess.Popen(["sleep", "300"], start_new_session=True, stdout=subprocess.DEVNULL)
                  for _ in range(2))

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.changes import ChangeSet, DiskApplier, unified_diff
-from agent.patching import apply_hunks, parse_patch
+from agent.files.changes import ChangeSet, DiskApplier, unified_diff
+from agent.files.patching import apply_hunks, parse_patch
 from agent.tools.apply_patch import ApplyPatch, ApplyPatchInput
 from agent.tools.base import ToolContext, ToolError
 from agent.tools.write_file import WriteFile, WriteFileInput
-from agent.workspace import OpenDocument, Workspace
+from agent.files.workspace import OpenDocument, Workspace
 from agent_run import Buffers
 
 CALC = "".join(f"line {i}\n" for i in range(1, 21))

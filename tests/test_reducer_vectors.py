@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from agent.protocol import EVENT_ADAPTER, ApprovalRequestedEvent
-from agent.store import Store
+from agent.store.sqlite import Store
 from test_neovim import NVIM
 
 HERE = Path(__file__).parent

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.permissions import Action, Allow, Ask, Deny, PermissionPolicy, always_rules, session_key
+from agent.policy.permissions import Action, Allow, Ask, Deny, PermissionPolicy, always_rules, session_key
 from agent.protocol import PermissionMode, TextPart
-from agent.rules import Rule, RuleFile, denies_path, parse_rule, rule_matches
+from agent.policy.rules import Rule, RuleFile, denies_path, parse_rule, rule_matches
 from agent_run import Run
 from fake_anthropic import FakeAnthropic, Reply, text, tool_use
 

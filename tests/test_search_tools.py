@@ -18,7 +18,7 @@ from agent.tools import ToolContext, ToolError
 from agent.tools.glob import Glob, GlobInput
 from agent.tools.grep import Grep, GrepInput
 from agent.tools.search_common import IgnoreFile, is_ignored, parse_gitignore
-from agent.workspace import OpenDocument, Workspace
+from agent.files.workspace import OpenDocument, Workspace
 from agent_run import Buffers
 
 HAVE_RG = shutil.which("rg") is not None

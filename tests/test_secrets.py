@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from agent.config import Settings
-from agent.input import render_input
+from agent.engine.input import render_input
 from agent.protocol import DiagnosticPart, Range, SelectionPart
-from agent.secrets import Secret, Secrets, SecretSource, child_environment
-from agent.workspace import ToolError, Workspace, uri_to_path
+from agent.policy.secrets import Secret, Secrets, SecretSource, child_environment
+from agent.files.workspace import ToolError, Workspace, uri_to_path
 from agent_run import Run
 from fake_anthropic import FakeAnthropic, Reply, text, tool_use
 

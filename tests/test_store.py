@@ -15,7 +15,7 @@ from agent.protocol import (
     TurnStartedEvent,
     Usage,
 )
-from agent.store import Store
+from agent.store.sqlite import Store
 
 
 def test_thread_starts_at_seq_one_and_seq_grows_by_one(tmp_path: Path) -> None:
@@ -104,7 +104,7 @@ def test_two_processes_never_duplicate_or_skip_a_seq(tmp_path: Path) -> None:
 
 
 def test_a_turn_cannot_start_while_a_live_process_runs_one(tmp_path: Path) -> None:
-    from agent.store import owner_alive, process_identity
+    from agent.store.sqlite import owner_alive, process_identity
 
     mine = Store(tmp_path / "s.db")
     thread_id = mine.create_thread("/ws", "T").thread_id

@@ -1,4 +1,4 @@
-"""The test kit itself (agent/testing.py): the scripted model streams like the adapter, refuses
+"""The test kit itself (agent/testing/kit.py): the scripted model streams like the adapter, refuses
 what the API would refuse, reports unused steps; the clock records sleeps; waits wake on events."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from agent.model import ModelError, ModelRequest
+from agent.model.base import ModelError, ModelRequest
 from agent.protocol import Event
-from agent.testing import (
+from agent.testing.kit import (
     Broken,
     Fail,
     FakeClock,

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.changes import DiskApplier
+from agent.files.changes import DiskApplier
 from agent.tools import ToolContext, ToolError
 from agent.tools.edit_file import EditFile, EditFileInput
 from agent.tools.read_file import ReadFile, ReadFileInput
-from agent.workspace import OpenDocument, Workspace
+from agent.files.workspace import OpenDocument, Workspace
 from agent_run import Buffers
 
 

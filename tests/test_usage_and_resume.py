@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from agent.compaction import SUMMARY_MARKER
+from agent.context.compaction import SUMMARY_MARKER
 from agent.config import Settings, apply_options
-from agent.pricing import Price, cost_usd, price_for
+from agent.model.pricing import Price, cost_usd, price_for
 from agent.protocol import Usage
-from agent.store import Store
-from agent.testing import HarnessRecorder, Reply, ScriptedModel, text, tool_use
-from agent.transcript import Transcript
+from agent.store.sqlite import Store
+from agent.testing.kit import HarnessRecorder, Reply, ScriptedModel, text, tool_use
+from agent.context.transcript import Transcript
 
 SUMMARY = "Goal: answer. Done: greeted. Next: wait."
 

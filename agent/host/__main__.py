@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["AGENT_LSP_STATE_DIR"] = str(place.state_dir)
     logging.basicConfig(stream=sys.stderr, level=os.environ.get("AGENT_LSP_HOST_LOG_LEVEL", "INFO"),
                         format=f"%(asctime)s host[{os.getpid()}] %(levelname)s %(name)s: %(message)s")
-    from agent.anthropic_model import prewarm
+    from agent.model.anthropic_api import prewarm
     from agent.host.server import DEFAULT_IDLE_S, HostServer
 
     threading.Thread(target=prewarm, name="prewarm-anthropic", daemon=True).start()

@@ -18,15 +18,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from agent.changes import ApplyResult, ChangeSet
+from agent.files.changes import ApplyResult, ChangeSet
 from agent.config import Settings
 from agent.host.editors import change_set
 from agent.host.place import HostPlace, connect
 from agent.host.rpc import Connection, RemoteError
 from agent.host.server import VERSION, key_proof
-from agent.harness import Harness, Resumed
+from agent.engine.harness import Harness, Resumed
 from agent.protocol import EVENT_ADAPTER, ITEM_ADAPTER, Approval, Decision, Event, InputPart, Item, Thread, Turn
-from agent.store import ResumePage, Store, UnknownThread
+from agent.store.sqlite import ResumePage, Store, UnknownThread
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.changes import ApplyResult, ChangeSet, DiskApplier, PlannedFile
+from agent.files.changes import ApplyResult, ChangeSet, DiskApplier, PlannedFile
 from agent.host.rpc import Connection, ConnectionLost, RemoteError
-from agent.workspace import OpenDocument, ToolError, uri_to_path
+from agent.files.workspace import OpenDocument, ToolError, uri_to_path
 
 APPLY_TIMEOUT_S = 30.0
 

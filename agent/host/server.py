@@ -27,9 +27,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.approvals import UnknownApproval
+from agent.engine.approvals import UnknownApproval
 from agent.config import apply_options, resolve_settings
-from agent.harness import Harness, NothingToCompact, TurnBusy
+from agent.engine.harness import Harness, NothingToCompact, TurnBusy
 from agent.host.editors import EditorRegistry, HostApplier
 from agent.host.place import HostPlace, peer_uid
 from agent.host.rpc import MAX_LINE, Connection, RpcError
@@ -43,8 +43,8 @@ from agent.protocol import (
     TurnInterruptParams,
     TurnStartParams,
 )
-from agent.store import Store, UnknownThread
-from agent.workspace import Workspace
+from agent.store.sqlite import Store, UnknownThread
+from agent.files.workspace import Workspace
 
 log = logging.getLogger(__name__)
 VERSION = "0.2.0"

@@ -1,6 +1,6 @@
 """``apply_patch``: a unified diff over one or more files, checked whole before anything is planned.
 
-The diff is parsed strictly (``agent.patching``); every path goes through the workspace gate;
+The diff is parsed strictly (``agent.files.patching``); every path goes through the workspace gate;
 every hunk is matched against the file's current text, which is the open editor buffer when
 there is one. Any problem refuses the whole patch, naming the file and hunk, so the planned
 ``ChangeSet`` is all or nothing. Like every change tool it writes nothing itself.
@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pydantic import Field
 
-from agent.changes import ChangeSet, PlannedFile
-from agent.patching import FilePatch, PatchError, apply_hunks, parse_patch
+from agent.files.changes import ChangeSet, PlannedFile
+from agent.files.patching import FilePatch, PatchError, apply_hunks, parse_patch
 from agent.tools.base import Tool, ToolContext, ToolError, ToolInput
 
 

@@ -14,10 +14,10 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from agent.changes import ChangeSet
-from agent.thread_state import FileKind
-from agent.thread_state import ThreadState as State
-from agent.workspace import FileText, ToolError, Workspace
+from agent.files.changes import ChangeSet
+from agent.context.thread_state import FileKind
+from agent.context.thread_state import ThreadState as State
+from agent.files.workspace import FileText, ToolError, Workspace
 
 ToolKind = Literal["read", "edit", "command", "todo"]
 
@@ -25,7 +25,7 @@ __all__ = ["ThreadRecord", "Tool", "ToolContext", "ToolError", "ToolInput", "Too
 
 
 class ThreadRecord(Protocol):
-    """The thread's harness state as a tool sees it (``agent.store.StoredThreadState``)."""
+    """The thread's harness state as a tool sees it (``agent.store.sqlite.StoredThreadState``)."""
 
     def load(self) -> State: ...
 

@@ -6,7 +6,7 @@ import difflib
 
 from pydantic import Field
 
-from agent.changes import ChangeSet, PlannedFile, text_lines
+from agent.files.changes import ChangeSet, PlannedFile, text_lines
 from agent.tools.base import Tool, ToolContext, ToolError, ToolInput
 
 

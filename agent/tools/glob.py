@@ -36,7 +36,7 @@ from agent.tools.search_common import (
     search_start,
     walk_files,
 )
-from agent.workspace import Workspace
+from agent.files.workspace import Workspace
 
 _GLOB_CHARS = frozenset("*?[{\\")
 _SKIPPED = ".git, symlinks and files ignored by .gitignore are skipped"

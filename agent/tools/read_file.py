@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from agent.changes import text_lines
+from agent.files.changes import text_lines
 from agent.tools.base import Tool, ToolContext, ToolError, ToolInput
 
 MAX_LINES = 2000

@@ -3,7 +3,7 @@
 The command runs in its own process group with the API key removed from its environment.
 On timeout or interrupt the whole group is killed (TERM, then KILL); when the command ends,
 whatever it left running in its group is killed too. While it runs, the group is registered
-with the harness's watchdog (``agent.supervisor``), so it dies with the harness even after
+with the harness's watchdog (``agent.engine.supervisor``), so it dies with the harness even after
 ``kill -9``, and recorded in the store (when the thread state is a ``ProcessLedger``), so the
 repair of a dead turn can stop it. Output streams to the caller as it arrives and is capped:
 the head and the tail are kept, the middle is counted.
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 from pydantic import Field
 
-from agent.secrets import child_environment
-from agent.store import process_identity
-from agent.supervisor import ProcessLedger, Supervisor
+from agent.policy.secrets import child_environment
+from agent.store.sqlite import process_identity
+from agent.engine.supervisor import ProcessLedger, Supervisor
 from agent.tools.base import Tool, ToolContext, ToolInput
 
 DEFAULT_TIMEOUT_S = 120.0

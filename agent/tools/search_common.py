@@ -29,7 +29,7 @@ from pathspec.pattern import RegexPattern as Pattern
 from wcmatch import glob as wcglob
 
 from agent.tools.base import ToolError
-from agent.workspace import Workspace
+from agent.files.workspace import Workspace
 
 MAX_RESULTS = 200
 MAX_OUTPUT_CHARS = 30_000

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from agent.changes import ChangeSet, PlannedFile
-from agent.patching import line_ending
+from agent.files.changes import ChangeSet, PlannedFile
+from agent.files.patching import line_ending
 from agent.tools.base import Tool, ToolContext, ToolError, ToolInput
 
 

@@ -1,0 +1,340 @@
+"""The harness: the one object front-ends drive (LSP, the CLI, and the host and ACP to come).
+
+It owns the per-workspace pieces (event log, approval broker, permission gate, change flow,
+tool dispatcher, the running turns) and offers what PROTOCOL.md sections 3 and 4 need:
+threads (start, list, resume, subscribe), turns (start, interrupt, wait: each a
+``TurnHandle``), approvals (pending ones with their locations, answers), settings and
+notices. Each turn runs as an asyncio task under a cancel scope; ``turn/completed`` is always
+emitted, whatever happens. Which thread is "current" is a front-end's business, not this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from agent.engine.approvals import ApprovalBroker
+from agent.engine.changeflow import ChangeFlow
+from agent.files.changes import ChangeApplier, ChangeSet, DiskApplier
+from agent.context.compaction import Rebuilder
+from agent.config import Settings
+from agent.context.budget import ContextMeter, Measurement, auto_compact_at, context_window
+from agent.engine.dispatch import ToolDispatcher
+from agent.engine.events import EventLog, Subscriber
+from agent.engine.gate import Gate, StoredGrants
+from agent.engine.input import render_input
+from agent.engine.items import TurnScope
+from agent.engine.loop import LoopConfig, TurnResult, TurnRunner
+from agent.model.base import ModelClient
+from agent.policy.permissions import PermissionPolicy
+from agent.context.prompt import build_system_prompt
+from agent.protocol import (
+    EVENT_ADAPTER,
+    ITEM_ADAPTER,
+    Approval,
+    ApprovalSource,
+    Decision,
+    Event,
+    InputPart,
+    Item,
+    Thread,
+    Turn,
+    TurnCompletedEvent,
+    TurnStartedEvent,
+    Usage,
+    UserMessageItem,
+)
+from agent.engine.recovery import recover, repair_turn
+from agent.policy.rules import RuleFile
+from agent.store.sqlite import ResumePage, Store, StoredThreadState, UnknownThread, new_id, owner_alive
+from agent.context.thread_state import ThreadState
+from agent.tools import Tool, default_tools
+from agent.context.transcript import Transcript, message
+from agent.engine.turns import CancelScope, TurnHandle, TurnReport
+from agent.files.workspace import Workspace
+
+log = logging.getLogger(__name__)
+Notice = Callable[[str], None]
+
+
+class NothingToCompact(ValueError):
+    """A thread with no conversation yet has nothing to compact."""
+
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(f"Thread {thread_id} has no conversation to compact yet; start a turn first.")
+
+
+class TurnBusy(Exception):
+    def __init__(self, turn_id: str) -> None:
+        super().__init__(
+            f"A turn is already running on this thread (turn {turn_id}); interrupt it with "
+            "agent/turn/interrupt or wait for turn/completed."
+        )
+        self.turn_id = turn_id
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """``agent/thread/resume``'s answer: the thread, its items, the events after a seq."""
+
+    thread: Thread
+    items: list[Item]
+    events: list[Event]
+    items_complete: bool = True
+
+
+class Harness:
+    def __init__(self, workspace: Workspace, store: Store, settings: Settings, *,
+                 applier: ChangeApplier | None = None, model: ModelClient | None = None,
+                 tools: list[Tool] | None = None,
+                 sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+        self.workspace = workspace
+        self.store = store
+        self.settings = settings
+        self.log = EventLog(store, workspace.secrets)
+        self.broker = ApprovalBroker(self.log.emit, status=self._approval_status)
+        self.rules = RuleFile(workspace.root)
+        self.policy = PermissionPolicy(settings.permission_mode, self.rules, StoredGrants(store))
+        gate = Gate(self.policy, self.broker)
+        self.changes = ChangeFlow(workspace, gate, applier or DiskApplier(), self._record_changes)
+        self.dispatcher = ToolDispatcher(tools or default_tools(), workspace, gate, self.changes,
+                                         state_for=lambda thread_id: StoredThreadState(store, thread_id))
+        self._model = model
+        self._sleep = sleep or asyncio.sleep  # where retries wait; tests inject a FakeClock's
+        self._running: dict[str, TurnHandle] = {}
+        self._notices: list[Notice] = []
+        self._reported: tuple[str, ...] = ()
+        self._rebuilder = Rebuilder(store, workspace, self.policy.path_denied, self.pending_approvals)
+        recover(store, self.log, workspace.key)
+
+    # --- settings, model, notices ------------------------------------------------------------
+
+    def update_settings(self, settings: Settings) -> None:
+        self.settings = settings
+        self.policy.mode = settings.permission_mode
+
+    @property
+    def model(self) -> ModelClient:
+        if self._model is None:
+            from agent.model.anthropic_api import AnthropicModel
+
+            self._model = AnthropicModel(idle_timeout_s=self.settings.stream_idle_timeout)
+        return self._model
+
+    def on_notice(self, callback: Notice) -> Callable[[], None]:
+        """Messages a person should see that belong to no thread (a broken rules file)."""
+        self._notices.append(callback)
+        return lambda: self._notices.remove(callback)
+
+    def check_rules(self) -> list[str]:
+        """Re-read the rules file; report its problems once each time they change."""
+        self.rules.rules()
+        errors = tuple(self.rules.errors)
+        if errors != self._reported:
+            self._reported = errors
+            for message in errors:
+                for notice in list(self._notices):
+                    notice(f"{message}. Fix the file; until then its rules are not applied.")
+        return list(errors)
+
+    # --- threads -----------------------------------------------------------------------------
+
+    def start_thread(self, title: str | None = None) -> Thread:
+        event = self.store.create_thread(self.workspace.key, title or "New thread")
+        self.log.publish(event)
+        return event.thread
+
+    def list_threads(self) -> list[Thread]:
+        return self.store.list_threads(self.workspace.key)
+
+    def get_thread(self, thread_id: str) -> Thread:
+        thread = self.store.get_thread(thread_id)
+        if self.store.thread_workspace(thread_id) != self.workspace.key:
+            raise UnknownThread(thread_id)
+        return thread
+
+    def thread_state(self, thread_id: str) -> ThreadState:
+        self.get_thread(thread_id)
+        return self.store.thread_state(thread_id)
+
+    def resume(self, thread_id: str, after_seq: int = 0) -> Resumed:
+        """The thread, typed: every item (``after_seq`` 0) or those changed after ``after_seq``
+        (``items_complete`` False), and the events after it."""
+        page = self.resume_page(thread_id, after_seq)
+        return Resumed(page.thread, [ITEM_ADAPTER.validate_python(i) for i in page.items],
+                       [EVENT_ADAPTER.validate_python(e) for e in page.events], page.items_complete)
+
+    def resume_page(self, thread_id: str, after_seq: int = 0, limit: int | None = None) -> ResumePage:
+        """``agent/thread/resume`` as wire JSON: at most ``limit`` events after ``after_seq``
+        and the items changed among them; ``next_after_seq`` when there are more."""
+        self.get_thread(thread_id)
+        return self.store.resume_page(thread_id, after_seq, limit)
+
+    def on_event(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Every event of this workspace's threads as it is stored; returns an unsubscribe."""
+        return self.log.subscribe(subscriber)
+
+    async def subscribe(self, thread_id: str, after_seq: int = 0) -> AsyncIterator[Event]:
+        """The thread's events after ``after_seq``: the stored ones, then live ones, each once
+        and in order (a gap in what arrives live is filled from the store)."""
+        self.get_thread(thread_id)
+        queue: asyncio.Queue[Event] = asyncio.Queue()
+        unsubscribe = self.log.subscribe(lambda e: queue.put_nowait(e) if e.thread_id == thread_id else None)
+        last = after_seq
+        try:
+            for event in self.store.events_after(thread_id, after_seq):
+                yield event
+                last = event.seq
+            while True:
+                event = await queue.get()
+                if event.seq <= last:
+                    continue
+                for missed in self.store.events_after(thread_id, last) if event.seq > last + 1 else [event]:
+                    if missed.seq <= event.seq:
+                        yield missed
+                        last = missed.seq
+        finally:
+            unsubscribe()
+
+    # --- turns -------------------------------------------------------------------------------
+
+    def running_turns(self) -> list[Turn]:
+        """Every turn this harness runs now."""
+        return [handle.turn for handle in self._running.values()]
+
+    def running_turn(self, thread_id: str) -> Turn | None:
+        handle = self._running.get(thread_id)
+        return handle.turn if handle else None
+
+    def start_turn(self, thread_id: str, parts: list[InputPart], *, parent: CancelScope | None = None) -> TurnHandle:
+        """Start a turn now and run it in the background; ``TurnBusy`` if one runs."""
+        turn, scope, transcript = self._begin(thread_id)
+        with scope.item(UserMessageItem(id=scope.new_item_id(), content=parts)):
+            # the request is in the transcript before anything can cut the turn off
+            content = scope.secrets.current().redact_json(render_input(parts, self.workspace))
+            transcript.append(turn.id, message({"role": "user", "content": content}))
+        return self._launch(turn, scope, transcript, parent)
+
+    def compact(self, thread_id: str, instructions: str | None = None) -> TurnHandle:
+        """Compact the thread's context now, as a turn of its own (``agent/thread/compact``)."""
+        self.get_thread(thread_id)
+        if self.store.message_count(thread_id) == 0:
+            raise NothingToCompact(thread_id)
+        turn, scope, transcript = self._begin(thread_id)
+        return self._launch(turn, scope, transcript, None, compact=True, instructions=instructions)
+
+    def _begin(self, thread_id: str) -> tuple[Turn, TurnScope, Transcript]:
+        self.get_thread(thread_id)
+        busy = self._running.get(thread_id)
+        if busy is not None:
+            raise TurnBusy(busy.id)
+        self.check_rules()
+        for dead, owner in self.store.running_turns(thread_id):
+            if not owner_alive(owner):
+                repair_turn(self.store, self.log, dead, owner)
+        turn = Turn(id=new_id("turn"), thread_id=thread_id, status="running")
+        started = self.log.emit_turn_start(TurnStartedEvent(thread_id=thread_id, turn=turn), owner_alive)
+        if isinstance(started, str):  # another live process runs a turn here: one writer per thread
+            raise TurnBusy(started)
+        scope = TurnScope(thread_id, turn.id, self.log.emit, self.workspace.secrets)
+        return turn, scope, Transcript.load(self.store, thread_id)
+
+    def _launch(self, turn: Turn, scope: TurnScope, transcript: Transcript, parent: CancelScope | None,
+                compact: bool = False, instructions: str | None = None) -> TurnHandle:
+        loop = asyncio.get_running_loop()
+        report: asyncio.Future[TurnReport] = loop.create_future()
+        task = loop.create_task(self._run_turn(scope, turn, transcript, report, compact, instructions))
+        handle = TurnHandle(turn, CancelScope(task, parent), report)
+        # a task cancelled before it ever ran never reaches _run_turn's `finally`
+        task.add_done_callback(lambda _: self._finish(turn, TurnReport("interrupted"), report))
+        self._running[turn.thread_id] = handle
+        return handle
+
+    async def _run_turn(self, scope: TurnScope, turn: Turn, transcript: Transcript,
+                        report: asyncio.Future[TurnReport], compact: bool = False,
+                        instructions: str | None = None) -> None:
+        result = TurnResult("failed", Usage(), "the turn did not start")
+        runner: TurnRunner | None = None
+        try:
+            runner = self._runner(scope, transcript, instructions)
+            result = await runner.run("compact" if compact else "model")
+        except asyncio.CancelledError:
+            result = TurnResult("interrupted", runner.usage if runner else Usage())
+        except Exception as exc:  # a bug must still end the turn visibly
+            log.exception("turn %s crashed", turn.id)
+            result = TurnResult("failed", Usage(), f"internal error: {exc!r}; the thread is intact, try again")
+        finally:
+            self._finish(turn, TurnReport(result.status, result.usage, result.error), report)
+
+    def _finish(self, turn: Turn, final: TurnReport, report: asyncio.Future[TurnReport]) -> None:
+        """End the turn once: ``turn/completed`` stored and sent, the report set."""
+        if report.done():
+            return
+        if self._running.get(turn.thread_id) is not None and self._running[turn.thread_id].turn is turn:
+            del self._running[turn.thread_id]
+        ended = turn.model_copy(update={"status": final.status, "error": final.error})
+        self.log.emit(TurnCompletedEvent(thread_id=turn.thread_id, turn=ended, usage=final.usage))
+        report.set_result(final)
+
+    def _runner(self, scope: TurnScope, transcript: Transcript, instructions: str | None = None) -> TurnRunner:
+        thread_id = scope.thread_id
+        state = self.store.thread_state(thread_id)
+        if state.system is None:  # built once per thread: every request starts with the same bytes
+            system = build_system_prompt(self.workspace.root)
+            state = self.store.update_state(thread_id, lambda s: s if s.system else s.model_copy(
+                update={"system": system}))
+        assert state.system is not None
+        settings = self.settings
+        config = LoopConfig(model=settings.model, max_tokens=settings.max_tokens, system=state.system,
+                            fallback_model=settings.fallback_model, sleep=self._sleep,
+                            context_window=context_window(settings.model, settings.context_window),
+                            auto_compact_at=auto_compact_at(settings.model, settings.context_window,
+                                                            settings.max_tokens, settings.auto_compact_at),
+                            compact_instructions=instructions, cache_ttl=settings.cache_ttl,
+                            prices=settings.prices)
+        measured = (Measurement(state.measured_tokens, state.measured_messages)
+                    if state.measured_tokens is not None and state.measured_messages is not None else None)
+        return TurnRunner(scope=scope, store=self.store, model=self.model, dispatcher=self.dispatcher,
+                          config=config, transcript=transcript, meter=ContextMeter(measured),
+                          rebuilder=self._rebuilder)
+
+    def _record_changes(self, thread_id: str, changes: ChangeSet) -> None:
+        def touch(state: ThreadState) -> ThreadState:
+            for planned in changes.files:
+                state = state.touched(planned.rel, planned.kind)
+            return state
+
+        self.store.update_state(thread_id, touch)
+
+    async def interrupt(self, thread_id: str) -> bool:
+        handle = self._running.get(thread_id)
+        if handle is None:
+            return False
+        handle.cancel()
+        await handle.scope.wait()
+        await handle.result()
+        return True
+
+    async def wait(self, thread_id: str) -> TurnReport | None:
+        handle = self._running.get(thread_id)
+        return await handle.result() if handle is not None else None
+
+    # --- approvals ---------------------------------------------------------------------------
+
+    def pending_approvals(self, thread_id: str | None = None) -> list[Approval]:
+        """Approvals waiting for an answer in this workspace, oldest first, with locations."""
+        return self.store.pending_approvals(self.workspace.key, thread_id)
+
+    def respond(self, approval_id: str, decision: Decision, message: str | None = None,
+                source: ApprovalSource = "request", client_name: str | None = None) -> str:
+        return self.broker.respond(approval_id, decision, message, source, client_name)
+
+    def _approval_status(self, approval_id: str) -> str | None:
+        record = self.store.approval_record(approval_id)
+        return record.status if record is not None else None
+
+    async def shutdown(self) -> None:
+        for thread_id in list(self._running):
+            await self.interrupt(thread_id)

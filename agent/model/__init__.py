@@ -1,0 +1,1 @@
+"""The model behind a small interface, the Anthropic Messages API adapter, and pricing."""

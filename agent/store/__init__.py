@@ -1,0 +1,1 @@
+"""Durable state in SQLite: threads, turns, items, events, transcripts and the records of things in flight."""
