@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 _PROTOCOL = (
     "AgentMessageItem", "Approval", "ApprovalRequestedEvent", "ApprovalResolvedEvent", "ApprovalRespondParams",
-    "ApprovalSource", "CacheMiss", "CommandExecutionItem", "CompactionItem", "Decision", "DiagnosticPart", "Event",
+    "ApprovalSource", "CacheMiss", "EditorDiagnosticsParams", "EditorQueryParams", "ClientAttachedEvent", "ClientDetachedEvent", "CommandExecutionItem", "CompactionItem", "Decision", "DiagnosticPart", "Event",
     "EVENT_ADAPTER", "FileChange", "FileChangeItem", "InputPart", "Item", "ItemCompletedEvent", "ItemDeltaEvent",
     "ItemStartedEvent", "Location", "PermissionMode", "Position", "Range", "ReasoningItem", "SelectionPart",
     "SubagentItem", "TextPart", "Thread", "ThreadCompactParams", "ThreadSubscribeParams", "ThreadUnsubscribeParams", "ThreadCompactedEvent", "ThreadListParams", "ThreadResumeParams",
     "ThreadStartParams", "ThreadStartedEvent", "Todo", "TodoListItem", "ToolCallItem", "Turn",
     "TurnCompletedEvent", "TurnInterruptParams", "TurnStartParams", "TurnStartedEvent", "TurnUsageEvent", "Usage",
-    "UserMessageItem",
+    "UserMessageItem", "TurnUndoParams", "TurnUndoResult",
 )
 
 _EXPORTS: dict[str, str] = {
@@ -37,6 +37,8 @@ _EXPORTS: dict[str, str] = {
     "stop_host": "agent.host.client", "host_status": "agent.host.client", "RemoteError": "agent.host.rpc", "HostPlace": "agent.host.place",
     "Store": "agent.store.sqlite", "UnknownThread": "agent.store.sqlite", "default_state_dir": "agent.store.sqlite",
     "UnknownApproval": "agent.engine.approvals",
+    "UndoError": "agent.engine.undo", "FileUndo": "agent.engine.undo", "HunkError": "agent.files.hunks",
+    "EditorSight": "agent.files.sight",
     "Documents": "agent.files.workspace", "OpenDocument": "agent.files.workspace", "ToolError": "agent.files.workspace",
     "Workspace": "agent.files.workspace", "check_uri": "agent.files.workspace", "path_to_uri": "agent.files.workspace",
     "uri_to_path": "agent.files.workspace",
@@ -69,6 +71,8 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from agent.model.anthropic_api import prewarm
     from agent.engine.approvals import UnknownApproval
+    from agent.engine.undo import FileUndo, UndoError
+    from agent.files.hunks import HunkError
     from agent.files.changes import (ApplyResult, ChangeApplier, ChangeSet, DiskApplier, PlannedFile,
                                changed_lines, split_lines)
     from agent.config import OPTIONS, Settings, api_key_present, apply_options, resolve_settings
@@ -79,6 +83,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from agent.methods import COMMAND_NAMES, COMMANDS, METHODS, PROTOCOL_VERSION
     from agent.model.base import NO_KEY_MESSAGE
     from agent.files.patching import rebase
+    from agent.files.sight import EditorSight
     from agent.protocol import *  # noqa: F403
     from agent.store.sqlite import Store, UnknownThread, default_state_dir
     from agent.context.thread_state import ThreadState

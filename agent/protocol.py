@@ -375,6 +375,24 @@ class ThreadCompactedEvent(EventBase):
     tokens_after: int
 
 
+class ClientAttachedEvent(EventBase):
+    """A surface joined the thread through the agent host (v2): it follows the thread, started a
+    turn in it or answered one of its approvals. Not a change of the thread: its order in the
+    thread list stays."""
+
+    type: Literal["client/attached"] = "client/attached"
+    client_name: str = Field(description='who: the LSP clientInfo.name, "agent-lsp attach", an ACP client\'s name')
+    client_id: str = Field(description="one connection to the host; the same name can be attached twice")
+
+
+class ClientDetachedEvent(EventBase):
+    """A surface left the thread (unsubscribed, disconnected, or dropped for not answering)."""
+
+    type: Literal["client/detached"] = "client/detached"
+    client_name: str
+    client_id: str
+
+
 Event = Annotated[
     Union[
         ThreadStartedEvent,
@@ -387,6 +405,8 @@ Event = Annotated[
         TurnCompletedEvent,
         ThreadCompactedEvent,
         TurnUsageEvent,
+        ClientAttachedEvent,
+        ClientDetachedEvent,
     ],
     Field(discriminator="type"),
 ]
@@ -458,3 +478,54 @@ class ApprovalRespondParams(Wire):
     approval_id: str
     decision: Decision
     message: str | None = None
+    hunks: list[int] | None = Field(
+        None, description="v2, with decision approve: only these hunks of the approval's diff (0-based, in diff "
+                          "order across files) are applied; the others are rejected and the model is told which")
+
+
+class TurnUndoParams(Wire):
+    """``agent/turn/undo`` and ``agent/turn/redo``: a turn of the thread (v2)."""
+
+    thread_id: str
+    turn_id: str
+
+
+class FileUndoResult(Wire):
+    """What undo or redo did to one file: all the turn's hunks, some (the rest changed since), or none."""
+
+    path: str
+    outcome: Literal["reverted", "partly", "skipped"]
+    reason: str | None = None
+
+
+class TurnUndoResult(Wire):
+    """Result of ``agent/turn/undo`` and ``agent/turn/redo``."""
+
+    undone: list[FileUndoResult]
+
+
+# --- 10. the editor's own language intelligence (issue 20) -----------------------------------
+
+EditorQueryKind = Literal["definition", "references", "workspaceSymbols", "hover"]
+
+
+class EditorDiagnosticsParams(Wire):
+    """``agent/editor/diagnostics`` (client → server): every diagnostic the editor shows for a
+    document, from every source but agent-lsp itself; the full set each time (empty clears it)."""
+
+    uri: str
+    version: int | None = Field(default=None, description="the document version they were published for")
+    diagnostics: list[dict[str, Any]] = Field(description="LSP Diagnostic objects: range, severity, code, source, "
+                                                          "message")
+
+
+class EditorQueryParams(Wire):
+    """``agent/editor/query`` (server → client, to clients announcing
+    ``experimental.agentLsp.editorQueries``): answered from the editor's other language servers as
+    ``{results: [{uri, range, text?}]}`` (hover: ``text`` is the hover's text; workspaceSymbols:
+    the symbol's name and kind)."""
+
+    kind: EditorQueryKind
+    uri: str | None = None
+    position: Position | None = Field(default=None, description="0-based line, UTF-16 character")
+    query: str | None = Field(default=None, description="workspaceSymbols: the name searched for")

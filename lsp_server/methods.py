@@ -23,6 +23,7 @@ from agent import (
     ThreadSubscribeParams,
     ThreadUnsubscribeParams,
     DiagnosticPart,
+    EditorDiagnosticsParams,
     InputPart,
     SelectionPart,
     TextPart,
@@ -33,6 +34,9 @@ from agent import (
     TurnBusy,
     TurnInterruptParams,
     TurnStartParams,
+    TurnUndoParams,
+    HunkError,
+    UndoError,
     UnknownApproval,
     UnknownThread,
 )
@@ -80,7 +84,7 @@ def domain_errors(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
             ) from None
         except TurnBusy as exc:
             raise RequestFailed(str(exc)) from None
-        except NothingToCompact as exc:
+        except (NothingToCompact, UndoError, HunkError) as exc:
             raise JsonRpcInvalidParams(str(exc)) from None
         except RemoteError as exc:  # the agent host answered with an error: pass it on
             raise JsonRpcException(exc.message, exc.code) from None
@@ -144,6 +148,7 @@ def register(server: AgentServer) -> None:
         for event in page.events:
             server.protocol.notify("agent/event", event)
         runtime.current_thread_id = args.thread_id
+        await runtime.agent.attach(args.thread_id)  # other surfaces show this editor on the thread
         pending = runtime.agent.pending_approvals(args.thread_id)
         return {"thread": page.thread.to_wire(), "pending": [a.to_wire() for a in pending]}
 
@@ -151,7 +156,7 @@ def register(server: AgentServer) -> None:
     @domain_errors
     async def thread_unsubscribe(params: Any) -> dict[str, Any]:
         args = parse(ThreadUnsubscribeParams, params, "agent/thread/unsubscribe")
-        rt().agent.get_thread(args.thread_id)
+        await rt().agent.detach(args.thread_id)
         return {}
 
     @server.feature("agent/thread/compact")
@@ -163,12 +168,31 @@ def register(server: AgentServer) -> None:
         runtime.progress.start(turn, None)
         return {"turn": turn.to_wire()}
 
+    @server.feature("agent/editor/diagnostics")
+    def editor_diagnostics(params: Any) -> None:
+        """What the editor's other language servers report for a document (a shim sends it)."""
+        args = parse(EditorDiagnosticsParams, params, "agent/editor/diagnostics")
+        if server.init_params is not None:  # before initialize there is no workspace to tell
+            rt().agent.editor_diagnostics(args.uri, args.version, args.diagnostics)
+
     @server.feature("agent/approval/respond")
     @domain_errors
     async def approval_respond(params: Any) -> dict[str, Any]:
         args = parse(ApprovalRespondParams, params, "agent/approval/respond")
         return {"outcome": await rt().agent.respond(args.approval_id, args.decision, args.message, "request",
-                                                server.client_name)}
+                                                server.client_name, args.hunks)}
+
+    @server.feature("agent/turn/undo")
+    @domain_errors
+    async def turn_undo(params: Any) -> dict[str, Any]:
+        args = parse(TurnUndoParams, params, "agent/turn/undo")
+        return {"undone": await rt().agent.undo_turn(args.thread_id, args.turn_id)}
+
+    @server.feature("agent/turn/redo")
+    @domain_errors
+    async def turn_redo(params: Any) -> dict[str, Any]:
+        args = parse(TurnUndoParams, params, "agent/turn/redo")
+        return {"undone": await rt().agent.redo_turn(args.thread_id, args.turn_id)}
 
     # --- commands ----------------------------------------------------------------------------
 
@@ -230,6 +254,16 @@ def register(server: AgentServer) -> None:
         turn = await runtime.agent.compact(thread_id, instructions)
         runtime.progress.start(turn, None)
         return {"threadId": thread_id, "turnId": turn.id}
+
+    @server.command("agent.undoTurn")
+    @domain_errors
+    async def undo_turn(*arguments: Any) -> dict[str, Any]:
+        runtime = rt()
+        thread_id = arguments[0] if arguments and isinstance(arguments[0], str) else runtime.current_thread_id
+        if thread_id is None:
+            raise JsonRpcInvalidParams("agent.undoTurn: no current thread; pass [threadId, turnId?]")
+        turn_id = arguments[1] if len(arguments) > 1 and isinstance(arguments[1], str) else None
+        return {"undone": await runtime.agent.undo_turn(thread_id, turn_id)}
 
     @server.command("agent.interrupt")
     @domain_errors

@@ -87,7 +87,14 @@ async def test_a_turn_outlives_its_editor_and_another_editor_approves_it(
     try:
         rest = (await returning.request("agent/thread/resume", {"threadId": thread_id, "afterSeq": seen}))["events"]
         assert [e["seq"] for e in rest] == list(range(seen + 1, seen + 1 + len(rest)))
-        assert rest[-1]["type"] == "turn/completed" and rest[-1]["turn"]["status"] == "completed"
+        work = [e for e in rest if not e["type"].startswith("client/")]
+        assert work[-1]["type"] == "turn/completed" and work[-1]["turn"]["status"] == "completed"
+        # who was on the thread, as every surface shows it: the dead editor left, the second came and went
+        presence = [(e["type"], e["clientId"]) for e in rest if e["type"].startswith("client/")]
+        dead = presence[0]  # the killed editor, dropped when its socket closed
+        joined = next(c for t, c in presence if t == "client/attached")
+        assert dead[0] == "client/detached" and dead[1] != joined, presence
+        assert presence[1:] == [("client/attached", joined), ("client/detached", joined)], presence
     finally:
         await returning.close()
     fake.assert_valid()
@@ -277,3 +284,26 @@ async def test_a_terminal_client_never_receives_an_editors_edit(fake: FakeAnthro
         assert editor.text((root / "new.py").as_uri()) == "x = 1\n"
     finally:
         await editor.close()
+
+
+def test_a_dead_hosts_surfaces_are_detached_when_the_next_host_starts(tmp_path: Path) -> None:
+    """Presence is projected into the store; a host that died with clients on a thread left rows
+    there, and the next host's start detaches each one with an event every reducer applies."""
+    from agent.protocol import ClientAttachedEvent
+    from agent.store.sqlite import Store
+
+    store = Store(tmp_path / "threads.sqlite3")
+    try:
+        thread = store.create_thread("ws", "t").thread
+        for cid, name in (("cli_b", "Neovim 0.11"), ("cli_a", "agent-lsp attach")):
+            store.append(ClientAttachedEvent(thread_id=thread.id, client_id=cid, client_name=name))
+        assert store.attached(thread.id) == [("cli_a", "agent-lsp attach"), ("cli_b", "Neovim 0.11")]
+        before = store.list_threads("ws")[0].updated_at
+        left = store.detach_everyone()
+        assert sorted((e.type, e.client_id) for e in left) == [("client/detached", "cli_a"),  # type: ignore[union-attr]
+                                                               ("client/detached", "cli_b")]
+        assert store.attached(thread.id) == [] and store.detach_everyone() == []
+        assert store.get_thread(thread.id).last_seq == 5  # numbered like any event
+        assert store.list_threads("ws")[0].updated_at == before  # presence is not activity
+    finally:
+        store.close()

@@ -59,7 +59,7 @@ def test_the_vectors_are_well_formed() -> None:
         assert path.stem.endswith(vector["name"]), path
         assert vector["name"] not in names and vector["description"]
         names.add(vector["name"])
-        assert EXPECT_KEYS <= set(vector["expect"]) <= EXPECT_KEYS | {"usage"}, path  # usage: clients only
+        assert EXPECT_KEYS <= set(vector["expect"]) <= EXPECT_KEYS | {"usage", "attached"}, path  # usage: clients only
         events = vector["events"]
         seqs = [e["seq"] for e in events]
         assert vector["expect"]["lastSeq"] == max(seqs)
@@ -87,6 +87,9 @@ def test_the_store_projection_follows_the_vector(path: Path, tmp_path: Path) -> 
         assert [a.to_wire() for a in pending] == [requested[a.id] for a in pending]  # locations included
         turn = store.latest_turn(thread_id)
         assert (None if turn is None else {"id": turn.id, "status": turn.status}) == expect["turn"]
+        if "attached" in expect:  # the store orders them by client id
+            wanted = sorted((a["clientId"], a["clientName"]) for a in expect["attached"])
+            assert store.attached(thread_id) == wanted
     finally:
         store.close()
 

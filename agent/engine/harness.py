@@ -35,6 +35,8 @@ from agent.protocol import (
     ITEM_ADAPTER,
     Approval,
     ApprovalSource,
+    ClientAttachedEvent,
+    ClientDetachedEvent,
     Decision,
     Event,
     InputPart,
@@ -53,6 +55,7 @@ from agent.context.thread_state import ThreadState
 from agent.tools import Tool, default_tools
 from agent.context.transcript import Transcript, message
 from agent.engine.turns import CancelScope, TurnHandle, TurnReport
+from agent.engine.undo import FileUndo, Undoer, check_approved_hunks
 from agent.files.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -98,7 +101,8 @@ class Harness:
         self.rules = RuleFile(workspace.root)
         self.policy = PermissionPolicy(settings.permission_mode, self.rules, StoredGrants(store))
         gate = Gate(self.policy, self.broker)
-        self.changes = ChangeFlow(workspace, gate, applier or DiskApplier(), self._record_changes)
+        self.changes = ChangeFlow(workspace, gate, applier or DiskApplier(), self._record_changes,
+                                  journal=store.record_changes)
         self.dispatcher = ToolDispatcher(tools or default_tools(), workspace, gate, self.changes,
                                          state_for=lambda thread_id: StoredThreadState(store, thread_id))
         self._model = model
@@ -172,6 +176,12 @@ class Harness:
         self.get_thread(thread_id)
         return self.store.resume_page(thread_id, after_seq, limit)
 
+    def presence(self, thread_id: str, client_id: str, client_name: str, attached: bool) -> None:
+        """A surface joined (``attached``) or left a thread: ``client/attached`` / ``client/detached``."""
+        self.get_thread(thread_id)
+        kind = ClientAttachedEvent if attached else ClientDetachedEvent
+        self.log.emit(kind(thread_id=thread_id, client_id=client_id, client_name=client_name))
+
     def on_event(self, subscriber: Subscriber) -> Callable[[], None]:
         """Every event of this workspace's threads as it is stored; returns an unsubscribe."""
         return self.log.subscribe(subscriber)
@@ -214,6 +224,7 @@ class Harness:
         with scope.item(UserMessageItem(id=scope.new_item_id(), content=parts)):
             # the request is in the transcript before anything can cut the turn off
             content = scope.secrets.current().redact_json(render_input(parts, self.workspace))
+            content = [{"type": "text", "text": note} for note in self.store.take_undo_notes(thread_id)] + content
             transcript.append(turn.id, message({"role": "user", "content": content}))
         return self._launch(turn, scope, transcript, parent)
 
@@ -328,8 +339,22 @@ class Harness:
         return self.store.pending_approvals(self.workspace.key, thread_id)
 
     def respond(self, approval_id: str, decision: Decision, message: str | None = None,
-                source: ApprovalSource = "request", client_name: str | None = None) -> str:
-        return self.broker.respond(approval_id, decision, message, source, client_name)
+                source: ApprovalSource = "request", client_name: str | None = None,
+                hunks: list[int] | None = None) -> str:
+        """Answer an approval; ``hunks`` (decision ``approve`` only) approves just those hunks."""
+        if hunks is not None:
+            check_approved_hunks(self.store.approval_record(approval_id), decision, hunks)
+        return self.broker.respond(approval_id, decision, message, source, client_name, hunks)
+
+    # --- undo ----------------------------------------------------------------------------------
+
+    async def undo_turn(self, thread_id: str, turn_id: str | None = None) -> list[FileUndo]:
+        """Revert a turn's file changes (the last turn that changed files without ``turn_id``)."""
+        return await Undoer(self).undo(thread_id, turn_id)
+
+    async def redo_turn(self, thread_id: str, turn_id: str | None = None) -> list[FileUndo]:
+        """Re-apply an undone turn (the last one undone without ``turn_id``)."""
+        return await Undoer(self).redo(thread_id, turn_id)
 
     def _approval_status(self, approval_id: str) -> str | None:
         record = self.store.approval_record(approval_id)

@@ -45,11 +45,13 @@ class HostClient:
         self.connection: Connection | None = None
         self.documents: Callable[[], list[dict[str, Any]]] = lambda: []
         self.apply: Callable[[ChangeSet], Awaitable[ApplyResult]] | None = None
+        self.query: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]] | None = None  # editor/query (issue 20)
         self._events: list[Callable[[Event], None]] = []
         self._notices: list[Callable[[str], None]] = []
         self._lost: list[Callable[[], None]] = []
         self._everything = False
         self._following: dict[str, int] = {}
+        self._attached: set[str] = set()  # threads this client asked to be shown on (thread/attach)
         self._connecting: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -70,6 +72,7 @@ class HostClient:
         connection.on_notification("event", self._event)
         connection.on_notification("notice", lambda p: [n(str((p or {}).get("message", ""))) for n in self._notices])
         connection.on("editor/apply", self._editor_apply)
+        connection.on("editor/query", self._editor_query)
         connection.on("ping", self._pong)
         hello = await connection.request("hello", {"clientName": self.name, "version": VERSION})
         if hello.get("version") != VERSION:
@@ -85,6 +88,7 @@ class HostClient:
         try:
             await connection.request("workspace/open", {"root": str(self.root), "documents": self.documents(),
                                                         "editor": self.apply is not None,
+                                                        "editorQueries": self.query is not None,
                                                         "keyProof": key_proof(str(hello["salt"])),
                                                         "settings": self.settings.to_options()})
         except RemoteError as exc:
@@ -95,6 +99,8 @@ class HostClient:
             await connection.request("workspace/subscribe", {})
         for thread_id, last in list(self._following.items()):
             await connection.request("thread/subscribe", {"threadId": thread_id, "afterSeq": last})
+        for thread_id in sorted(self._attached - set(self._following)):
+            await connection.request("thread/attach", {"threadId": thread_id})
         connection.closed.add_done_callback(lambda _: self._closing or [callback() for callback in list(self._lost)])
 
     def close(self) -> None:
@@ -150,6 +156,17 @@ class HostClient:
         result = await self._call("thread/subscribe", {"threadId": thread_id, "afterSeq": after_seq})
         return Thread.model_validate(result["thread"]), [Approval.model_validate(a) for a in result["pending"]]
 
+    async def attach(self, thread_id: str) -> None:
+        """Be shown on the thread (``client/attached``), also after a reconnect, for a client
+        that already receives its events (an editor showing the thread)."""
+        self._attached.add(thread_id)
+        await self._call("thread/attach", {"threadId": thread_id})
+
+    async def detach(self, thread_id: str) -> None:
+        self._attached.discard(thread_id)
+        self._following.pop(thread_id, None)
+        await self._call("thread/unsubscribe", {"threadId": thread_id})
+
     async def _pong(self, params: Any) -> dict[str, Any]:
         return {}
 
@@ -163,6 +180,16 @@ class HostClient:
         """Tell the host an open document changed (``text`` None: it was closed)."""
         if self.connection is not None:
             self.connection.notify("documents/update", {"uri": uri, "version": version, "text": text})
+
+    def editor_diagnostics(self, uri: str, version: int | None, diagnostics: list[Any]) -> None:
+        """Tell the host what the editor's language servers report for a document."""
+        if self.connection is not None:
+            self.connection.notify("editor/diagnostics", {"uri": uri, "version": version, "diagnostics": diagnostics})
+
+    async def _editor_query(self, params: Any) -> dict[str, Any]:
+        if self.query is None:
+            raise RemoteError(-32601, f"{self.name} answers no editor queries")
+        return await self.query(params if isinstance(params, dict) else {})
 
     def update_settings(self, settings: Settings) -> None:
         self.settings = settings
@@ -186,11 +213,24 @@ class HostClient:
         return bool((await self._call("turn/interrupt", {"threadId": thread_id}))["interrupted"])
 
     async def respond(self, approval_id: str, decision: Decision, message: str | None = None,
-                      source: str = "request", client_name: str | None = None) -> str:
+                      source: str = "request", client_name: str | None = None,
+                      hunks: list[int] | None = None) -> str:
         """Answer an approval (the host names this client as the one who answered)."""
-        result = await self._call("approval/respond", {"approvalId": approval_id, "decision": decision,
-                                                       "message": message, "source": source})
+        params: dict[str, Any] = {"approvalId": approval_id, "decision": decision, "message": message,
+                                  "source": source}
+        if hunks is not None:
+            params["hunks"] = hunks
+        result = await self._call("approval/respond", params)
         return str(result["outcome"])
+
+    async def undo_turn(self, thread_id: str, turn_id: str | None = None) -> list[dict]:
+        """Undo a turn's file changes (the thread's last turn that changed files without ``turn_id``);
+        one ``{path, outcome, reason?}`` per file."""
+        return list((await self._call("turn/undo", {"threadId": thread_id, "turnId": turn_id}))["undone"])
+
+    async def redo_turn(self, thread_id: str, turn_id: str | None = None) -> list[dict]:
+        """Redo an undone turn (the last one undone without ``turn_id``)."""
+        return list((await self._call("turn/redo", {"threadId": thread_id, "turnId": turn_id}))["undone"])
 
     async def status(self) -> dict[str, Any]:
         return dict(await self._call("host/status", {}))
@@ -248,6 +288,9 @@ class LocalAgent:
     def document_changed(self, uri: str, version: int | None, text: str | None) -> None:
         pass  # the harness reads the editor's buffers itself
 
+    def editor_diagnostics(self, uri: str, version: int | None, diagnostics: list[Any]) -> None:
+        self.harness.workspace.sight.publish_uri(uri, version, diagnostics)
+
     async def start_thread(self, title: str | None = None) -> Thread:
         return self.harness.start_thread(title)
 
@@ -261,8 +304,16 @@ class LocalAgent:
         return await self.harness.interrupt(thread_id)
 
     async def respond(self, approval_id: str, decision: Decision, message: str | None = None,
-                      source: str = "request", client_name: str | None = None) -> str:
-        return self.harness.respond(approval_id, decision, message, source, client_name)  # type: ignore[arg-type]
+                      source: str = "request", client_name: str | None = None,
+                      hunks: list[int] | None = None) -> str:
+        return self.harness.respond(approval_id, decision, message, source, client_name,  # type: ignore[arg-type]
+                                    hunks)
+
+    async def undo_turn(self, thread_id: str, turn_id: str | None = None) -> list[dict]:
+        return [r.to_wire() for r in await self.harness.undo_turn(thread_id, turn_id)]
+
+    async def redo_turn(self, thread_id: str, turn_id: str | None = None) -> list[dict]:
+        return [r.to_wire() for r in await self.harness.redo_turn(thread_id, turn_id)]
 
     def get_thread(self, thread_id: str) -> Thread:
         return self.harness.get_thread(thread_id)
@@ -274,6 +325,13 @@ class LocalAgent:
     async def follow(self, thread_id: str, after_seq: int = 0) -> tuple[Thread, list[Approval]]:
         """In-process, every event already reaches ``on_event``: only the state is returned."""
         return self.harness.get_thread(thread_id), self.harness.pending_approvals(thread_id)
+
+    async def attach(self, thread_id: str) -> None:
+        """In-process there is one surface: nobody else to show it to."""
+        self.harness.get_thread(thread_id)
+
+    async def detach(self, thread_id: str) -> None:
+        self.harness.get_thread(thread_id)
 
     def list_threads(self) -> list[Thread]:
         return self.harness.list_threads()

@@ -5,7 +5,10 @@ Clients (``agent-lsp serve``, ``agent-lsp attach``) connect to its Unix socket, 
 HMAC over a salt the host picks), open a workspace (registering their open documents and what
 they can do) and then use the agent protocol of PROTOCOL.md sections 3-5 over the socket, plus
 ``thread/subscribe`` (every event after a seq, once, in order, then live ones, and the pending
-approvals) and ``workspace/subscribe`` (live events of every thread). A turn outlives the
+approvals) and ``workspace/subscribe`` (live events of every thread). Presence: a client is on a
+thread (``client/attached``, then ``client/detached`` when it leaves) once it follows it, starts a
+turn in it or asks ``thread/attach``; an editor (a ``workspace/subscribe`` client) is also on every
+thread with a running turn, since it shows that turn's approvals. A turn outlives the
 client that started it; an approval waits for whichever client answers first, and the answer
 names the client. A client that stops answering pings (``HEARTBEAT_S``) is dropped. The host exits
 on its own after ``idle_timeout`` seconds with no client and no running turn.
@@ -30,6 +33,8 @@ from pydantic import ValidationError
 from agent.engine.approvals import UnknownApproval
 from agent.config import apply_options, resolve_settings
 from agent.engine.harness import Harness, NothingToCompact, TurnBusy
+from agent.engine.undo import UndoError
+from agent.files.hunks import HunkError
 from agent.host.editors import EditorRegistry, HostApplier
 from agent.host.place import HostPlace, peer_uid
 from agent.host.rpc import MAX_LINE, Connection, RpcError
@@ -41,9 +46,11 @@ from agent.protocol import (
     ThreadResumeParams,
     ThreadStartParams,
     TurnInterruptParams,
+    TurnStartedEvent,
     TurnStartParams,
 )
-from agent.store.sqlite import Store, UnknownThread
+from agent.store.sqlite import Store, UnknownThread, new_id
+from agent.files.sight import EditorSight
 from agent.files.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -93,6 +100,7 @@ class HostServer:
             os.umask(old)
         os.chmod(self.place.socket, 0o600)
         log.info("agent host %s (pid %d) listening on %s", VERSION, os.getpid(), self.place.socket)
+        self.store.detach_everyone()  # surfaces a dead host left attached
         watcher = asyncio.ensure_future(self._watch_idle())
         try:
             await self.stopping.wait()
@@ -152,7 +160,7 @@ class HostServer:
     def hosted(self, root: str) -> Hosted:
         if root not in self.workspaces:
             editors = EditorRegistry()
-            harness = Harness(Workspace(Path(root), editors), self.store, self.settings,
+            harness = Harness(Workspace(Path(root), editors, EditorSight(editors.ask)), self.store, self.settings,
                               applier=HostApplier(editors))
             hosted = self.workspaces[root] = Hosted(harness, editors)
             harness.on_event(lambda event, h=hosted: self._publish(h, event))
@@ -163,6 +171,10 @@ class HostServer:
     def _publish(self, hosted: Hosted, event: Event) -> None:
         for session in list(hosted.sessions):
             session.deliver(event)
+        if isinstance(event, TurnStartedEvent):  # every editor shows a running turn: it is on it
+            for session in list(hosted.sessions):
+                if session.everything:  # after this event reached everyone, so seqs stay in order
+                    asyncio.get_running_loop().call_soon(session.attach_quietly, event.thread_id)
 
 
 class Session:
@@ -175,11 +187,15 @@ class Session:
         self.hosted: Hosted | None = None
         self.everything = False  # workspace/subscribe: every thread's live events
         self.following: dict[str, int] = {}  # thread id -> last seq delivered
+        self.client_id = new_id("cli")
+        self.attached: set[str] = set()  # threads this client follows or started a turn in
         for method in ("hello", "workspace/open", "workspace/subscribe", "thread/start", "thread/list",
-                       "thread/resume", "thread/subscribe", "thread/unsubscribe", "turn/start", "turn/interrupt",
-                       "thread/compact", "approval/respond", "approval/pending", "host/status", "host/stop"):
+                       "thread/resume", "thread/subscribe", "thread/unsubscribe", "thread/attach", "turn/start", "turn/interrupt",
+                       "thread/compact", "approval/respond", "approval/pending", "host/status", "host/stop",
+                       "turn/undo", "turn/redo"):
             connection.on(method, self._guarded(getattr(self, "_" + method.replace("/", "_"))))
         connection.on_notification("documents/update", self._document)
+        connection.on_notification("editor/diagnostics", self._editor_diagnostics)
         connection.on_notification("settings/update", self._settings)
 
     def _guarded(self, handler: Any) -> Any:
@@ -188,7 +204,7 @@ class Session:
                 return await handler(params if isinstance(params, dict) else {})
             except (UnknownThread, UnknownApproval) as exc:
                 raise RpcError(-32602, f"unknown id {exc.args[0]!r} in this workspace") from None
-            except (NothingToCompact, ValidationError, KeyError, TypeError) as exc:
+            except (NothingToCompact, UndoError, HunkError, ValidationError, KeyError, TypeError) as exc:
                 raise RpcError(-32602, str(exc)) from None
             except TurnBusy as exc:
                 raise RpcError(-32803, str(exc)) from None
@@ -196,6 +212,8 @@ class Session:
 
     def leave(self) -> None:
         if self.hosted is not None:
+            for thread_id in sorted(self.attached):
+                self._detach(thread_id)
             self.hosted.editors.detach(self.connection)
             self.hosted.sessions.discard(self)
 
@@ -203,6 +221,27 @@ class Session:
         if self.hosted is None:
             raise RpcError(-32002, "open a workspace first (workspace/open)")
         return self.hosted.harness
+
+    def _attach(self, thread_id: str) -> None:
+        """This client is now on the thread: ``client/attached`` once, for every surface to show."""
+        if thread_id not in self.attached:
+            self.attached.add(thread_id)
+            self.harness().presence(thread_id, self.client_id, self.name, attached=True)
+
+    def attach_quietly(self, thread_id: str) -> None:
+        if self.hosted is not None and not self.connection.closed.done():
+            try:
+                self._attach(thread_id)
+            except UnknownThread:
+                pass
+
+    def _detach(self, thread_id: str) -> None:
+        if thread_id in self.attached and self.hosted is not None:
+            self.attached.discard(thread_id)
+            try:
+                self.hosted.harness.presence(thread_id, self.client_id, self.name, attached=False)
+            except UnknownThread:  # deleted meanwhile: nothing to leave
+                pass
 
     def deliver(self, event: Event) -> None:
         last = self.following.get(event.thread_id)
@@ -230,18 +269,27 @@ class Session:
         self.hosted = self.host.hosted(root)
         self.hosted.sessions.add(self)
         if params.get("editor", True):  # a client that lands edits (a terminal client does not)
-            self.hosted.editors.attach(self.connection, self.name, list(params.get("documents") or []))
+            self.hosted.editors.attach(self.connection, self.name, list(params.get("documents") or []),
+                                       queries=bool(params.get("editorQueries")))
         await self._settings(params.get("settings"))
         return {"workspace": root}
 
     async def _workspace_subscribe(self, params: dict[str, Any]) -> dict[str, Any]:
-        self.harness()
+        harness = self.harness()
         self.everything = True
+        for turn in harness.running_turns():
+            self._attach(turn.thread_id)
         return {}
 
     def _document(self, params: Any) -> None:
         if self.hosted is not None and isinstance(params, dict):
             self.hosted.editors.update(self.connection, params)
+
+    def _editor_diagnostics(self, params: Any) -> None:
+        """What an editor's language servers report for a document, into the workspace's sight."""
+        if self.hosted is not None and isinstance(params, dict) and isinstance(params.get("uri"), str):
+            self.hosted.harness.workspace.sight.publish_uri(params["uri"], params.get("version"),
+                                                            params.get("diagnostics") or [])
 
     async def _settings(self, options: Any) -> None:
         if self.hosted is not None and isinstance(options, dict) and options:
@@ -272,16 +320,26 @@ class Session:
         self.following[thread.id] = stored[-1].seq if stored else after
         for event in stored:
             self.connection.notify("event", event.to_wire())
+        self._attach(thread.id)
         pending = harness.pending_approvals(thread.id)
         return {"thread": harness.get_thread(thread.id).to_wire(), "pending": [a.to_wire() for a in pending]}
 
+    async def _thread_attach(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Presence only, for a client that already receives every event (an editor)."""
+        self._attach(self.harness().get_thread(str(params["threadId"])).id)
+        return {}
+
     async def _thread_unsubscribe(self, params: dict[str, Any]) -> dict[str, Any]:
-        self.following.pop(str(params.get("threadId")), None)
+        thread_id = str(params.get("threadId"))
+        self.following.pop(thread_id, None)
+        self._detach(thread_id)
         return {}
 
     async def _turn_start(self, params: dict[str, Any]) -> dict[str, Any]:
         args = TurnStartParams.model_validate(params)
-        return {"turn": self.harness().start_turn(args.thread_id, args.input).turn.to_wire()}
+        turn = self.harness().start_turn(args.thread_id, args.input).turn
+        self._attach(args.thread_id)
+        return {"turn": turn.to_wire()}
 
     async def _turn_interrupt(self, params: dict[str, Any]) -> dict[str, Any]:
         args = TurnInterruptParams.model_validate(params)
@@ -290,13 +348,24 @@ class Session:
 
     async def _thread_compact(self, params: dict[str, Any]) -> dict[str, Any]:
         args = ThreadCompactParams.model_validate(params)
-        return {"turn": self.harness().compact(args.thread_id, args.instructions).turn.to_wire()}
+        turn = self.harness().compact(args.thread_id, args.instructions).turn
+        self._attach(args.thread_id)
+        return {"turn": turn.to_wire()}
 
     async def _approval_respond(self, params: dict[str, Any]) -> dict[str, Any]:
         args = ApprovalRespondParams.model_validate({k: v for k, v in params.items() if k != "source"})
         source = params.get("source") if params.get("source") in ("codeAction", "request", "message") else "request"
-        outcome = self.harness().respond(args.approval_id, args.decision, args.message, source, self.name)
+        outcome = self.harness().respond(args.approval_id, args.decision, args.message, source, self.name,
+                                         args.hunks)
         return {"outcome": outcome}
+
+    async def _turn_undo(self, params: dict[str, Any]) -> dict[str, Any]:
+        thread_id, turn_id = str(params["threadId"]), params.get("turnId")
+        return {"undone": [r.to_wire() for r in await self.harness().undo_turn(thread_id, turn_id or None)]}
+
+    async def _turn_redo(self, params: dict[str, Any]) -> dict[str, Any]:
+        thread_id, turn_id = str(params["threadId"]), params.get("turnId")
+        return {"undone": [r.to_wire() for r in await self.harness().redo_turn(thread_id, turn_id or None)]}
 
     async def _approval_pending(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"pending": [a.to_wire() for a in self.harness().pending_approvals(params.get("threadId"))]}

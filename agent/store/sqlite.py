@@ -33,6 +33,8 @@ from agent.protocol import (
     Approval,
     ApprovalRequestedEvent,
     ApprovalResolvedEvent,
+    ClientAttachedEvent,
+    ClientDetachedEvent,
     CommandExecutionItem,
     Event,
     Item,
@@ -46,6 +48,7 @@ from agent.protocol import (
     TurnStartedEvent,
     Usage,
 )
+from agent.store.changes import ChangeJournal
 from agent.store.records import ApprovalRecord, PendingCall, Records, owner_alive, process_identity
 from agent.context.thread_state import FileKind, ThreadState
 
@@ -83,6 +86,10 @@ CREATE TABLE IF NOT EXISTS approvals (
     status TEXT NOT NULL DEFAULT 'pending', decision TEXT, source TEXT, client_name TEXT
 );
 CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, thread_id);
+CREATE TABLE IF NOT EXISTS presence (
+    thread_id TEXT NOT NULL, client_id TEXT NOT NULL, client_name TEXT NOT NULL,
+    PRIMARY KEY (thread_id, client_id)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pending_calls (
     thread_id TEXT NOT NULL, turn_id TEXT NOT NULL, ord INTEGER NOT NULL, tool_use_id TEXT NOT NULL,
     assistant TEXT NOT NULL, item_id TEXT, result TEXT,
@@ -134,7 +141,7 @@ class UnknownThread(LookupError):
     """Raised for a thread id the store does not hold."""
 
 
-class Store(Records):
+class Store(Records, ChangeJournal):
     """One SQLite connection, safe to share between the event loop and worker threads."""
 
     def __init__(self, path: Path, owner: str | None = None) -> None:
@@ -156,6 +163,7 @@ class Store(Records):
             if "owner" not in columns:  # stores made before turns had owners
                 self._db.execute("ALTER TABLE turns ADD COLUMN owner TEXT")
             self._migrate_paging()
+            self._migrate_changes()
         self.loaded_transcripts: OrderedDict[str, Any] = OrderedDict()  # agent.context.transcript's, by thread
 
     def _migrate_paging(self) -> None:
@@ -285,6 +293,9 @@ class Store(Records):
             "INSERT INTO events (thread_id, seq, body) VALUES (?,?,?)",
             (event.thread_id, event.seq, json.dumps(event.to_wire(), separators=(",", ":"))),
         )
+        if isinstance(event, (ClientAttachedEvent, ClientDetachedEvent)):  # presence is not activity
+            db.execute("UPDATE threads SET last_seq=? WHERE id=?", (event.seq, event.thread_id))
+            return
         # `touched` orders threads by last activity without trusting the clock's resolution.
         db.execute(
             "UPDATE threads SET last_seq=?, updated_at=?, "
@@ -337,6 +348,11 @@ class Store(Records):
                 "WHERE id=? AND thread_id=? AND status='pending'",
                 (event.decision, event.source, event.client_name, event.approval_id, event.thread_id),
             )
+        elif isinstance(event, ClientAttachedEvent):
+            db.execute("INSERT OR REPLACE INTO presence (thread_id, client_id, client_name) VALUES (?,?,?)",
+                       (event.thread_id, event.client_id, event.client_name))
+        elif isinstance(event, ClientDetachedEvent):
+            db.execute("DELETE FROM presence WHERE thread_id=? AND client_id=?", (event.thread_id, event.client_id))
         elif isinstance(event, TurnStartedEvent):
             db.execute(
                 "INSERT INTO turns (id, thread_id, status, owner) VALUES (?,?,?,?)",
@@ -407,6 +423,21 @@ class Store(Records):
         usage = Usage(input_tokens=int(row[2]), output_tokens=int(row[3]), cache_read_tokens=int(row[4]),
                       cache_creation_tokens=int(row[5]))
         return UsageTotals(usage=usage, cost_usd=round(float(row[1]), 8), requests=int(row[0]))
+
+    def attached(self, thread_id: str) -> list[tuple[str, str]]:
+        """The surfaces attached to a thread now: (client id, client name), in id order."""
+        with self._lock:
+            rows = self._db.execute("SELECT client_id, client_name FROM presence WHERE thread_id=? ORDER BY client_id",
+                                    (thread_id,)).fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    def detach_everyone(self) -> list[Event]:
+        """At a host's start no surface can be attached: a ``client/detached`` for each one a dead
+        host left behind, so every reducer's set of attached surfaces is right again."""
+        with self._lock:
+            rows = self._db.execute("SELECT thread_id, client_id, client_name FROM presence").fetchall()
+        return [self.append(ClientDetachedEvent(thread_id=r[0], seq=0, client_id=r[1], client_name=r[2]))
+                for r in rows]
 
     def events_after(self, thread_id: str, after_seq: int = 0) -> list[Event]:
         """Every event with ``seq > after_seq``, in order."""

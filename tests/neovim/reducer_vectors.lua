@@ -34,6 +34,7 @@ local function observed(t)
     items = items,
     pendingApprovals = pending,
     turn = t.turn and { id = t.turn.id, status = t.turn.status } or vim.NIL,
+    attached = t.attached or {},
     usage = { costUsd = t.cost, turnCostUsd = t.turn_cost, cacheMiss = t.cache_miss or vim.NIL },
   }
 end
@@ -52,8 +53,9 @@ for _, path in ipairs(paths) do
   end
   local got = observed(t)
   local problems = {}
-  for _, key in ipairs({ 'lastSeq', 'items', 'pendingApprovals', 'turn', 'usage' }) do
-    if (key ~= 'usage' or vector.expect.usage ~= nil) and not vim.deep_equal(got[key], vector.expect[key]) then
+  for _, key in ipairs({ 'lastSeq', 'items', 'pendingApprovals', 'turn', 'usage', 'attached' }) do
+    local optional = key == 'usage' or key == 'attached'
+    if (not optional or vector.expect[key] ~= nil) and not vim.deep_equal(got[key], vector.expect[key]) then
       problems[#problems + 1] = ('  %s: expected %s\n  %s:      got %s'):format(
         key, vim.inspect(vector.expect[key]), key, vim.inspect(got[key]))
     end

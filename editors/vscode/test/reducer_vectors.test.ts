@@ -22,6 +22,7 @@ interface Vector {
     pendingApprovals: string[];
     turn: { id: string; status: string } | null;
     usage?: { costUsd: number; turnCostUsd: number; cacheMiss: string | null };
+    attached?: { clientId: string; clientName: string }[];
   };
 }
 
@@ -49,6 +50,7 @@ describe('the shared reducer vectors', () => {
           ...(vector.expect.usage
             ? { usage: { costUsd: state.costUsd, turnCostUsd: state.turnCostUsd, cacheMiss: state.cacheMiss ?? null } }
             : {}),
+          ...(vector.expect.attached ? { attached: state.attached } : {}),
         },
         vector.expect,
       );

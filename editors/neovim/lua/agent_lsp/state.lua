@@ -62,9 +62,11 @@ local M = {}
 ---@field entries agent_lsp.Entry[] what the chat draws, in order
 ---@field resuming boolean
 ---@field queue table[] events held during a resume
+---@field attached { clientId: string, clientName: string }[] the surfaces on the thread (client/attached)
 ---@field cost number the thread's cost in US dollars so far (turn/usage)
 ---@field turn_cost number the latest turn's cost (turn/usage since its turn/started)
 ---@field cache_miss? string the latest turn's last cache-miss reason
+---@field attached { clientId: string, clientName: string }[] the surfaces attached now, in the order they came (client/attached, client/detached)
 
 ---@type table<string, agent_lsp.Thread>
 M.threads = {}
@@ -99,17 +101,87 @@ function M.thread(id, root)
   local t = M.threads[id]
   if not t then
     t = { id = id, root = root, last_seq = 0, running = false, items = {}, approvals = {},
-          entries = {}, resuming = false, queue = {}, cost = 0, turn_cost = 0 }
+          entries = {}, resuming = false, queue = {}, cost = 0, turn_cost = 0, attached = {} }
     M.threads[id] = t
   end
   t.root = t.root or root
   return t
 end
 
+--- Where the followed thread of each workspace is kept across Neovim sessions.
+---@return string
+function M.memory_file()
+  return vim.fs.joinpath(vim.fn.stdpath('state'), 'agent_lsp', 'last_threads.json')
+end
+
+---@return table<string, string> workspace root -> the thread its chat followed last
+local function memory()
+  local ok, text = pcall(vim.fn.readfile, M.memory_file())
+  local decoded = ok and select(2, pcall(vim.json.decode, table.concat(text, '\n'))) or nil
+  return type(decoded) == 'table' and decoded or {}
+end
+
+--- The thread the chat followed last in the workspace `root` (any Neovim session), if known.
+---@param root string
+---@return string?
+function M.last_thread(root)
+  local id = memory()[root]
+  return type(id) == 'string' and id or nil
+end
+
+--- Makes `thread_id` the followed thread and remembers it for its workspace.
+---@param thread_id string
+local function set_current(thread_id)
+  if M.current == thread_id then
+    return
+  end
+  M.current = thread_id
+  local t = M.threads[thread_id]
+  if not (t and t.root) then
+    return
+  end
+  local known = memory()
+  known[t.root] = thread_id
+  local path = M.memory_file()
+  vim.fn.mkdir(vim.fs.dirname(path), 'p')
+  pcall(vim.fn.writefile, { vim.json.encode(known) }, path)
+end
+
 ---@param thread_id string
 function M.follow(thread_id)
-  M.current = thread_id
+  set_current(thread_id)
   changed(thread_id)
+end
+
+--- Our own Neovim's name as the host reports it in `clientName` ("Neovim 0.11.4").
+---@return string
+function M.own_name()
+  local v = vim.version()
+  return ('Neovim %d.%d.%d'):format(v.major, v.minor, v.patch)
+end
+
+--- Host client ids that are this Neovim (learnt from the server, when it says).
+---@type table<string, true>
+M.own_ids = {}
+
+--- The names of the other surfaces attached to `t` now, in the order they came: every
+--- attached client but this Neovim (its id when known, else one client of this Neovim's name).
+---@param t agent_lsp.Thread
+---@return string[]
+function M.others(t)
+  local attached = t.attached or {}
+  local mine = vim.iter(attached):any(function(c)
+    return M.own_ids[c.clientId] == true
+  end)
+  local names, skipped, own = {}, false, M.own_name()
+  for _, c in ipairs(attached) do
+    if M.own_ids[c.clientId] or (not mine and not skipped and c.clientName == own) then
+      skipped = true
+    else
+      names[#names + 1] = c.clientName
+    end
+  end
+  return names
 end
 
 --- The field an `item/delta` streams into, by item type.
@@ -125,58 +197,18 @@ local reducers = {
     t.turn = e.turn
     t.turn_cost, t.cache_miss = 0, nil
   end,
-  ['turn/usage'] = function(t, e)
-    t.cost = (t.cost or 0) + (e.costUsd or 0)
-    t.turn_cost = (t.turn_cost or 0) + (e.costUsd or 0)
-    if type(e.cacheMiss) == 'table' and e.cacheMiss.reason then
-      t.cache_miss = e.cacheMiss.reason
-    end
-  end,
-  ['item/started'] = function(t, e)
-    if not t.items[e.item.id] then -- an item already there stays as it is
-      t.entries[#t.entries + 1] = { kind = 'item', id = e.item.id }
-      t.items[e.item.id] = vim.deepcopy(e.item)
-    end
-  end,
-  ['item/delta'] = function(t, e)
-    local item = t.items[e.itemId]
-    local field = item and item.status == 'inProgress' and streamed[item.type]
-    if field then
-      item[field] = (item[field] or '') .. e.text
-    end
-  end,
-  ['item/completed'] = function(t, e)
-    local before = t.items[e.item.id]
-    local item = vim.deepcopy(e.item)
-    if not before then
-      t.entries[#t.entries + 1] = { kind = 'item', id = e.item.id }
-    elseif item.type == 'commandExecution' and (item.output == nil or item.output == vim.NIL) then
-      item.output = before.output -- e.g. interrupted: what it printed is kept
-    end
-    t.items[e.item.id] = item
-  end,
-  ['approval/requested'] = function(t, e)
-    if not t.approvals[e.approval.id] then
-      t.approvals[e.approval.id] = e.approval
-      t.entries[#t.entries + 1] = { kind = 'approval', id = e.approval.id }
-    end
-  end,
-  ['approval/resolved'] = function(t, e)
-    local approval = t.approvals[e.approvalId]
-    if approval and not approval.resolved then -- the first answer wins
-      approval.resolved = { decision = e.decision, source = e.source, clientName = e.clientName }
-    end
-  end,
-  ['turn/completed'] = function(t, e)
-    t.running = false
-    t.turn = e.turn
-    for _, approval in pairs(t.approvals) do
-      if approval.turnId == e.turn.id and not approval.resolved then
-        approval.resolved = { expired = true } -- nothing can answer it any more
+  ['client/attached'] = function(t, e)
+    for _, c in ipairs(t.attached) do
+      if c.clientId == e.clientId then
+        return -- already there
       end
     end
-    t.entries[#t.entries + 1] = { kind = 'turn', id = e.turn.id, turn = e.turn, usage = e.usage,
-      cost = t.turn_cost or 0, cache_miss = t.cache_miss }
+    t.attached[#t.attached + 1] = { clientId = e.clientId, clientName = e.clientName }
+  end,
+  ['client/detached'] = function(t, e)
+    t.attached = vim.tbl_filter(function(c)
+      return c.clientId ~= e.clientId
+    end, t.attached)
   end,
   ['thread/compacted'] = function(t, e)
     for _, entry in ipairs(t.entries) do -- the item stays as the server sent it
@@ -222,7 +254,7 @@ local function feed(client, t, event, may_resume)
   else
     M.apply(t, event)
     if event.type == 'turn/started' and M.current ~= t.id then
-      M.current = t.id -- the chat follows the thread the agent works on
+      set_current(t.id) -- the chat follows the thread the agent works on
     end
   end
 end
@@ -276,7 +308,9 @@ function M.on_notification(_, params, ctx)
   end
   local t = M.thread(params.threadId, client.root_dir)
   feed(client, t, params, true)
-  M.current = M.current or t.id
+  if not M.current then
+    set_current(t.id)
+  end
   changed(t.id)
 end
 
@@ -308,7 +342,9 @@ function M.on_attach(client)
       if info.status == 'running' and not (known and known.last_seq > 0) then
         local t = M.thread(info.id, client.root_dir)
         t.title = t.title or info.title
-        M.current = M.current or t.id
+        if not M.current then
+          set_current(t.id)
+        end
         resume(client, t)
       end
     end

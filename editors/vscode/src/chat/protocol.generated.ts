@@ -71,6 +71,8 @@ export interface ApprovalRespondParams {
   approvalId: string;
   decision: Decision;
   message?: string | null;
+  /** v2, with decision approve: only these hunks of the approval's diff (0-based, in diff order across files) are applied; the others are rejected and the model is told which */
+  hunks?: number[] | null;
 }
 
 /** Why a request read less of the prompt cache than the previous request left there. */
@@ -79,6 +81,32 @@ export interface CacheMiss {
   reason: 'tools' | 'system' | 'model' | 'rewritten' | 'expired';
   /** input tokens that could have been read from the cache and were not */
   tokens: number;
+}
+
+/**
+ * A surface joined the thread through the agent host (v2): it follows the thread, started a
+ * turn in it or answered one of its approvals. Not a change of the thread: its order in the
+ * thread list stays.
+ */
+export interface ClientAttachedEvent {
+  threadId: string;
+  /** per thread, from 1, grows by exactly 1; assigned by the store when the event is committed */
+  seq: number;
+  type: 'client/attached';
+  /** who: the LSP clientInfo.name, "agent-lsp attach", an ACP client's name */
+  clientName: string;
+  /** one connection to the host; the same name can be attached twice */
+  clientId: string;
+}
+
+/** A surface left the thread (unsubscribed, disconnected, or dropped for not answering). */
+export interface ClientDetachedEvent {
+  threadId: string;
+  /** per thread, from 1, grows by exactly 1; assigned by the store when the event is committed */
+  seq: number;
+  type: 'client/detached';
+  clientName: string;
+  clientId: string;
 }
 
 /** A shell command the agent runs in the workspace. */
@@ -107,6 +135,33 @@ export interface DiagnosticPart {
   diagnostic: Record<string, unknown>;
 }
 
+/**
+ * `agent/editor/diagnostics` (client → server): every diagnostic the editor shows for a
+ * document, from every source but agent-lsp itself; the full set each time (empty clears it).
+ */
+export interface EditorDiagnosticsParams {
+  uri: string;
+  /** the document version they were published for */
+  version?: number | null;
+  /** LSP Diagnostic objects: range, severity, code, source, message */
+  diagnostics: (Record<string, unknown>)[];
+}
+
+/**
+ * `agent/editor/query` (server → client, to clients announcing
+ * `experimental.agentLsp.editorQueries`): answered from the editor's other language servers as
+ * `{results: [{uri, range, text?}]}` (hover: `text` is the hover's text; workspaceSymbols:
+ * the symbol's name and kind).
+ */
+export interface EditorQueryParams {
+  kind: 'definition' | 'references' | 'workspaceSymbols' | 'hover';
+  uri?: string | null;
+  /** 0-based line, UTF-16 character */
+  position?: Position | null;
+  /** workspaceSymbols: the name searched for */
+  query?: string | null;
+}
+
 /** One file a `fileChange` item adds, updates or deletes; `diff` is a unified diff. */
 export interface FileChange {
   path: string;
@@ -121,6 +176,13 @@ export interface FileChangeItem {
   type: 'fileChange';
   changes: FileChange[];
   outcome?: 'applied' | 'rejected' | 'conflict' | null;
+}
+
+/** What undo or redo did to one file: all the turn's hunks, some (the rest changed since), or none. */
+export interface FileUndoResult {
+  path: string;
+  outcome: 'reverted' | 'partly' | 'skipped';
+  reason?: string | null;
 }
 
 /** An item reached its final state. */
@@ -328,6 +390,17 @@ export interface TurnStartedEvent {
   turn: Turn;
 }
 
+/** `agent/turn/undo` and `agent/turn/redo`: a turn of the thread (v2). */
+export interface TurnUndoParams {
+  threadId: string;
+  turnId: string;
+}
+
+/** Result of `agent/turn/undo` and `agent/turn/redo`. */
+export interface TurnUndoResult {
+  undone: FileUndoResult[];
+}
+
 /** What one model request of a turn used and cost (after each request, v2). */
 export interface TurnUsageEvent {
   threadId: string;
@@ -388,7 +461,9 @@ export type Event =
   | ApprovalResolvedEvent
   | TurnCompletedEvent
   | ThreadCompactedEvent
-  | TurnUsageEvent;
+  | TurnUsageEvent
+  | ClientAttachedEvent
+  | ClientDetachedEvent;
 
 /** Every method of the protocol (agent.methods.METHODS), built or announced. */
 export const METHOD_NAMES = [
@@ -402,6 +477,8 @@ export const METHOD_NAMES = [
   'agent/thread/compact',
   'agent/thread/subscribe',
   'agent/thread/unsubscribe',
+  'agent/editor/diagnostics',
+  'agent/editor/query',
   'agent/thread/memory',
   'agent/turn/undo',
   'agent/turn/redo',
@@ -416,6 +493,7 @@ export const COMMAND_NAMES = [
   'agent.reject',
   'agent.interrupt',
   'agent.compact',
+  'agent.undoTurn',
   'agent.send',
   'agent.newChat',
   'agent.openChat',

@@ -47,12 +47,14 @@ export interface ChatState {
   turnCostUsd: number;
   /** The latest turn's last cache-miss reason (turn/usage), if its cache missed. */
   cacheMiss?: CacheMissReason;
+  /** The surfaces on the thread now (client/attached, client/detached), in the order they came. */
+  attached: { clientId: string; clientName: string }[];
 }
 
 export type Activity = 'idle' | 'working' | 'approval';
 
 export function emptyState(threadId?: string, title = ''): ChatState {
-  return { threadId, title, lastSeq: 0, items: [], approvals: [], totalUsage: ZERO_USAGE, costUsd: 0, turnCostUsd: 0 };
+  return { threadId, title, lastSeq: 0, items: [], approvals: [], totalUsage: ZERO_USAGE, costUsd: 0, turnCostUsd: 0, attached: [] };
 }
 
 /** True when `event` is newer than the next one expected: some events were missed. */
@@ -78,6 +80,13 @@ export function applyEvent(state: ChatState, event: AgentEvent): ChatState {
         turnCostUsd: state.turnCostUsd + event.costUsd,
         cacheMiss: event.cacheMiss?.reason ?? state.cacheMiss,
       };
+    case 'client/attached':
+      if (state.attached.some((c) => c.clientId === event.clientId)) {
+        return next;
+      }
+      return { ...next, attached: [...state.attached, { clientId: event.clientId, clientName: event.clientName }] };
+    case 'client/detached':
+      return { ...next, attached: state.attached.filter((c) => c.clientId !== event.clientId) };
     case 'item/started':
       if (state.items.some((c) => c.item.id === event.item.id)) {
         return next; // an item already there stays as it is
@@ -212,6 +221,18 @@ export function activity(state: ChatState): Activity {
     return 'approval';
   }
   return isRunning(state) ? 'working' : 'idle';
+}
+
+/** Finished turns that changed files (an applied file change): what "Undo turn" can revert. */
+export function undoableTurns(state: ChatState): string[] {
+  const running = isRunning(state) ? state.turn?.id : undefined;
+  const turns = new Set<string>();
+  for (const c of state.items) {
+    if (c.turnId && c.turnId !== running && c.item.type === 'fileChange' && c.item.outcome === 'applied') {
+      turns.add(c.turnId);
+    }
+  }
+  return [...turns];
 }
 
 /** The plan as the agent last wrote it. */
