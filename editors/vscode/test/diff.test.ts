@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { applyUnifiedDiff, DiffError, invertDiff, parseHunks, proposedText, splitLines } from '../src/chat/diff';
+import { applyUnifiedDiff, DiffError, invertDiff, parseHunks, proposedText, splitLines, proposedHunkLines } from '../src/chat/diff';
 
 // Diffs as agent-lsp writes them (Python's difflib, 3 lines of context, endings kept).
 const OLD = 'import os\n\n\ndef add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n';
@@ -63,4 +63,10 @@ describe('applying unified diffs', () => {
     assert.deepEqual(splitLines(''), []);
     assert.throws(() => parseHunks('@@ -1 +1 @@\n?what\n'), DiffError);
   });
+});
+
+test('proposedHunkLines: each hunk at its first changed line of the proposed text', () => {
+  const current = 'a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n';
+  const diff = '--- a/x\n+++ b/x\n@@ -1,3 +1,4 @@\n a\n+new\n b\n c\n@@ -8,3 +9,2 @@\n h\n-i\n j\n';
+  assert.deepEqual(proposedHunkLines(current, diff), [1, 9]);
 });

@@ -5,7 +5,7 @@
  * the safe markdown renderer.
  */
 
-import type { FromWebview, ShownItem, ToWebview, ViewModel } from '../src/chat/messages';
+import type { Chip, FromWebview, ShownItem, ToWebview, ViewModel } from '../src/chat/messages';
 import type { Approval, Todo } from '../src/chat/protocol';
 import { button, el } from './dom';
 import { Context, renderApproval, renderItem } from './render';
@@ -19,7 +19,8 @@ const drawn = new Map<string, { rev: number; answeredBy?: string; node: HTMLElem
 const openDetails = new Set<string>(); // keys of <details> the user opened
 let approvalsKey = '';
 let threadsKey = '';
-const context: Context = { post, openDetails, item: (id) => items.get(id)?.item };
+const context: Context = { post, openDetails, item: (id) => items.get(id)?.item, undoable: new Set() };
+let chips: Chip[] = [];
 
 // --- the page's fixed parts -------------------------------------------------------------------
 
@@ -33,6 +34,23 @@ const todos = el('section', { id: 'todos', 'aria-label': 'Plan' });
 const approvals = el('section', { id: 'approvals', 'aria-label': 'Approvals' });
 const usage = el('div', { id: 'usage', class: 'usage' });
 const activity = el('span', { id: 'activity', class: 'activity' });
+const presence = el('div', { id: 'presence', class: 'presence' });
+const queued = el('div', { id: 'queued', class: 'queued' });
+const chipBox = el('div', { id: 'chips', class: 'chips' });
+const addFile = button('@ File', () => post({ type: 'pickFile' }), 'Add a workspace file to the prompt');
+const addCurrent = button('+ Current file', () => post({ type: 'currentFile', selection: false }), 'Add the file in the editor to the prompt');
+const addSelection = button('+ Selection', () => post({ type: 'currentFile', selection: true }), 'Add the editor selection to the prompt');
+const modelInput = el('input', { id: 'model', type: 'text', class: 'model', placeholder: 'default model', title: 'Model (agentLsp.model)', 'aria-label': 'Model' });
+const modeSelect = el(
+  'select',
+  { id: 'mode', title: 'What the agent may do without asking (agentLsp.permissionMode)', 'aria-label': 'Permission mode' },
+  ...[
+    ['ask', 'Ask before edits'],
+    ['acceptEdits', 'Accept edits'],
+    ['readOnly', 'Read only'],
+    ['bypass', 'Bypass (no asking)'],
+  ].map(([value, label]) => el('option', { value }, label)),
+);
 const prompt = el('textarea', {
   id: 'prompt',
   rows: '3',
@@ -44,12 +62,35 @@ const send = button('Send', () => submit(), 'Send the prompt', 'primary');
 
 document.getElementById('app')!.append(
   el('header', { class: 'bar' }, threadSelect, compactButton, newButton),
-  notice,
+  presence,
   messages,
   todos,
   approvals,
-  el('footer', {}, usage, prompt, el('div', { class: 'actions' }, activity, interrupt, send)),
+  el(
+    'footer',
+    {},
+    notice,
+    queued,
+    usage,
+    el('div', { class: 'context' }, addCurrent, addSelection, addFile, chipBox),
+    prompt,
+    el('div', { class: 'actions' }, modeSelect, modelInput, activity, interrupt, send),
+  ),
 );
+modelInput.addEventListener('change', () => post({ type: 'setModel', model: modelInput.value.trim() }));
+modeSelect.addEventListener('change', () => post({ type: 'setMode', mode: modeSelect.value }));
+
+function drawChips(): void {
+  chipBox.replaceChildren(
+    ...chips.map((chip, index) => {
+      const remove = button('×', () => {
+        chips.splice(index, 1);
+        drawChips();
+      }, `Remove ${chip.label}`, 'link');
+      return el('span', { class: 'chip', 'data-uri': chip.uri }, chip.label, remove);
+    }),
+  );
+}
 
 prompt.value = vscode.getState()?.draft ?? '';
 prompt.addEventListener('input', () => vscode.setState({ draft: prompt.value }));
@@ -57,6 +98,9 @@ prompt.addEventListener('keydown', (event) => {
   if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     submit();
+  } else if (event.key === '@' && prompt.value.trim() === '') {
+    event.preventDefault();
+    post({ type: 'pickFile' });
   }
 });
 threadSelect.addEventListener('focus', () => post({ type: 'refreshThreads' }));
@@ -70,13 +114,15 @@ function submit(): void {
   if (!text) {
     return;
   }
-  post({ type: 'send', text });
+  post({ type: 'send', text, chips });
+  followBottom = true;
+  chips = [];
+  drawChips();
   prompt.value = '';
   vscode.setState({ draft: '' });
 }
 
 function drawItems(order: string[]): void {
-  const atBottom = messages.scrollTop + messages.clientHeight >= messages.scrollHeight - 40;
   const keep = new Set(order);
   for (const [id, { node }] of drawn) {
     if (!keep.has(id)) {
@@ -112,10 +158,18 @@ function drawItems(order: string[]): void {
   } else {
     messages.querySelector(':scope > p.empty')?.remove();
   }
-  if (atBottom) {
+}
+
+let followBottom = true; // newest lines stay visible unless the user scrolled up
+messages.addEventListener('scroll', () => {
+  followBottom = messages.scrollTop + messages.clientHeight >= messages.scrollHeight - 40;
+});
+function keepBottom(): void {
+  if (followBottom) {
     messages.scrollTop = messages.scrollHeight;
   }
 }
+new ResizeObserver(keepBottom).observe(messages);
 
 // --- approvals, plan, status ------------------------------------------------------------------
 
@@ -165,6 +219,16 @@ function drawStatus(m: ViewModel): void {
   compactButton.disabled = m.connection !== 'running' || !m.threadId || m.turn?.status === 'running';
   notice.textContent = m.notice ?? (m.turn?.status === 'failed' ? `Turn failed: ${m.turn.error ?? 'unknown error'}` : '');
   notice.hidden = !notice.textContent;
+  presence.textContent = m.presence;
+  presence.hidden = !m.presence;
+  queued.replaceChildren(
+    ...m.queued.map((text) => el('div', { class: 'queued-prompt', title: 'Sent when agent-lsp is back' }, `Waiting to send: ${text}`)),
+  );
+  queued.hidden = m.queued.length === 0;
+  if (document.activeElement !== modelInput) {
+    modelInput.value = m.model;
+  }
+  modeSelect.value = m.permissionMode;
   usage.textContent = m.usage;
   document.body.dataset.activity = m.activity;
   document.body.dataset.connection = m.connection;
@@ -176,6 +240,14 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
     prompt.focus();
     return;
   }
+  if (message.type === 'addChip') {
+    if (!chips.some((c) => c.uri === message.chip.uri && JSON.stringify(c.range) === JSON.stringify(message.chip.range))) {
+      chips.push(message.chip);
+      drawChips();
+    }
+    prompt.focus();
+    return;
+  }
   if (message.reset) {
     items.clear();
     drawn.clear();
@@ -183,6 +255,11 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
     approvalsKey = '';
   }
   const model = message.model;
+  const undoKey = model.undoable.join(',');
+  if (undoKey !== [...context.undoable].join(',')) {
+    context.undoable = new Set(model.undoable);
+    drawn.forEach((entry) => (entry.rev = -1)); // redraw: the Undo buttons changed
+  }
   message.model.changed.forEach((chat) => items.set(chat.item.id, chat));
   const keep = new Set(message.model.order);
   [...items.keys()].filter((id) => !keep.has(id)).forEach((id) => items.delete(id));
@@ -191,6 +268,7 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   drawTodos(model.todos);
   drawThreads(model);
   drawStatus(model);
+  keepBottom();
 });
 
 post({ type: 'ready' });

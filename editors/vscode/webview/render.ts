@@ -14,6 +14,8 @@ export interface Context {
   /** Keys of the <details> the user opened, kept across redraws. */
   openDetails: Set<string>;
   item(id: string): Item | undefined;
+  /** Finished turns that changed files: their change cards get an "Undo turn" button. */
+  undoable: Set<string>;
 }
 
 /** A <details> that remembers being opened across redraws. */
@@ -24,9 +26,23 @@ function details(ctx: Context, key: string, cls: string, summary: (Node | string
   return node;
 }
 
-function markdown(text: string, cls = 'markdown'): HTMLElement {
+function markdown(text: string, cls = 'markdown', ctx?: Context): HTMLElement {
   const node = el('div', { class: cls });
   node.innerHTML = renderMarkdown(text);
+  if (ctx) {
+    for (const pre of Array.from(node.querySelectorAll('pre'))) {
+      const code = pre.textContent ?? '';
+      const bar = el(
+        'div',
+        { class: 'code-actions' },
+        button('Copy', () => ctx.post({ type: 'copy', text: code }), 'Copy the code', 'code-copy'),
+        button('Insert', () => ctx.post({ type: 'insert', text: code }), 'Insert the code at the cursor in the editor', 'code-insert'),
+      );
+      const wrap = el('div', { class: 'code-block' });
+      pre.replaceWith(wrap);
+      wrap.append(bar, pre);
+    }
+  }
   return node;
 }
 
@@ -76,7 +92,7 @@ export function renderItem(ctx: Context, chat: ShownItem): HTMLElement {
         ...item.content.map(partChip),
       );
     case 'agentMessage':
-      return markdown(item.text, `item agent markdown ${item.status === 'inProgress' ? 'streaming' : ''}`);
+      return markdown(item.text, `item agent markdown ${item.status === 'inProgress' ? 'streaming' : ''}`, ctx);
     case 'reasoning':
       return details(ctx, key, 'item reasoning', [item.status === 'inProgress' ? 'Thinking…' : 'Thought'], markdown(item.text));
     case 'toolCall': {
@@ -107,6 +123,9 @@ export function renderItem(ctx: Context, chat: ShownItem): HTMLElement {
         { class: `item change ${outcome}` },
         el('div', { class: 'change-head' }, 'File change ', el('span', { class: `badge ${outcome}` }, outcome), answeredBy(chat)),
         ...item.changes.map((change, index) => changeRow(ctx, item.id, change, index)),
+        chat.turnId && outcome === 'applied' && ctx.undoable.has(chat.turnId)
+          ? button('Undo turn', () => ctx.post({ type: 'undoTurn', turnId: chat.turnId! }), 'Revert the file changes of this turn (lines you changed since are left alone)', 'undo-turn')
+          : '',
       );
     }
     case 'todoList': {

@@ -131,3 +131,27 @@ export function invertDiff(diff: string): string {
     })
     .join('\n');
 }
+
+/** Where each hunk of `diff` lands in the proposed text: its first changed line (0-based). */
+export function proposedHunkLines(current: string, diff: string): number[] {
+  const lines: number[] = [];
+  let shift = 0; // proposed line minus current line, after the hunks so far
+  const text = splitLines(current);
+  let from = 0;
+  for (const hunk of parseHunks(diff)) {
+    const old = hunk.lines.filter((l) => l.op !== '+').map((l) => l.text);
+    let at = hunk.oldLength === 0 ? hunk.oldStart : hunk.oldStart - 1;
+    for (let i = from; i <= text.length - old.length; i++) {
+      if (old.every((line, k) => text[i + k] === line)) {
+        at = i;
+        break;
+      }
+    }
+    from = at + old.length;
+    const firstChange = Math.max(0, hunk.lines.findIndex((l) => l.op !== ' '));
+    const before = hunk.lines.slice(0, firstChange).length; // context lines before the change
+    lines.push(at + shift + before);
+    shift += hunk.lines.filter((l) => l.op === '+').length - hunk.lines.filter((l) => l.op === '-').length;
+  }
+  return lines;
+}

@@ -45,7 +45,7 @@ export class ProposedContent implements vscode.TextDocumentContentProvider, vsco
   }
 }
 
-function resolve(change: FileChange): vscode.Uri | undefined {
+export function resolve(change: FileChange): vscode.Uri | undefined {
   if (path.isAbsolute(change.path)) {
     return vscode.Uri.file(change.path);
   }
@@ -54,7 +54,7 @@ function resolve(change: FileChange): vscode.Uri | undefined {
 }
 
 /** The file's text as the editor has it: the open buffer, else the disk, else nothing. */
-async function currentText(uri: vscode.Uri): Promise<string | undefined> {
+export async function currentText(uri: vscode.Uri): Promise<string | undefined> {
   const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
   if (open) {
     return open.getText();
@@ -66,11 +66,17 @@ async function currentText(uri: vscode.Uri): Promise<string | undefined> {
   }
 }
 
-export async function showDiff(content: ProposedContent, change: FileChange): Promise<void> {
+/** Opens the diff; returns the proposed side's URI (undefined when none was opened). */
+export async function showDiff(
+  content: ProposedContent,
+  change: FileChange,
+  tag = 'proposed',
+  where: { viewColumn?: vscode.ViewColumn; preserveFocus?: boolean } = {},
+): Promise<vscode.Uri | undefined> {
   const file = resolve(change);
   if (!file) {
     void vscode.window.showWarningMessage(`Cannot locate ${change.path}: open a workspace folder.`);
-    return;
+    return undefined;
   }
   const name = path.basename(change.path);
   const current = await currentText(file);
@@ -79,9 +85,9 @@ export async function showDiff(content: ProposedContent, change: FileChange): Pr
   try {
     const proposed = proposedText(current ?? '', change.kind, change.diff);
     const left = exists ? file : empty('none');
-    const right = change.kind === 'delete' ? empty('deleted') : content.put(file, 'proposed', proposed);
-    await vscode.commands.executeCommand('vscode.diff', left, right, `${name}: current ↔ proposed`, { preview: true });
-    return;
+    const right = change.kind === 'delete' ? empty(`${tag}-deleted`) : content.put(file, tag, proposed);
+    await vscode.commands.executeCommand('vscode.diff', left, right, `${name}: current ↔ proposed`, { preview: true, ...where });
+    return right;
   } catch (error) {
     if (!(error instanceof DiffError)) {
       throw error;
@@ -93,6 +99,7 @@ export async function showDiff(content: ProposedContent, change: FileChange): Pr
       await vscode.commands.executeCommand('vscode.diff', left, file, `${name}: before ↔ now (applied)`, {
         preview: true,
       });
+      return undefined;
     } catch {
       traceWarn(`View diff for ${change.path}: ${error.message}`);
       void vscode.window.showWarningMessage(
@@ -100,4 +107,6 @@ export async function showDiff(content: ProposedContent, change: FileChange): Pr
       );
     }
   }
+  return undefined;
 }
+

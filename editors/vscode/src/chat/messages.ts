@@ -34,13 +34,28 @@ export interface ViewModel {
   activity: Activity;
   usage: string;
   notice?: string; // a problem to show above the prompt
+  queued: string[]; // prompts kept while the server is down, sent when it is back
+  presence: string; // "Also here: Neovim 0.11, agent-lsp attach" (empty when nobody else)
+  undoable: string[]; // finished turns that changed files (an "Undo turn" button each)
+  model: string; // agentLsp.model ('' = the server's default)
+  permissionMode: string; // agentLsp.permissionMode
 }
 
-export type ToWebview = { type: 'model'; model: ViewModel; reset: boolean } | { type: 'focusPrompt' };
+/** Context added to the next prompt: a file, or a range of one. */
+export interface Chip {
+  uri: string;
+  label: string;
+  range?: { start: { line: number; character: number }; end: { line: number; character: number } };
+}
+
+export type ToWebview =
+  | { type: 'model'; model: ViewModel; reset: boolean }
+  | { type: 'focusPrompt' }
+  | { type: 'addChip'; chip: Chip };
 
 export type FromWebview =
   | { type: 'ready' }
-  | { type: 'send'; text: string }
+  | { type: 'send'; text: string; chips?: Chip[] }
   | { type: 'selectThread'; threadId: string }
   | { type: 'newThread' }
   | { type: 'refreshThreads' }
@@ -49,4 +64,11 @@ export type FromWebview =
   | { type: 'interrupt' }
   | { type: 'compact' }
   | { type: 'viewDiff'; itemId: string; index: number }
-  | { type: 'openFile'; path: string };
+  | { type: 'openFile'; path: string }
+  | { type: 'copy'; text: string }
+  | { type: 'insert'; text: string }
+  | { type: 'pickFile' }
+  | { type: 'currentFile'; selection: boolean }
+  | { type: 'setModel'; model: string }
+  | { type: 'setMode'; mode: string }
+  | { type: 'undoTurn'; turnId: string };

@@ -24,6 +24,14 @@ import { activity, applyEvent, applyEvents, ChatState, emptyState, isGap, isRunn
 const THREAD_KEY = 'agentLsp.chat.thread';
 const ANSWERED_KEY = 'agentLsp.chat.answeredHere';
 const ANSWERED_KEPT = 200; // the latest approvals answered here that a reload remembers
+const QUEUE_KEY = 'agentLsp.chat.queued';
+
+/** A prompt typed while the server was down: sent, in order, when it is back. */
+export interface QueuedPrompt {
+  threadId?: string;
+  text: string;
+  extra: InputPart[];
+}
 
 export class ChatSession implements vscode.Disposable {
   private client?: LanguageClient;
@@ -41,12 +49,18 @@ export class ChatSession implements vscode.Disposable {
   threads: Thread[] = [];
   connection: Connection = 'stopped';
   notice?: string;
+  /** Prompts kept while the server is down or restarting (a reload keeps them too). */
+  queued: QueuedPrompt[];
+  private flushing = false;
+  /** This window's LSP client name, to leave it out of "Also here". */
+  ownName = '';
   private remembered?: string;
 
   /** `memory` keeps the panel's thread across window reloads (the workspace's state). */
   constructor(private readonly memory?: vscode.Memento) {
     this.remembered = memory?.get<string>(THREAD_KEY);
     this.answeredHere = new Set(memory?.get<string[]>(ANSWERED_KEY) ?? []); // a reload is still this window
+    this.queued = memory?.get<QueuedPrompt[]>(QUEUE_KEY) ?? [];
   }
 
   /** Follow the server: subscribe to a new client's events, resume the thread on every start. */
@@ -95,10 +109,35 @@ export class ChatSession implements vscode.Disposable {
       // (its pending approval included), else the thread the panel showed before.
       const running = this.threads.find((t) => t.status === 'running');
       const before = this.threads.find((t) => t.id === this.remembered);
-      const pick = running ?? before;
+      const pick = this.queued[0]?.threadId ? this.threads.find((t) => t.id === this.queued[0].threadId) : running ?? before;
       if (pick && !this.current.threadId) {
         await this.open(pick.id);
       }
+    }
+    await this.flush();
+  }
+
+  /** Send the prompts kept while the server was away, oldest first; one that fails stays. */
+  private async flush(): Promise<void> {
+    if (this.flushing) {
+      return;
+    }
+    this.flushing = true;
+    try {
+      while (this.queued.length > 0 && this.client) {
+        const next = this.queued[0];
+        if (next.threadId && next.threadId !== this.current.threadId) {
+          await this.open(next.threadId);
+        }
+        if (!(await this.sendNow(next.text, next.extra))) {
+          return;
+        }
+        this.queued.shift();
+        void this.memory?.update(QUEUE_KEY, this.queued);
+        this.changed();
+      }
+    } finally {
+      this.flushing = false;
     }
   }
 
@@ -204,8 +243,23 @@ export class ChatSession implements vscode.Disposable {
     this.changed();
   }
 
-  /** Send a prompt on the panel's thread, starting one first if the panel has none. */
+  /** Send a prompt on the panel's thread, starting one first if the panel has none. While the
+   * server is down or restarting the prompt is kept, and sent when it is back. */
   async send(text: string, extra: InputPart[] = []): Promise<boolean> {
+    if (!this.client || this.queued.length > 0) {
+      this.queued.push({ threadId: this.current.threadId, text, extra });
+      void this.memory?.update(QUEUE_KEY, this.queued);
+      this.notice = undefined;
+      this.changed();
+      if (this.client) {
+        void this.flush();
+      }
+      return true;
+    }
+    return this.sendNow(text, extra);
+  }
+
+  private async sendNow(text: string, extra: InputPart[]): Promise<boolean> {
     this.notice = undefined;
     try {
       let threadId = this.current.threadId;
@@ -224,10 +278,44 @@ export class ChatSession implements vscode.Disposable {
     }
   }
 
-  async respond(approvalId: string, decision: Decision, message?: string): Promise<void> {
-    await this.answering(approvalId, this.request(Methods.approvalRespond, { approvalId, decision, message })).catch(
+  /** Answer an approval; `hunks` (0-based, in the approval diff's order across files) makes
+   * "approve" apply only those hunks of a file change. */
+  async respond(approvalId: string, decision: Decision, message?: string, hunks?: number[]): Promise<void> {
+    const params = hunks ? { approvalId, decision, message, hunks } : { approvalId, decision, message };
+    await this.answering(approvalId, this.request(Methods.approvalRespond, params)).catch(
       (error) => this.fail('Could not answer the approval', error),
     );
+  }
+
+  /** Undo the file changes of a finished turn of the panel's thread (`agent.undoTurn`). */
+  async undoTurn(turnId: string): Promise<void> {
+    const threadId = this.current.threadId;
+    if (!threadId || !this.client) {
+      this.fail('Could not undo the turn', new Error('agent-lsp is not running'));
+      return;
+    }
+    try {
+      const result = await this.client.sendRequest<{ message?: string } | undefined>('workspace/executeCommand', {
+        command: 'agent.undoTurn',
+        arguments: [threadId, turnId],
+      });
+      if (result && typeof result === 'object' && typeof result.message === 'string' && result.message) {
+        this.notice = result.message;
+        this.changed();
+      }
+    } catch (error) {
+      this.fail('Could not undo the turn', error);
+    }
+  }
+
+  /** The other surfaces attached to the panel's thread, as the header says it. */
+  get presence(): string {
+    const names = this.current.attached.map((p) => p.clientName);
+    const own = names.indexOf(this.ownName);
+    if (own >= 0) {
+      names.splice(own, 1); // this window (the same name twice is another window)
+    }
+    return names.length ? `Also here: ${names.join(', ')}` : '';
   }
 
   /** This window answers `approvalId` (marked before the answer: its `approval/resolved` may

@@ -1,7 +1,9 @@
 /**
- * The chat panel: a webview view in the "Agent" activity-bar container. It draws what
- * `ChatSession` holds (posting only the items that changed, at most every 50 ms while text
- * streams) and turns the webview's clicks into session calls and commands.
+ * The chat panel: one or more webviews drawing what `ChatSession` holds (posting only the
+ * items that changed, at most every 50 ms while text streams), turning their clicks into
+ * session calls and commands. The chat lives where the user chose (`agentLsp.chatLocation`,
+ * remembered as a setting): an editor tab (a webview panel, room for the conversation), or the
+ * webview view of the "Agent" container, moved into the secondary side bar when asked.
  *
  * The page runs one bundled script (`dist/webview.js`) under a strict Content Security
  * Policy: no inline script or style, nothing loaded from the network.
@@ -10,16 +12,35 @@
 import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
 import type { ChatSession } from './session';
-import type { FromWebview, ShownItem, ThreadChoice, ToWebview, ViewModel } from './messages';
-import { describeAnswer, latestTodos } from './state';
+import { addCurrent, chipParts, insertAtCursor, pickFile } from './context';
+import type { Chip, FromWebview, ShownItem, ThreadChoice, ToWebview, ViewModel } from './messages';
+import { describeAnswer, latestTodos, undoableTurns } from './state';
 import { formatUsage } from './usage';
 
 export const VIEW_ID = 'agentLsp.chat';
+export const PANEL_TYPE = 'agentLsp.chatPanel';
+/** The secondary side bar's container of this extension (package.json, viewsContainers). */
+const SECONDARY_CONTAINER = 'workbench.view.extension.agentLspSecondary';
+const PRIMARY_CONTAINER = 'workbench.view.extension.agentLsp';
+
+export type ChatLocation = 'editor' | 'secondarySideBar' | 'sideBar';
+
+export function chatLocation(): ChatLocation {
+  const value = vscode.workspace.getConfiguration('agentLsp').get<string>('chatLocation', 'editor');
+  return value === 'sideBar' || value === 'secondarySideBar' ? value : 'editor';
+}
+
+/** One webview showing the chat, with what it has been sent so far. */
+class Surface {
+  readonly posted = new Map<string, string>(); // item id -> what the webview has: rev, who answered
+  postedThread?: string;
+  ready = false;
+  constructor(readonly webview: vscode.Webview) {}
+}
 
 export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
-  private view?: vscode.WebviewView;
-  private posted = new Map<string, string>(); // item id -> what the webview has: rev, who answered
-  private postedThread?: string;
+  private panel?: vscode.WebviewPanel;
+  private readonly surfaces = new Set<Surface>();
   private timer?: NodeJS.Timeout;
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -31,21 +52,83 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
-    this.view = view;
-    const media = vscode.Uri.joinPath(this.extensionUri, 'media');
-    const dist = vscode.Uri.joinPath(this.extensionUri, 'dist');
-    view.webview.options = { enableScripts: true, localResourceRoots: [media, dist] };
-    view.webview.html = this.html(view.webview);
+    const surface = this.attach(view.webview);
     this.disposables.push(
-      view.webview.onDidReceiveMessage((message: FromWebview) => this.onMessage(message)),
-      view.onDidDispose(() => (this.view = undefined)),
+      view.onDidDispose(() => this.surfaces.delete(surface)),
     );
   }
 
-  /** Reveal the panel and put the cursor in the prompt. */
+  /** The editor column of the chat tab, when the chat is a tab. */
+  get panelColumn(): vscode.ViewColumn | undefined {
+    return this.panel?.viewColumn;
+  }
+
+  /** A chat tab restored by VS Code after a reload (the panel serializer). */
+  restorePanel(panel: vscode.WebviewPanel): void {
+    this.adoptPanel(panel);
+  }
+
+  private attach(webview: vscode.Webview): Surface {
+    const media = vscode.Uri.joinPath(this.extensionUri, 'media');
+    const dist = vscode.Uri.joinPath(this.extensionUri, 'dist');
+    webview.options = { enableScripts: true, localResourceRoots: [media, dist] };
+    webview.html = this.html(webview);
+    const surface = new Surface(webview);
+    this.surfaces.add(surface);
+    this.disposables.push(webview.onDidReceiveMessage((message: FromWebview) => this.onMessage(surface, message)));
+    return surface;
+  }
+
+  private adoptPanel(panel: vscode.WebviewPanel): void {
+    this.panel = panel;
+    panel.iconPath = vscode.Uri.joinPath(this.extensionUri, 'media', 'agent.svg');
+    const surface = this.attach(panel.webview);
+    panel.onDidDispose(() => {
+      if (this.panel === panel) {
+        this.panel = undefined;
+      }
+      this.surfaces.delete(surface);
+    });
+  }
+
+  /** Reveal the chat where the user keeps it, and put the cursor in the prompt. */
   async reveal(): Promise<void> {
-    await vscode.commands.executeCommand(`${VIEW_ID}.focus`);
-    this.send({ type: 'focusPrompt' });
+    const where = chatLocation();
+    if (where === 'editor') {
+      if (this.panel) {
+        this.panel.reveal(undefined, false);
+      } else {
+        const panel = vscode.window.createWebviewPanel(
+          PANEL_TYPE,
+          'Agent Chat',
+          { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false },
+          { retainContextWhenHidden: true },
+        );
+        this.adoptPanel(panel);
+      }
+    } else {
+      // Move the view where asked (VS Code remembers it); a VS Code without the command keeps it put.
+      const destinationId = where === 'secondarySideBar' ? SECONDARY_CONTAINER : PRIMARY_CONTAINER;
+      await Promise.resolve(vscode.commands.executeCommand('vscode.moveViews', { viewIds: [VIEW_ID], destinationId })).catch(
+        () => undefined,
+      );
+      await vscode.commands.executeCommand(`${VIEW_ID}.focus`);
+    }
+    this.sendAll({ type: 'focusPrompt' });
+  }
+
+  /** Where the chat opens from now on (a user setting, so it is remembered). */
+  async moveTo(where: ChatLocation): Promise<void> {
+    await vscode.workspace.getConfiguration('agentLsp').update('chatLocation', where, vscode.ConfigurationTarget.Global);
+    if (where !== 'editor') {
+      this.panel?.dispose();
+    }
+    await this.reveal();
+  }
+
+  /** Text for the prompt box (Insert and Ask about selection put context there). */
+  addChip(chip: Chip): void {
+    this.sendAll({ type: 'addChip', chip });
   }
 
   private html(webview: vscode.Webview): string {
@@ -77,36 +160,37 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
   private schedule(): void {
     this.timer ??= setTimeout(() => {
       this.timer = undefined;
-      this.post(false);
+      this.surfaces.forEach((s) => this.post(s, false));
     }, 50);
   }
 
-  private send(message: ToWebview): void {
-    void this.view?.webview.postMessage(message);
+  private sendAll(message: ToWebview): void {
+    this.surfaces.forEach((s) => void s.webview.postMessage(message));
   }
 
-  private post(reset: boolean): void {
-    if (!this.view) {
+  private post(surface: Surface, reset: boolean): void {
+    if (!surface.ready) {
       return;
     }
     const state = this.session.current;
-    if (reset || state.threadId !== this.postedThread) {
-      this.posted.clear();
+    if (reset || state.threadId !== surface.postedThread) {
+      surface.posted.clear();
       reset = true;
     }
-    this.postedThread = state.threadId;
+    surface.postedThread = state.threadId;
     const shown = state.items.map((c): ShownItem => {
       const answer = c.answer && !this.session.answeredHere.has(c.answer.approvalId) ? describeAnswer(c.answer) : undefined;
       return answer ? { ...c, answeredBy: answer } : c;
     });
     const key = (c: ShownItem) => `${c.rev}|${c.answeredBy ?? ''}`;
-    const changed = shown.filter((c) => this.posted.get(c.item.id) !== key(c));
-    changed.forEach((c) => this.posted.set(c.item.id, key(c)));
+    const changed = shown.filter((c) => surface.posted.get(c.item.id) !== key(c));
+    changed.forEach((c) => surface.posted.set(c.item.id, key(c)));
     const threads: ThreadChoice[] = this.session.threads.map((t) => ({
       id: t.id,
-      title: t.title || t.id,
+      title: t.title || 'Untitled thread',
       running: t.status === 'running',
     }));
+    const config = vscode.workspace.getConfiguration('agentLsp');
     const model: ViewModel = {
       connection: this.session.connection,
       threadId: state.threadId,
@@ -124,18 +208,46 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
         miss: state.cacheMiss,
       }),
       notice: this.session.notice,
+      queued: this.session.queued.map((q) => q.text),
+      presence: this.session.presence,
+      undoable: undoableTurns(state),
+      model: config.get<string>('model', '') ?? '',
+      permissionMode: config.get<string>('permissionMode', 'ask') ?? 'ask',
     };
-    this.send({ type: 'model', model, reset });
+    void surface.webview.postMessage({ type: 'model', model, reset } satisfies ToWebview);
   }
 
-  private async onMessage(message: FromWebview): Promise<void> {
+  private async onMessage(surface: Surface, message: FromWebview): Promise<void> {
     const session = this.session;
     switch (message.type) {
       case 'ready':
-        this.post(true);
+        surface.ready = true;
+        this.post(surface, true);
         return;
       case 'send':
-        await session.send(message.text);
+        await session.send(message.text, await chipParts(message.chips ?? []));
+        return;
+      case 'copy':
+        await vscode.env.clipboard.writeText(message.text);
+        void vscode.window.setStatusBarMessage('Copied', 2000);
+        return;
+      case 'insert':
+        await insertAtCursor(message.text);
+        return;
+      case 'pickFile':
+        await pickFile(this);
+        return;
+      case 'currentFile':
+        addCurrent(this, message.selection);
+        return;
+      case 'setModel':
+        await vscode.workspace.getConfiguration('agentLsp').update('model', message.model, vscode.ConfigurationTarget.Workspace);
+        return;
+      case 'setMode':
+        await vscode.workspace.getConfiguration('agentLsp').update('permissionMode', message.mode, vscode.ConfigurationTarget.Workspace);
+        return;
+      case 'undoTurn':
+        await session.undoTurn(message.turnId);
         return;
       case 'selectThread':
         await session.open(message.threadId);
@@ -173,6 +285,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
 
   dispose(): void {
     clearTimeout(this.timer);
+    this.panel?.dispose();
     this.disposables.forEach((d) => d.dispose());
   }
 }

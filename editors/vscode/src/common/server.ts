@@ -15,6 +15,7 @@ import {
   RevealOutputChannelOn,
   ServerOptions,
   State,
+  WorkDoneProgressCreateRequest,
 } from 'vscode-languageclient/node';
 import { install as installApplyEdit } from './edits';
 import { describeError, traceError, traceInfo } from './logging';
@@ -40,6 +41,9 @@ export class ServerManager implements vscode.Disposable {
   /** Called before this window runs one of the server's commands (code actions included), and
    * with the server's result after, so the chat knows which approvals were answered here. */
   onCommand?: (command: string, args: unknown[], result?: Promise<unknown>) => void;
+
+  /** Called with each new client before it starts (features and handlers it needs from the start). */
+  onClient?: (client: LanguageClient) => vscode.Disposable;
 
   constructor(private readonly channel: vscode.LogOutputChannel) {
     this.disposables.push(
@@ -111,6 +115,17 @@ export class ServerManager implements vscode.Disposable {
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       initializationOptions: initializationOptions(settings),
       middleware: {
+        // The approval id is the server's `code` of its "Agent proposes" diagnostics: not for
+        // people (Problems and hovers would show "agent(apr_…)"). The server matches them by
+        // source and range, so the id is dropped here.
+        handleDiagnostics: (uri, diagnostics, next) => {
+          for (const diagnostic of diagnostics) {
+            if (diagnostic.source === 'agent' && typeof diagnostic.code === 'string' && diagnostic.code.startsWith('apr_')) {
+              diagnostic.code = undefined;
+            }
+          }
+          next(uri, diagnostics);
+        },
         executeCommand: (command, args, next) => {
           const result = Promise.resolve(next(command, args));
           this.onCommand?.(command, args, result);
@@ -122,6 +137,7 @@ export class ServerManager implements vscode.Disposable {
     this.client = client;
     this.clientDisposables.push(
       installApplyEdit(client),
+      ...(this.onClient ? [this.onClient(client)] : []),
       client.onDidChangeState((event) => {
         // The client restarts a crashed server by itself; follow it, so the chat resumes.
         if (client !== this.client || this.status.state === 'failed') {
@@ -140,6 +156,9 @@ export class ServerManager implements vscode.Disposable {
     this.setStatus({ state: 'starting' });
     try {
       await client.start();
+      // The chat's one status item says what a turn is doing: the server's work-done progress
+      // is accepted (so it sends no notifications instead) and not drawn as a second one.
+      client.onRequest(WorkDoneProgressCreateRequest.type, () => null);
       traceInfo(`agent-lsp is running (${client.initializeResult?.serverInfo?.version ?? 'unknown version'})`);
       this.setStatus({ state: 'running', client });
     } catch (error) {
