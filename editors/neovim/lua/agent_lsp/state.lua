@@ -62,7 +62,6 @@ local M = {}
 ---@field entries agent_lsp.Entry[] what the chat draws, in order
 ---@field resuming boolean
 ---@field queue table[] events held during a resume
----@field attached { clientId: string, clientName: string }[] the surfaces on the thread (client/attached)
 ---@field cost number the thread's cost in US dollars so far (turn/usage)
 ---@field turn_cost number the latest turn's cost (turn/usage since its turn/started)
 ---@field cache_miss? string the latest turn's last cache-miss reason
@@ -153,11 +152,11 @@ function M.follow(thread_id)
   changed(thread_id)
 end
 
---- Our own Neovim's name as the host reports it in `clientName` ("Neovim 0.11.4").
+--- Our own Neovim's name as the host reports it in `clientName`: the LSP clientInfo Neovim
+--- sends, "Neovim 0.11.4+v0.11.4".
 ---@return string
 function M.own_name()
-  local v = vim.version()
-  return ('Neovim %d.%d.%d'):format(v.major, v.minor, v.patch)
+  return 'Neovim ' .. tostring(vim.version())
 end
 
 --- Host client ids that are this Neovim (learnt from the server, when it says).
@@ -196,6 +195,59 @@ local reducers = {
     t.running = true
     t.turn = e.turn
     t.turn_cost, t.cache_miss = 0, nil
+  end,
+  ['turn/usage'] = function(t, e)
+    t.cost = (t.cost or 0) + (e.costUsd or 0)
+    t.turn_cost = (t.turn_cost or 0) + (e.costUsd or 0)
+    if type(e.cacheMiss) == 'table' and e.cacheMiss.reason then
+      t.cache_miss = e.cacheMiss.reason
+    end
+  end,
+  ['item/started'] = function(t, e)
+    if not t.items[e.item.id] then -- an item already there stays as it is
+      t.entries[#t.entries + 1] = { kind = 'item', id = e.item.id }
+      t.items[e.item.id] = vim.deepcopy(e.item)
+    end
+  end,
+  ['item/delta'] = function(t, e)
+    local item = t.items[e.itemId]
+    local field = item and item.status == 'inProgress' and streamed[item.type]
+    if field then
+      item[field] = (item[field] or '') .. e.text
+    end
+  end,
+  ['item/completed'] = function(t, e)
+    local before = t.items[e.item.id]
+    local item = vim.deepcopy(e.item)
+    if not before then
+      t.entries[#t.entries + 1] = { kind = 'item', id = e.item.id }
+    elseif item.type == 'commandExecution' and (item.output == nil or item.output == vim.NIL) then
+      item.output = before.output -- e.g. interrupted: what it printed is kept
+    end
+    t.items[e.item.id] = item
+  end,
+  ['approval/requested'] = function(t, e)
+    if not t.approvals[e.approval.id] then
+      t.approvals[e.approval.id] = e.approval
+      t.entries[#t.entries + 1] = { kind = 'approval', id = e.approval.id }
+    end
+  end,
+  ['approval/resolved'] = function(t, e)
+    local approval = t.approvals[e.approvalId]
+    if approval and not approval.resolved then -- the first answer wins
+      approval.resolved = { decision = e.decision, source = e.source, clientName = e.clientName }
+    end
+  end,
+  ['turn/completed'] = function(t, e)
+    t.running = false
+    t.turn = e.turn
+    for _, approval in pairs(t.approvals) do
+      if approval.turnId == e.turn.id and not approval.resolved then
+        approval.resolved = { expired = true } -- nothing can answer it any more
+      end
+    end
+    t.entries[#t.entries + 1] = { kind = 'turn', id = e.turn.id, turn = e.turn, usage = e.usage,
+      cost = t.turn_cost or 0, cache_miss = t.cache_miss }
   end,
   ['client/attached'] = function(t, e)
     for _, c in ipairs(t.attached) do
