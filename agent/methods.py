@@ -56,6 +56,13 @@ METHODS: tuple[Method, ...] = (
            "arrives once, in order, as agent/event, then live ones"),
     Method("agent/thread/unsubscribe", "ThreadUnsubscribeParams",
            "stop following a thread (an editor still gets the events of the threads it shows); result {}"),
+    Method("agent/editor/diagnostics", "EditorDiagnosticsParams",
+           "the diagnostics the editor shows for a document (every source but agent-lsp), the full set each "
+           "time they change", kind="notification"),
+    Method("agent/editor/query", "EditorQueryParams",
+           "ask the editor's other language servers (definition, references, workspaceSymbols, hover); result "
+           "{results: [{uri, range, text?}]}; sent only to clients announcing "
+           "experimental.agentLsp.editorQueries: true", direction="server→client"),
     Method("agent/thread/memory", "ThreadMemoryParams", "the background observer's session note", issue=13),
     Method("agent/turn/undo", "TurnUndoParams", "undo a turn's file changes", issue=15),
     Method("agent/turn/redo", "TurnUndoParams", "redo an undone turn", issue=15),
@@ -82,5 +89,5 @@ COMMAND_NAMES: tuple[str, ...] = tuple(command.name for command in COMMANDS)
 
 
 def served() -> tuple[Method, ...]:
-    """The client→server requests built so far (the rest answer -32601 until their issue lands)."""
-    return tuple(m for m in METHODS if m.issue is None and m.direction == "client→server" and m.kind == "request")
+    """The client→server methods built so far (requests not built answer -32601 until their issue lands)."""
+    return tuple(m for m in METHODS if m.issue is None and m.direction == "client→server")

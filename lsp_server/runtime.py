@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as t
 
-from agent import (Event, HostPlace, Harness, HostClient, LocalAgent, Settings, Store, Workspace, apply_options,
+from agent import (EditorSight, Event, HostPlace, Harness, HostClient, LocalAgent, Settings, Store, Workspace, apply_options,
                    default_state_dir, prewarm, resolve_settings, uri_to_path)
 from lsp_server import convert, methods
 from lsp_server.editor import LspApplier, LspDocuments
+from lsp_server.intel import answerer
 from lsp_server.chatfile import ChatFiles
 from lsp_server.quirks import Nudger, identify, log_notifier
 from lsp_server.surfaces import ApprovalDiagnostics, MessageApprovals, PlainSurfaces, ProgressTracker
@@ -96,12 +97,13 @@ def build_runtime(server: AgentServer, params: t.InitializeParams) -> Runtime:
         client = HostClient(HostPlace(settings.state_dir or default_state_dir()), root,
                             server.client_name or "an LSP client", settings)
         client.documents, client.apply = documents.registration, applier.apply
+        client.query = answerer(server, params)  # the editor's own language servers (issue 20)
         client.on_lost(lambda: asyncio.ensure_future(_rejoin(server, client)))
         asyncio.ensure_future(_rejoin(server, client))
         agent = client
     else:
-        agent = LocalAgent(Harness(Workspace(root, documents), open_store(settings, messages), settings,
-                                   applier=applier))
+        agent = LocalAgent(Harness(Workspace(root, documents, EditorSight(answerer(server, params))),
+                                   open_store(settings, messages), settings, applier=applier))
     progress = ProgressTracker(server, server.interrupt_soon)
     diagnostics = ApprovalDiagnostics(server, agent)
 

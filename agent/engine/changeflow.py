@@ -37,6 +37,7 @@ class ChangeFlow:
         with scope.item(FileChangeItem(id=scope.new_item_id(), changes=changes.to_protocol())) as handle:
             action = Action(tool, "edit", tuple(f.rel for f in changes.files))
             await self.gate.permit(scope, action, lambda: self.approval(scope.turn_id, handle.id, changes))
+            before = self.workspace.sight.snapshot(f.path for f in changes.files)  # the editor's view, to compare
             try:
                 result = await self.applier.apply(changes)
             except OSError as exc:
@@ -47,7 +48,9 @@ class ChangeFlow:
                 return f"Conflict: {result.detail or 'the file changed since it was read'}. {CONFLICT_ADVICE}", True
             handle.finish(status="completed", outcome="applied")
         self._record(scope.thread_id, changes)
-        return f"Applied: {changes.title} ({', '.join(f.rel for f in changes.files)}).", False
+        seen = await self.workspace.sight.after_edit([(f.path, f.rel, f.version) for f in changes.files
+                                                      if f.kind != "delete"], before)  # "" without an editor
+        return f"Applied: {changes.title} ({', '.join(f.rel for f in changes.files)}).{seen}", False
 
     def approval(self, turn_id: str, item_id: str, changes: ChangeSet) -> Approval:
         """The question for a person: the title, the whole diff, and every place it touches."""

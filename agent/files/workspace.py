@@ -13,10 +13,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote, unquote, urlparse
 
 from agent.policy.secrets import SecretSource
+
+if TYPE_CHECKING:
+    from agent.files.sight import EditorSight
 
 
 class ToolError(Exception):
@@ -106,9 +109,12 @@ class FileText:
 class Workspace:
     """A root directory and the editor's buffers inside it."""
 
-    def __init__(self, root: Path, documents: Documents | None = None) -> None:
+    def __init__(self, root: Path, documents: Documents | None = None, sight: EditorSight | None = None) -> None:
+        from agent.files.sight import EditorSight  # it imports this module
+
         self.root = root.resolve()
         self.documents: Documents = documents or NoDocuments()
+        self.sight = sight or EditorSight()  # the editor's diagnostics and language servers, when lent
         self.secrets = SecretSource(self.root)  # the values to hide, incl. settings' "redact"
 
     @property

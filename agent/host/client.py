@@ -46,6 +46,7 @@ class HostClient:
         self.documents: Callable[[], list[dict[str, Any]]] = lambda: []
         self.apply: Callable[[ChangeSet], Awaitable[ApplyResult]] | None = None
         self.query: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]] | None = None  # editor/query (issue 20)
+        self._diagnostics: dict[str, dict[str, Any]] = {}  # uri -> the editor's last report, re-sent on reconnect
         self._events: list[Callable[[Event], None]] = []
         self._notices: list[Callable[[str], None]] = []
         self._lost: list[Callable[[], None]] = []
@@ -95,6 +96,8 @@ class HostClient:
             connection.close()
             raise HostMismatch(exc.message) from None
         self.connection = connection
+        for report in list(self._diagnostics.values()):
+            connection.notify("editor/diagnostics", report)
         if self._everything:
             await connection.request("workspace/subscribe", {})
         for thread_id, last in list(self._following.items()):
@@ -183,8 +186,10 @@ class HostClient:
 
     def editor_diagnostics(self, uri: str, version: int | None, diagnostics: list[Any]) -> None:
         """Tell the host what the editor's language servers report for a document."""
+        report = {"uri": uri, "version": version, "diagnostics": diagnostics}
+        self._diagnostics[uri] = report  # an empty report too: it says the editor checks this file
         if self.connection is not None:
-            self.connection.notify("editor/diagnostics", {"uri": uri, "version": version, "diagnostics": diagnostics})
+            self.connection.notify("editor/diagnostics", report)
 
     async def _editor_query(self, params: Any) -> dict[str, Any]:
         if self.query is None:

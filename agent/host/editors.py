@@ -19,6 +19,7 @@ from typing import Any
 
 from agent.files.changes import ApplyResult, ChangeSet, DiskApplier, PlannedFile
 from agent.host.rpc import Connection, ConnectionLost, RemoteError
+from agent.files.sight import NO_EDITOR, QUERY_TIMEOUT_S
 from agent.files.workspace import OpenDocument, ToolError, uri_to_path
 
 APPLY_TIMEOUT_S = 30.0
@@ -31,14 +32,16 @@ class Editor:
     connection: Connection
     name: str
     documents: dict[Path, OpenDocument] = field(default_factory=dict)
+    queries: bool = False  # it answers editor/query from its language servers (issue 20)
 
 
 class EditorRegistry:
     def __init__(self) -> None:
         self._editors: dict[int, Editor] = {}
 
-    def attach(self, connection: Connection, name: str, documents: list[dict[str, Any]]) -> Editor:
-        editor = self._editors[id(connection)] = Editor(connection, name)
+    def attach(self, connection: Connection, name: str, documents: list[dict[str, Any]],
+               queries: bool = False) -> Editor:
+        editor = self._editors[id(connection)] = Editor(connection, name, queries=queries)
         for document in documents:
             self.update(connection, document)
         return editor
@@ -63,6 +66,16 @@ class EditorRegistry:
     def latest(self) -> Editor | None:
         """The editor attached last, if any."""
         return next(reversed(list(self._editors.values())), None)
+
+    async def ask(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``editor/query`` to the editor attached last that answers queries (the sight's ``answer``)."""
+        editor = next((e for e in reversed(list(self._editors.values())) if e.queries), None)
+        if editor is None:
+            raise ToolError(NO_EDITOR)
+        try:
+            return dict(await editor.connection.request("editor/query", params, timeout=QUERY_TIMEOUT_S))
+        except (ConnectionLost, RemoteError) as exc:
+            raise ToolError(f"the editor ({editor.name}) could not answer: {exc}") from None
 
     def owner(self, path: Path) -> Editor | None:
         return next((e for e in reversed(list(self._editors.values())) if path in e.documents), None)
