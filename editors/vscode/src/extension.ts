@@ -15,6 +15,7 @@ import { ChatSession } from './chat/session';
 import { findItem } from './chat/state';
 import { AgentStatus } from './chat/status';
 import { ChatView, VIEW_ID } from './chat/view';
+import { EditorIntel } from './intel';
 
 let server: ServerManager | undefined;
 
@@ -24,11 +25,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   server = new ServerManager(channel);
   const session = new ChatSession(context.workspaceState);
   server.onCommand = (command, args, result) => session.onCommand(command, args, result);
+  const intel = new EditorIntel(server.onDidChangeState);
+  server.onClient = (client) => intel.attach(client);
   const view = new ChatView(context.extensionUri, session);
   const proposed = new ProposedContent();
   context.subscriptions.push(
     channel,
     server,
+    intel,
     session,
     view,
     proposed,
