@@ -189,3 +189,40 @@ def test_quit_mid_turn_then_a_new_neovim_approves_the_waiting_change(
         assert result["type"] == "tool_result" and not result.get("is_error"), result
     assert (workspace / "calc.py").read_text() == "def add(a: int, b: int):\n    return a + b\n"
     assert (workspace / "other.py").read_text() == "def sub(a, b):\n    return a - b\n"
+
+
+
+BIG = "".join(f"# line {n}\n" for n in range(1, 21)).replace("# line 2\n", "def add(a, b):\n    return a - b\n", 1) \
+    .replace("# line 18\n", "def mul(a, b):\n    return a * b\n", 1)
+
+
+def test_inline_review_accepts_one_hunk_and_rejects_another(fake: FakeAnthropic, workspace: Path,
+                                                            state_dir: Path, tmp_path: Path) -> None:
+    (workspace / "big.py").write_text(BIG)
+    new = BIG.replace("return a - b", "return a + b").replace("return a * b", "return a ** b")
+    fake.script(Reply([tool_use("write_file", {"path": "big.py", "content": new})]), Reply([text("Done.")]))
+    run_nvim("review", fake, workspace, state_dir, tmp_path)
+    assert (workspace / "big.py").read_text() == BIG.replace("return a - b", "return a + b")
+    told = json.dumps(fake.requests[1].body["messages"][-1]["content"])
+    assert "hunk" in told.lower(), told  # the model is told which hunks were left out
+
+
+def test_the_editors_diagnostics_and_definitions_reach_the_model(fake: FakeAnthropic, workspace: Path,
+                                                                 state_dir: Path, tmp_path: Path) -> None:
+    """Issue 20: a second language server (tests/neovim/fixture_server.py) lints the agent's
+    edit; the plugin forwards its diagnostic into that edit's tool result, and `definition` is
+    answered by the fixture through agent/editor/query."""
+    (workspace / "main.py").write_text("from calc import add\nprint(add(1, 2))\n")
+    fake.script(
+        Reply([tool_use("edit_file", {"path": "calc.py", "old_string": "a - b", "new_string": "undefined_name"})]),
+        Reply([tool_use("definition", {"path": "calc.py", "line": 1, "column": 5})]),
+        Reply([text("The linter flags undefined_name; add is defined in calc.py.")]),
+    )
+    run_nvim("intel", fake, workspace, state_dir, tmp_path, timeout=60)
+    edited = fake.requests[1].body["messages"][-1]["content"][0]
+    assert edited["content"] == ('Applied: Edit calc.py (calc.py).\nEditor diagnostics for calc.py now: new: L2:12 '
+                                 'error [fixture-lint] "undefined_name" is not defined (F821).'), edited
+    found = fake.requests[2].body["messages"][-1]["content"][0]
+    assert found["content"] == "calc.py:1:5  def add(a, b):" and not found.get("is_error"), found
+    assert not any(block.get("name") == "run_command" for r in fake.requests for m in r.body["messages"]
+                   for block in (m["content"] if isinstance(m["content"], list) else []))

@@ -5,7 +5,8 @@ local H = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, 'S').source:sub
 H.open('calc.py')
 vim.cmd('AgentChat')
 local chat = require('agent_lsp.chat')
-H.check(vim.bo[chat.buf].buftype == 'prompt', 'the chat is a prompt buffer')
+H.check(vim.bo[chat.buf].buftype == 'nofile', 'the chat is a nofile buffer (never blocks :qa)')
+H.check(vim.bo[chat.buf].filetype == 'markdown', 'the chat is Markdown')
 H.check(#vim.fn.win_findbuf(chat.buf) == 1, 'the chat is shown in a split')
 
 local statuses, partials = {}, {}
@@ -23,6 +24,7 @@ H.wait('the streamed answer', function()
   return t and not t.running and #t.entries > 0 and H.chat_count('completed (') == 1
 end)
 
+H.check(vim.api.nvim_get_mode().mode == 'n', 'Normal mode after sending: ' .. vim.api.nvim_get_mode().mode)
 H.check(H.chat_count('You: What does add do?') == 1, 'the prompt is drawn once')
 H.check(H.chat_count('Agent: It subtracts b from a, which is surely a bug.') == 1, 'the answer is drawn once')
 H.check(H.chat_count('✓ read_file calc.py') == 1, 'the tool call is drawn')
@@ -67,4 +69,20 @@ vim.cmd('AgentChat')
 H.check(#vim.fn.win_findbuf(chat.buf) == 0, 'the chat window closed')
 vim.cmd('AgentChat')
 H.check(#vim.fn.win_findbuf(chat.buf) == 1, 'the chat window opened again')
-print('ok')
+-- <Up> on the prompt brings back the prompts sent before, newest first; <Down> goes back
+vim.api.nvim_set_current_win(vim.fn.win_findbuf(chat.buf)[1])
+vim.api.nvim_buf_set_lines(chat.buf, -2, -1, false, { '> draft' })
+vim.api.nvim_win_set_cursor(0, { vim.api.nvim_buf_line_count(chat.buf), 3 })
+local function prompt_line()
+  return vim.api.nvim_buf_get_lines(chat.buf, -2, -1, false)[1]
+end
+H.press('<Up>')
+H.check(prompt_line() == '> why minus?', 'Up: the last prompt: ' .. prompt_line())
+H.press('<Up>')
+H.check(prompt_line() == '> What does add do?', 'Up again: the one before: ' .. prompt_line())
+H.press('<Down><Down>')
+H.check(prompt_line() == '> draft', 'Down twice: what was typed: ' .. prompt_line())
+
+-- :qa is never refused because of the chat (it has a typed prompt, even)
+local ok, err = pcall(vim.cmd, 'qa')
+error(':qa did not quit: ' .. tostring(ok) .. ' ' .. tostring(err))

@@ -21,7 +21,10 @@ require('agent_lsp').setup({ chat = { insert = false } })
 ---@param ms? integer
 function H.wait(what, predicate, ms)
   if not vim.wait(ms or 15000, predicate, 10) then
-    error('timed out waiting for ' .. what, 2)
+    local chat = package.loaded['agent_lsp.chat'] and require('agent_lsp.chat').buf
+    local shown = chat and vim.api.nvim_buf_is_valid(chat)
+      and table.concat(vim.api.nvim_buf_get_lines(chat, 0, -1, false), '\n') or '(not open)'
+    error('timed out waiting for ' .. what .. '\n--- chat ---\n' .. shown, 2)
   end
 end
 

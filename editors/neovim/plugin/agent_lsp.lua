@@ -43,9 +43,25 @@ command('AgentThreads', function()
   api().threads()
 end, { desc = 'agent-lsp: pick a thread to show in the chat' })
 
+command('AgentUndo', function(opts)
+  api().undo(opts.args)
+end, { nargs = '?', desc = "agent-lsp: undo the file changes of the chat's last turn (or of TURN_ID)" })
+
 command('AgentDiff', function()
   api().diff()
 end, { desc = "agent-lsp: show a pending change's diff" })
+
+-- The editor's diagnostics go to agent-lsp once it attaches (lua/agent_lsp/intel.lua).
+vim.api.nvim_create_autocmd('LspAttach', {
+  group = vim.api.nvim_create_augroup('agent_lsp.intel.load', { clear = true }),
+  callback = function(args)
+    local client = vim.lsp.get_client_by_id(args.data.client_id)
+    if client and client.name == 'agent_lsp' then
+      require('agent_lsp.intel').setup()
+      require('agent_lsp.intel').send(args.buf)
+    end
+  end,
+})
 
 -- An approval answered with the server's code actions is this Neovim's answer too.
 for _, name in ipairs({ 'agent.approve', 'agent.reject' }) do
@@ -54,13 +70,17 @@ for _, name in ipairs({ 'agent.approve', 'agent.reject' }) do
   end
 end
 
--- A new server (after a restart) catches the chat up from the last event it drew.
+-- A new server (after a restart) catches the chat up from the last event it drew; the code
+-- actions of every client get the diagnostics of every source.
 vim.api.nvim_create_autocmd('LspAttach', {
   group = vim.api.nvim_create_augroup('agent_lsp', { clear = true }),
   callback = function(args)
     local client = vim.lsp.get_client_by_id(args.data.client_id)
-    if client and client.name == 'agent_lsp' and package.loaded['agent_lsp.state'] then
-      require('agent_lsp.state').on_attach(client)
+    if client and client.name == 'agent_lsp' then
+      require('agent_lsp.client').share_diagnostics(client) -- "Ask agent to fix" for every source
+      if package.loaded['agent_lsp.state'] then
+        require('agent_lsp.state').on_attach(client)
+      end
     end
   end,
 })

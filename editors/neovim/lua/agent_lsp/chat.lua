@@ -1,6 +1,9 @@
----@brief The chat buffer: a |prompt-buffer| whose last line is the prompt, and above it the
---- followed thread as drawn by |agent_lsp.render|. It is redrawn (at most once per event-loop
---- tick) whenever the thread changes; the prompt line, and anything typed on it, is kept.
+---@brief The chat buffer: the followed thread as drawn by |agent_lsp.render| (Markdown, so
+--- treesitter highlights it), and below it the prompt (|agent_lsp.prompt|), from the line that
+--- starts with "> " to the end. It is redrawn (at most once per event-loop tick) whenever the
+--- thread changes; the prompt, and anything typed on it, is kept. The buffer is 'nofile', so
+--- it never keeps |:qa| from quitting. When it opens with nothing to show, it follows the
+--- thread the workspace's chat followed last (also in an earlier Neovim), replayed by resume.
 --- A compaction is a fold ('foldexpr' from what is drawn), closed until the user opens it
 --- (|zo|, |za|); every window showing the chat keeps the folds the user opened across redraws.
 
@@ -8,9 +11,11 @@ local M = {}
 
 local state = require('agent_lsp.state')
 local render = require('agent_lsp.render')
+local prompt = require('agent_lsp.prompt')
 
-local PROMPT = '> '
+local PROMPT = prompt.PROMPT
 local ns = vim.api.nvim_create_namespace('agent_lsp.chat')
+local prompt_ns = vim.api.nvim_create_namespace('agent_lsp.chat.prompt')
 
 ---@type integer?
 M.buf = nil
@@ -21,14 +26,16 @@ local scheduled = false
 local subscribed = false
 
 local KEYS = {
-  { '<CR>', 'send the prompt (Insert or Normal mode)' },
+  { '<CR>', 'send the prompt (Insert or Normal mode; Normal mode after it)' },
+  { '<Up> <Down>', 'on the prompt: the prompts sent before' },
+  { '#buffer @file', 'in a prompt: send that file along (<C-x><C-o> completes)' },
   { 'a', 'approve the pending change or command under the cursor (else the latest)' },
   { 's', 'approve it, and its kind, for the rest of the session' },
   { 'r', 'reject it, with a reason the agent reads' },
   { 'd', 'show its diff in a split' },
   { 'i  <C-c>', 'interrupt the running turn' },
   { 'za', 'open or close a compaction (its summary)' },
-  { 'A  o', 'go to the prompt (Insert mode)' },
+  { 'A  o  I', 'go to the prompt (Insert mode)' },
   { 'q', 'close the chat window' },
 }
 
@@ -98,6 +105,50 @@ local function fold(win, open)
   end)
 end
 
+--- The first line of the prompt (0-based): where the prompt mark is, else the last line.
+---@param buf integer
+---@return integer
+local function prompt_row(buf)
+  local mark = vim.api.nvim_buf_get_extmarks(buf, prompt_ns, 0, -1, { limit = 1 })[1]
+  local last = vim.api.nvim_buf_line_count(buf) - 1
+  return mark and math.min(mark[2], last) or last
+end
+
+--- Puts the prompt mark on `row` (the prompt's first line).
+---@param buf integer
+---@param row integer
+local function mark_prompt(buf, row)
+  vim.api.nvim_buf_clear_namespace(buf, prompt_ns, 0, -1)
+  vim.api.nvim_buf_set_extmark(buf, prompt_ns, row, 0, { right_gravity = false })
+end
+
+--- What is typed on the prompt (every prompt line, the "> " taken off the first).
+---@param buf integer
+---@return string
+local function typed(buf)
+  local lines = vim.api.nvim_buf_get_lines(buf, prompt_row(buf), -1, false)
+  if lines[1] and vim.startswith(lines[1], PROMPT) then
+    lines[1] = lines[1]:sub(#PROMPT + 1)
+  elseif lines[1] and vim.startswith(lines[1], vim.trim(PROMPT)) then
+    lines[1] = lines[1]:sub(#vim.trim(PROMPT) + 1)
+  end
+  return table.concat(lines, '\n')
+end
+
+--- Replaces the prompt with `text` and puts the cursor at its end (in every chat window).
+---@param buf integer
+---@param text string
+local function set_prompt(buf, text)
+  local row = prompt_row(buf)
+  local lines = vim.split(PROMPT .. text, '\n', { plain = true })
+  vim.api.nvim_buf_set_lines(buf, row, -1, false, lines)
+  mark_prompt(buf, row)
+  local last = vim.api.nvim_buf_line_count(buf)
+  for _, win in ipairs(vim.fn.win_findbuf(buf)) do
+    vim.api.nvim_win_set_cursor(win, { last, #lines[#lines] })
+  end
+end
+
 --- Redraws the chat now.
 function M.draw()
   scheduled = false
@@ -105,18 +156,21 @@ function M.draw()
   if not buf or not vim.api.nvim_buf_is_valid(buf) then
     return
   end
-  local r = render.thread(state.current and state.threads[state.current] or nil, state.answered)
+  local t = state.current and state.threads[state.current] or nil
+  local r = render.thread(t, state.answered, t and state.others(t) or nil)
   local open_by_win = {} ---@type table<integer, table<string, true>>
   for _, win in ipairs(vim.fn.win_findbuf(buf)) do
     open_by_win[win] = opened(win)
   end
-  vim.api.nvim_buf_set_lines(buf, 0, vim.api.nvim_buf_line_count(buf) - 1, false, r.lines)
+  vim.api.nvim_buf_set_lines(buf, 0, prompt_row(buf), false, r.lines)
+  mark_prompt(buf, #r.lines)
   vim.api.nvim_buf_clear_namespace(buf, ns, 0, -1)
   for _, h in ipairs(r.highlights) do
     local opts = h.line and { line_hl_group = h.group }
       or { end_row = h.row, end_col = #r.lines[h.row + 1], hl_group = h.group }
     vim.api.nvim_buf_set_extmark(buf, ns, h.row, 0, opts)
   end
+  vim.bo[buf].modified = false
   shown = r
   for win, open in pairs(open_by_win) do
     if vim.api.nvim_win_is_valid(win) then
@@ -133,43 +187,80 @@ function M.refresh()
   end
 end
 
+--- Sends a prompt, with the context it names (`#buffer`, `@file`).
 ---@param text string
 function M.send(text)
   text = vim.trim(text)
-  if text ~= '' then
-    require('agent_lsp').ask({ prompt = text })
+  if text == '' then
+    return
+  end
+  prompt.remember(text)
+  local api = require('agent_lsp')
+  local client = require('agent_lsp.client').ensure(prompt.source_buffer())
+  local parts, problems = prompt.context(text, client and client.root_dir or vim.fn.getcwd())
+  for _, problem in ipairs(problems) do
+    vim.notify('agent-lsp: ' .. problem, vim.log.levels.WARN)
+  end
+  api.ask({ prompt = text, bufnr = prompt.source_buffer(), context = parts })
+end
+
+--- <CR>: send what is typed on the prompt, clear it, and be in Normal mode.
+local function send_prompt()
+  local buf = assert(M.buf)
+  local text = typed(buf)
+  set_prompt(buf, '')
+  if vim.api.nvim_get_mode().mode:sub(1, 1) == 'i' then
+    vim.cmd.stopinsert()
+  end
+  M.send(text)
+end
+
+--- Moves the cursor to the end of the prompt.
+function M.to_prompt()
+  local buf = M.buffer()
+  local last = vim.api.nvim_buf_line_count(buf)
+  local line = vim.api.nvim_buf_get_lines(buf, last - 1, last, false)[1] or ''
+  if vim.api.nvim_get_current_buf() == buf then
+    vim.api.nvim_win_set_cursor(0, { last, #line })
   end
 end
 
---- <CR> in Normal mode: send what is typed on the prompt line.
-local function send_prompt_line()
+--- <Up> / <Down> on the prompt: the prompts sent before; elsewhere, the cursor moves.
+---@param direction -1|1
+---@param key string
+local function history_key(direction, key)
   local buf = assert(M.buf)
-  local last = vim.api.nvim_buf_line_count(buf)
-  local line = vim.api.nvim_buf_get_lines(buf, last - 1, last, false)[1] or ''
-  if vim.startswith(line, PROMPT) then
-    line = line:sub(#PROMPT + 1)
+  if vim.api.nvim_win_get_cursor(0)[1] - 1 < prompt_row(buf) then
+    return vim.api.nvim_feedkeys(vim.keycode(key), 'n', false)
   end
-  vim.api.nvim_buf_set_lines(buf, last - 1, last, false, { PROMPT })
-  M.send(line)
+  local text = prompt.step(state.current and state.threads[state.current] or nil, typed(buf), direction)
+  if text then
+    set_prompt(buf, text)
+  end
 end
 
 ---@param buf integer
 local function keymaps(buf)
   local api = require('agent_lsp')
-  local function map(lhs, fn, desc)
-    vim.keymap.set('n', lhs, fn, { buffer = buf, nowait = true, desc = 'agent-lsp: ' .. desc })
+  local function map(lhs, fn, desc, modes)
+    vim.keymap.set(modes or 'n', lhs, fn, { buffer = buf, nowait = true, desc = 'agent-lsp: ' .. desc })
   end
-  map('<CR>', send_prompt_line, 'send the prompt')
+  map('<CR>', send_prompt, 'send the prompt', { 'n', 'i' })
+  map('<Up>', function() history_key(-1, '<Up>') end, 'the previous prompt', { 'n', 'i' })
+  map('<Down>', function() history_key(1, '<Down>') end, 'the next prompt', { 'n', 'i' })
+  for _, lhs in ipairs({ 'A', 'o', 'I' }) do
+    map(lhs, '<Cmd>lua require("agent_lsp.chat").to_prompt()<CR>A', 'go to the prompt')
+  end
   map('a', function() api.approve('approve') end, 'approve')
   map('s', function() api.approve('approveForSession') end, 'approve for the session')
   map('r', function() api.reject() end, 'reject with a reason')
   map('d', function() api.diff() end, 'show the diff')
   map('i', function() api.interrupt() end, 'interrupt the turn')
-  map('<C-c>', function() api.interrupt() end, 'interrupt the turn')
+  map('<C-c>', function() api.interrupt() end, 'interrupt the turn', { 'n', 'i' })
   map('q', function() M.close() end, 'close the chat')
   map('g?', function()
     local help = vim.tbl_map(function(k)
-      return ('%-9s %s'):format(k[1], k[2])
+      return ('%-13s %s'):format(k[1], k[2])
     end, KEYS)
     vim.notify(table.concat(help, '\n'), vim.log.levels.INFO, { title = 'agent-lsp chat' })
   end, 'show the keys')
@@ -183,15 +274,14 @@ function M.buffer()
   local buf = vim.api.nvim_create_buf(false, true)
   M.buf = buf
   vim.api.nvim_buf_set_name(buf, 'agent-lsp://chat')
-  vim.bo[buf].buftype = 'prompt'
+  vim.bo[buf].buftype = 'nofile'
   vim.bo[buf].bufhidden = 'hide'
   vim.bo[buf].swapfile = false
-  vim.bo[buf].filetype = 'agent_lsp_chat'
-  vim.fn.prompt_setprompt(buf, PROMPT)
-  vim.fn.prompt_setcallback(buf, M.send)
-  vim.fn.prompt_setinterrupt(buf, function()
-    require('agent_lsp').interrupt()
-  end)
+  vim.bo[buf].filetype = 'markdown'
+  vim.bo[buf].omnifunc = "v:lua.require'agent_lsp.prompt'.omnifunc"
+  pcall(vim.treesitter.start, buf, 'markdown')
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, { PROMPT })
+  mark_prompt(buf, 0)
   keymaps(buf)
   if not subscribed then
     subscribed = true
@@ -205,6 +295,38 @@ function M.buffer()
   return buf
 end
 
+--- With no thread followed yet, follows the workspace's last one (remembered from an
+--- earlier session, else the newest the server lists) and replays it.
+local function restore()
+  if state.current then
+    return
+  end
+  local clients = require('agent_lsp.client')
+  local client = clients.ensure(prompt.source_buffer())
+  if not client then
+    return
+  end
+  local function follow(id, title)
+    if state.current then
+      return -- a turn started meanwhile: the chat follows that
+    end
+    local t = state.thread(id, client.root_dir)
+    t.title = t.title or title
+    state.follow(id)
+    state.resume(client, id)
+  end
+  local remembered = client.root_dir and state.last_thread(client.root_dir)
+  if remembered then
+    return follow(remembered)
+  end
+  clients.request(client, 'agent/thread/list', vim.empty_dict(), function(result)
+    local newest = result.threads and result.threads[1]
+    if newest then
+      follow(newest.id, newest.title)
+    end
+  end)
+end
+
 ---@return integer[] windows of the current tab page showing the chat
 local function windows()
   return vim.tbl_filter(function(win)
@@ -216,6 +338,7 @@ end
 ---@param focus boolean move the cursor to the prompt
 function M.open(focus)
   local buf = M.buffer()
+  restore()
   local win = windows()[1]
   if not win then
     local previous = vim.api.nvim_get_current_win()
@@ -228,6 +351,7 @@ function M.open(focus)
     vim.wo[win].relativenumber = false
     vim.wo[win].signcolumn = 'no'
     vim.wo[win].winfixwidth = true
+    vim.wo[win].conceallevel = 0
     fold(win, {})
     vim.api.nvim_win_set_cursor(win, { vim.api.nvim_buf_line_count(buf), 0 })
     if not focus then

@@ -126,4 +126,68 @@ function M.command(client, command, arguments, on_result)
   M.request(client, 'workspace/executeCommand', { command = command, arguments = arguments }, on_result)
 end
 
+---@param line string
+---@param encoding string
+---@param col integer byte column
+---@return integer
+local function character(line, encoding, col)
+  return vim.str_utfindex(line, encoding, math.min(col, #line), false)
+end
+
+--- The LSP form of a |vim.Diagnostic|: the server's own when it came from LSP.
+---@param d vim.Diagnostic
+---@param bufnr integer
+---@param encoding string
+---@return lsp.Diagnostic
+function M.lsp_diagnostic(d, bufnr, encoding)
+  if d.user_data and d.user_data.lsp then
+    return d.user_data.lsp
+  end
+  local function position(lnum, col)
+    local line = vim.api.nvim_buf_get_lines(bufnr, lnum, lnum + 1, false)[1] or ''
+    return { line = lnum, character = character(line, encoding, col) }
+  end
+  return {
+    range = { start = position(d.lnum, d.col), ['end'] = position(d.end_lnum or d.lnum, d.end_col or d.col) },
+    severity = d.severity,
+    message = d.message,
+    source = d.source,
+    code = d.code,
+  }
+end
+
+--- "Ask agent to fix" for every diagnostic: Neovim puts only a server's own diagnostics in
+--- the context of its `textDocument/codeAction` requests, so this client's requests get the
+--- diagnostics of every other source on the requested lines added (linters, other servers).
+---@param client vim.lsp.Client
+function M.share_diagnostics(client)
+  if rawget(client, 'agent_lsp_shares') then
+    return
+  end
+  rawset(client, 'agent_lsp_shares', true)
+  local request = client.request
+  local own = {
+    [vim.lsp.diagnostic.get_namespace(client.id, false)] = true,
+    [vim.lsp.diagnostic.get_namespace(client.id, true)] = true,
+  }
+  ---@diagnostic disable-next-line: duplicate-set-field
+  client.request = function(self, method, params, handler, bufnr)
+    local context = type(params) == 'table' and params.context
+    if method == 'textDocument/codeAction' and type(context) == 'table' and params.range then
+      local buf = (bufnr and bufnr ~= 0) and bufnr or vim.uri_to_bufnr(params.textDocument.uri)
+      local first, last = params.range.start.line, params.range['end'].line
+      local diagnostics = vim.list_extend({}, context.diagnostics or {})
+      for _, d in ipairs(vim.diagnostic.get(buf)) do
+        if not own[d.namespace] and d.lnum <= last and (d.end_lnum or d.lnum) >= first then
+          diagnostics[#diagnostics + 1] = M.lsp_diagnostic(d, buf, client.offset_encoding)
+        end
+      end
+      params = vim.tbl_extend('force', params, { context = vim.tbl_extend('force', context, {
+        diagnostics = diagnostics,
+      }) })
+    end
+    return request(self, method, params, handler, bufnr)
+  end
+end
+
 return M

@@ -39,8 +39,11 @@ end
 ---@field bufnr? integer
 ---@field uri? string a selection to send with the prompt...
 ---@field range? lsp.Range ...and its range
+---@field context? agent_lsp.ContextPart[] more documents to send along (`#buffer`, `@file`)
 
---- `agent.ask` on the followed thread (the server's current thread when there is none).
+--- `agent.ask` on the followed thread (the server's current thread when there is none); with
+--- more than one document to send along, `agent/turn/start` (after `agent/thread/start` when
+--- no thread is followed), which takes any number.
 ---@param opts agent_lsp.AskOpts
 function M.ask(opts)
   local client = clients.ensure(opts.bufnr)
@@ -48,14 +51,43 @@ function M.ask(opts)
     return
   end
   local t = state.current and state.threads[state.current]
-  local spec = { prompt = opts.prompt, uri = opts.uri, range = opts.range }
-  if t and t.root == client.root_dir then
-    spec.threadId = t.id
+  local thread_id = t and t.root == client.root_dir and t.id or nil
+  local selections = {} ---@type { uri: string, range: lsp.Range }[]
+  if opts.uri and opts.range then
+    selections[1] = { uri = opts.uri, range = opts.range }
   end
-  clients.command(client, 'agent.ask', { spec }, function(result)
-    state.thread(result.threadId, client.root_dir)
-    state.follow(result.threadId)
-  end)
+  for _, part in ipairs(opts.context or {}) do
+    selections[#selections + 1] = { uri = part.uri, range = part.range }
+  end
+  local function followed(id)
+    state.thread(id, client.root_dir)
+    state.follow(id)
+  end
+  if #selections <= 1 then
+    local spec = { prompt = opts.prompt, threadId = thread_id }
+    if selections[1] then
+      spec.uri, spec.range = selections[1].uri, selections[1].range
+    end
+    clients.command(client, 'agent.ask', { spec }, function(result)
+      followed(result.threadId)
+    end)
+  else
+    local input = { { type = 'text', text = opts.prompt } }
+    for _, s in ipairs(selections) do
+      input[#input + 1] = { type = 'selection', uri = s.uri, range = s.range }
+    end
+    local function start(id)
+      followed(id)
+      clients.request(client, 'agent/turn/start', { threadId = id, input = input })
+    end
+    if thread_id then
+      start(thread_id)
+    else
+      clients.request(client, 'agent/thread/start', vim.empty_dict(), function(result)
+        start(result.thread.id)
+      end)
+    end
+  end
   require('agent_lsp.chat').open(false)
 end
 
@@ -89,28 +121,6 @@ function M.ask_command(opts)
     }
   end
   M.ask(ask)
-end
-
---- The LSP form of a |vim.Diagnostic|: the server's own when it came from LSP.
----@param d vim.Diagnostic
----@param bufnr integer
----@param encoding string
----@return lsp.Diagnostic
-local function lsp_diagnostic(d, bufnr, encoding)
-  if d.user_data and d.user_data.lsp then
-    return d.user_data.lsp
-  end
-  local function position(lnum, col)
-    local line = vim.api.nvim_buf_get_lines(bufnr, lnum, lnum + 1, false)[1] or ''
-    return { line = lnum, character = character(line, encoding, col) }
-  end
-  return {
-    range = { start = position(d.lnum, d.col), ['end'] = position(d.end_lnum or d.lnum, d.end_col or d.col) },
-    severity = d.severity,
-    message = d.message,
-    source = d.source,
-    code = d.code,
-  }
 end
 
 --- The only item, or the one the user picks with vim.ui.select.
@@ -157,7 +167,7 @@ function M.fix()
     return
   end
   local function send(d)
-    local args = { vim.uri_from_bufnr(bufnr), lsp_diagnostic(d, bufnr, client.offset_encoding) }
+    local args = { vim.uri_from_bufnr(bufnr), clients.lsp_diagnostic(d, bufnr, client.offset_encoding) }
     clients.command(client, 'agent.fix', args, function(result)
       state.thread(result.threadId, client.root_dir)
       state.follow(result.threadId)
@@ -201,14 +211,15 @@ end
 ---@param approval_id string
 ---@param decision 'approve'|'approveForSession'|'approveAlways'|'reject'
 ---@param message? string
-function M.respond(approval_id, decision, message)
+---@param hunks? integer[] approve only these hunks of the change (0-based, in diff order)
+function M.respond(approval_id, decision, message, hunks)
   local _, t = state.approval(approval_id)
   local client = t and clients.for_root(t.root) or clients.get()
   if not client then
     vim.notify('agent-lsp: the server is not running', vim.log.levels.ERROR)
     return
   end
-  local params = { approvalId = approval_id, decision = decision, message = message }
+  local params = { approvalId = approval_id, decision = decision, message = message, hunks = hunks }
   state.answered[approval_id] = true -- before the answer: its approval/resolved may come first
   clients.request(client, 'agent/approval/respond', params, function(result)
     if result.outcome == 'alreadyResolved' then
@@ -310,6 +321,34 @@ function M.compact(instructions)
   local params = { threadId = t.id, instructions = instructions ~= '' and instructions or nil }
   clients.request(client, 'agent/thread/compact', params)
   require('agent_lsp.chat').open(false)
+end
+
+--- `:AgentUndo [turnId]`: undoes the file changes of a turn of the followed thread (its last
+--- turn without an id) with the server's `agent.undoTurn`, and says what happened to each
+--- file. Lines the user changed after the agent are never overwritten: the server leaves
+--- them and reports the file as "partly" or "skipped", with the reason.
+---@param turn_id? string
+function M.undo(turn_id)
+  local t = state.current and state.threads[state.current]
+  local client = thread_client()
+  if not client then
+    return
+  end
+  turn_id = turn_id and vim.trim(turn_id) ~= '' and vim.trim(turn_id) or nil
+  local args = t and { t.id, turn_id } or {}
+  clients.command(client, 'agent.undoTurn', args, function(result)
+    local lines = {} ---@type string[]
+    for _, file in ipairs(type(result) == 'table' and result.undone or {}) do
+      lines[#lines + 1] = ('%s: %s%s'):format(file.path, file.outcome,
+        type(file.reason) == 'string' and (' (' .. file.reason .. ')') or '')
+    end
+    local partial = vim.iter(type(result) == 'table' and result.undone or {}):any(function(file)
+      return file.outcome ~= 'reverted'
+    end)
+    M.last_undo = result
+    vim.notify(#lines == 0 and 'agent-lsp: the turn changed no files' or
+      ('agent-lsp: undone\n' .. table.concat(lines, '\n')), partial and vim.log.levels.WARN or vim.log.levels.INFO)
+  end)
 end
 
 --- `:AgentThreads`: pick a thread (or a new one); the chat follows it, replayed by resume.

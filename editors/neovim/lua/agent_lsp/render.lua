@@ -37,9 +37,11 @@ function Canvas:add(text, group, prefix)
   end
 end
 
---- A unified diff, each line highlighted like |ft-diff|.
+--- A unified diff in a ```diff fence (so Markdown never reads its lines as lists or headings),
+--- each line highlighted like |ft-diff|.
 ---@param diff string
 function Canvas:diff(diff)
+  self:add('```diff', 'NonText')
   for _, line in ipairs(vim.split(vim.trim(diff), '\n', { plain = true })) do
     self.lines[#self.lines + 1] = line
     local group = (line:match('^%+%+%+') or line:match('^%-%-%-')) and 'Type'
@@ -50,6 +52,7 @@ function Canvas:diff(diff)
       self.highlights[#self.highlights + 1] = { row = #self.lines - 1, group = group, line = true }
     end
   end
+  self:add('```', 'NonText')
 end
 
 local MARK = { inProgress = '…', completed = '✓', failed = '✗', declined = '✗' }
@@ -242,18 +245,32 @@ local function draw_turn_end(c, entry)
   c:add('')
 end
 
+--- The chat's header line: the thread, and who else is attached to it now.
+---@param t agent_lsp.Thread
+---@param others? string[] the names of the other surfaces attached (|agent_lsp.state.others()|)
+---@return string
+function M.header(t, others)
+  local line = ('Agent chat: %s  (%s)'):format(t.title or 'thread', t.id)
+  if others and #others > 0 then
+    line = ('%s  · also here: %s'):format(line, table.concat(others, ', '))
+  end
+  return line
+end
+
 --- Draws `t`.
 ---@param t agent_lsp.Thread?
 ---@param answered? table<string, true> ids of the approvals this Neovim answered: a resolved
 --- approval says who answered only when it was another surface
+---@param others? string[] the other surfaces attached to the thread, for the header
 ---@return agent_lsp.Rendered
-function M.thread(t, answered)
+function M.thread(t, answered, others)
   local c = setmetatable({ lines = {}, highlights = {}, approvals = {}, folds = {} }, Canvas)
   if not t then
-    c:add('Agent chat: type a prompt below and press <CR>. Press g? for keys.', 'Comment')
+    c:add('Agent chat: type a prompt below and press <CR> (#buffer, @file add context). Press g? for keys.',
+      'Comment')
     return c
   end
-  c:add(('Agent chat: %s  (%s)'):format(t.title or 'thread', t.id), 'Title')
+  c:add(M.header(t, others), 'Title')
   c:add('')
   for _, entry in ipairs(t.entries) do
     if entry.kind == 'item' then

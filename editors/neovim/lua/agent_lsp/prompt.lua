@@ -1,0 +1,161 @@
+---@brief The chat's prompt: what is typed below the drawn thread, the context it names, and
+--- its history.
+---
+--- `#buffer` in a prompt sends the source buffer (the file window the chat was opened from)
+--- along with it, `@path` the file at `path` (relative to the workspace); each goes to the agent
+--- as a selection of the whole file. <Up> / <Down> on the prompt walk the prompts sent before:
+--- those of the followed thread, then the ones sent in this session.
+
+local M = {}
+
+M.PROMPT = '> '
+
+---@type string[] prompts sent from this Neovim, oldest first
+local sent = {}
+
+---@type { items: string[], at: integer, draft: string }? the walk in progress (<Up>/<Down>)
+local walk = nil
+
+---@class agent_lsp.ContextPart
+---@field uri string
+---@field range lsp.Range
+---@field label string what the prompt named (`#buffer`, `@calc.py`)
+
+--- The whole of a document as an LSP range (the server reads the text itself).
+---@param line_count integer
+---@return lsp.Range
+local function whole(line_count)
+  return { start = { line = 0, character = 0 }, ['end'] = { line = line_count, character = 0 } }
+end
+
+--- The file buffer the chat works with: the previous window's, else the first file window's.
+---@return integer?
+function M.source_buffer()
+  local function file_buf(win)
+    local buf = win and win > 0 and vim.api.nvim_win_is_valid(win) and vim.api.nvim_win_get_buf(win) or nil
+    if buf and vim.bo[buf].buftype == '' and vim.api.nvim_buf_get_name(buf) ~= '' then
+      return buf
+    end
+  end
+  local found = file_buf(vim.fn.win_getid(vim.fn.winnr('#')))
+  if found then
+    return found
+  end
+  for _, win in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
+    found = file_buf(win)
+    if found then
+      return found
+    end
+  end
+end
+
+--- The context a prompt names: `#buffer` and `@path` (relative to `root`, or absolute).
+--- Problems (no source buffer, no such file) are returned as messages to show.
+---@param text string
+---@param root string
+---@return agent_lsp.ContextPart[] parts, string[] problems
+function M.context(text, root)
+  local parts, problems, seen = {}, {}, {} ---@type agent_lsp.ContextPart[], string[], table<string, true>
+  local function add(uri, line_count, label)
+    if not seen[uri] then
+      seen[uri] = true
+      parts[#parts + 1] = { uri = uri, range = whole(line_count), label = label }
+    end
+  end
+  if text:find('#buffer', 1, true) then
+    local buf = M.source_buffer()
+    if buf then
+      add(vim.uri_from_bufnr(buf), vim.api.nvim_buf_line_count(buf), '#buffer')
+    else
+      problems[#problems + 1] = '#buffer: no file window to take it from'
+    end
+  end
+  for name in text:gmatch('@([^%s`]+)') do
+    name = name:gsub('[%.,;:!?%)]+$', '')
+    local path = vim.fs.normalize(vim.startswith(name, '/') and name or vim.fs.joinpath(root, name))
+    local buf = vim.fn.bufnr(path)
+    if buf ~= -1 and vim.api.nvim_buf_is_loaded(buf) then
+      add(vim.uri_from_bufnr(buf), vim.api.nvim_buf_line_count(buf), '@' .. name)
+    elseif vim.fn.filereadable(path) == 1 then
+      add(vim.uri_from_fname(path), #vim.fn.readfile(path), '@' .. name)
+    else
+      problems[#problems + 1] = ('@%s: no such file in %s'):format(name, root)
+    end
+  end
+  return parts, problems
+end
+
+--- Remembers a prompt that was sent.
+---@param text string
+function M.remember(text)
+  if sent[#sent] ~= text then
+    sent[#sent + 1] = text
+  end
+  walk = nil
+end
+
+--- The prompts to walk: the followed thread's, then this session's, without repeats.
+---@param t agent_lsp.Thread?
+---@return string[]
+local function history(t)
+  local items, seen = {}, {} ---@type string[], table<string, true>
+  local function add(text)
+    if text and text ~= '' and not seen[text] then
+      seen[text] = true
+      items[#items + 1] = text
+    end
+  end
+  for _, entry in ipairs(t and t.entries or {}) do
+    local item = entry.kind == 'item' and t.items[entry.id]
+    if item and item.type == 'userMessage' then
+      for _, part in ipairs(item.content or {}) do
+        if part.type == 'text' then
+          add(part.text)
+        end
+      end
+    end
+  end
+  for _, text in ipairs(sent) do
+    add(text)
+  end
+  return items
+end
+
+--- One step through the history (`-1` older, `1` newer) from `current` (what is typed now):
+--- the text to put on the prompt, or nil when there is nothing further that way.
+---@param t agent_lsp.Thread?
+---@param current string
+---@param direction -1|1
+---@return string?
+function M.step(t, current, direction)
+  if not walk or walk.items[walk.at] ~= current then
+    local items = history(t)
+    walk = { items = items, at = #items + 1, draft = current }
+  end
+  local at = walk.at + direction
+  if at < 1 or at > #walk.items + 1 then
+    return nil
+  end
+  walk.at = at
+  return walk.items[at] or walk.draft
+end
+
+--- 'omnifunc' of the chat (|i_CTRL-X_CTRL-O|): `#buffer` and `@` file names.
+---@param findstart integer
+---@param base string
+---@return integer|string[]
+function M.omnifunc(findstart, base)
+  if findstart == 1 then
+    local before = vim.api.nvim_get_current_line():sub(1, vim.fn.col('.') - 1)
+    local at = before:find('[@#][^%s]*$')
+    return at and at - 1 or -3
+  end
+  if vim.startswith(base, '#') then
+    return vim.startswith('#buffer', base) and { '#buffer' } or {}
+  end
+  return vim.tbl_map(function(path)
+    return '@' .. path
+  end, vim.fn.getcompletion(base:sub(2), 'file'))
+end
+
+return M
