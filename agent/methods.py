@@ -64,8 +64,10 @@ METHODS: tuple[Method, ...] = (
            "{results: [{uri, range, text?}]}; sent only to clients announcing "
            "experimental.agentLsp.editorQueries: true", direction="server→client"),
     Method("agent/thread/memory", "ThreadMemoryParams", "the background observer's session note", issue=13),
-    Method("agent/turn/undo", "TurnUndoParams", "undo a turn's file changes", issue=15),
-    Method("agent/turn/redo", "TurnUndoParams", "redo an undone turn", issue=15),
+    Method("agent/turn/undo", "TurnUndoParams",
+           "undo a turn's file changes, three-way: lines changed since are kept and reported; result {undone: "
+           "[{path, outcome: reverted | partly | skipped, reason?}]}; -32803 while a turn runs"),
+    Method("agent/turn/redo", "TurnUndoParams", "redo an undone turn by the same rules; result {undone}"),
 )
 
 COMMANDS: tuple[Command, ...] = (
@@ -77,6 +79,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("agent.interrupt", "[threadId?]", "{interrupted}", "stop the running turn"),
     Command("agent.compact", "[threadId?, instructions?]", "{threadId, turnId}",
             "compact the thread's context now (the current thread without a threadId)"),
+    Command("agent.undoTurn", "[threadId?, turnId?]", "{undone}",
+            "undo the file changes of a turn (the current thread's last turn that changed files by default)"),
     Command("agent.send", "[chatFileUri]", "{threadId, turnId}",
             'send the prompt typed under the last "## You" of a chat file (.agent-lsp/chats/)'),
     Command("agent.newChat", "[]", "{threadId, uri}", "start a thread and open its chat file"),

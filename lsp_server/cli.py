@@ -1,5 +1,5 @@
 """The ``agent-lsp`` command line: ``serve`` (the language server), ``acp`` (the ACP agent),
-``ask``, ``threads``, ``show``, ``compact`` (the headless CLI), ``attach`` and ``host`` (the agent
+``ask``, ``threads``, ``show``, ``compact``, ``undo`` (the headless CLI), ``attach`` and ``host`` (the agent
 host) and ``--version``.
 
 Only argparse is imported up front; each subcommand imports what it needs, so
@@ -59,10 +59,15 @@ def build_parser(setting_flags: bool = False) -> argparse.ArgumentParser:
     attach.add_argument("id", help="thread id (see `agent-lsp threads`)")
     attach.add_argument("--json", action="store_true", help="print each event as one JSON line")
     attach.add_argument("--follow", action="store_true", help="keep following later turns until Ctrl-C")
+    undo = sub.add_parser("undo", help="undo the file changes of the current thread's last (or given) turn")
+    undo.add_argument("turn", nargs="?", help="turn id or a unique prefix (default: the last turn that changed files)")
+    undo.add_argument("--thread", metavar="ID", help="the thread (default: the workspace's last)")
+    undo.add_argument("--redo", action="store_true", help="redo an undone turn instead")
+    undo.add_argument("--json", action="store_true", help="one JSON object")
     host = sub.add_parser("host", help="the agent host of this state directory: status or stop")
     host.add_argument("action", choices=["status", "stop"])
     host.add_argument("--json", action="store_true", help="one JSON object")
-    for command in (ask, threads, show, compact, attach):
+    for command in (ask, threads, show, compact, attach, undo):
         command.add_argument("--workspace", metavar="DIR", type=Path, default=Path.cwd(),
                              help="workspace root (default: the current directory)")
     return parser
@@ -83,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         from agent_cli.attach import host
 
         return host(args.action, resolve_settings(None)[0], args.json)
+    if args.command == "undo":
+        from agent_cli.undo import undo as undo_turn
+
+        return undo_turn(args.workspace.resolve(), args.turn, args.thread, args.json, args.redo)
     if args.command in ("ask", "threads", "show", "compact", "attach"):
         from agent_cli import commands as headless
 

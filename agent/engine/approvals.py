@@ -44,6 +44,7 @@ class ApprovalBroker:
         self._emit = emit
         self._status = status
         self._waiting: dict[str, tuple[str, asyncio.Future[Answer]]] = {}
+        self._hunks: dict[str, list[int]] = {}  # approval id -> the hunks approved, when not all
 
     async def ask(self, thread_id: str, approval: Approval) -> Answer:
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
@@ -61,15 +62,22 @@ class ApprovalBroker:
             self._waiting.pop(approval.id, None)
 
     def respond(self, approval_id: str, decision: Decision, message: str | None, source: ApprovalSource,
-                client_name: str | None = None) -> str:
-        """``"resolved"`` for the first answer, ``"alreadyResolved"`` for any later one."""
+                client_name: str | None = None, hunks: list[int] | None = None) -> str:
+        """``"resolved"`` for the first answer, ``"alreadyResolved"`` for any later one. ``hunks``
+        (with ``approve``): only those hunks of the diff are approved (``take_hunks``)."""
         entry = self._waiting.get(approval_id)
         if entry is None or entry[1].done():
             if entry is not None or self._status(approval_id) in ("resolved", "expired"):
                 return "alreadyResolved"
             raise UnknownApproval(approval_id)  # never asked, or asked by another live process
         thread_id, future = entry
+        if hunks is not None:
+            self._hunks[approval_id] = sorted(set(hunks))
         self._emit(ApprovalResolvedEvent(thread_id=thread_id, approval_id=approval_id, decision=decision,
                                          source=source, client_name=client_name))
         future.set_result(Answer(decision, message, source))
         return "resolved"
+
+    def take_hunks(self, approval_id: str) -> list[int] | None:
+        """The hunks an answer approved (None: the whole change), taken once."""
+        return self._hunks.pop(approval_id, None)
