@@ -25,7 +25,6 @@ from agent import (
     RemoteError,
     Settings,
     TurnCompletedEvent,
-    UnknownThread,
     default_state_dir,
     host_status,
     stop_host,
@@ -45,11 +44,16 @@ def attach(workspace: Path, thread_id: str, settings: Settings, as_json: bool, f
 
 
 async def _attach(workspace: Path, thread_id: str, settings: Settings, as_json: bool, follow: bool) -> int:
+    from agent_cli.commands import ThreadNotFound, find_thread
+
     client = HostClient(HostPlace(settings.state_dir or default_state_dir()), workspace, NAME, settings)
     try:
-        client.get_thread(thread_id)
-    except UnknownThread:
-        return _fail(f"no thread {thread_id!r} in {workspace}; list them with `agent-lsp threads`")
+        found = find_thread(client.list_threads(), thread_id, workspace)
+    except ThreadNotFound as exc:
+        client.close()
+        return _fail(str(exc))
+    assert found is not None
+    thread_id = found.id
     view = JsonView() if as_json else RichView()
     prompter = Prompter()
     done = asyncio.get_running_loop().create_future()

@@ -1,5 +1,6 @@
 """The headless CLI's commands (PROTOCOL.md sections 9 and 10): ``ask``, ``threads``, ``show``,
-``compact``.
+``compact``, and ``find_thread`` (a thread id or a unique prefix of one, for every command that
+takes an id; ``None`` for the workspace's last thread).
 
 Same harness as the server, in-process: the CLI only chooses a view (rich or JSON lines),
 answers approvals at the terminal, and maps Ctrl-C to an interrupt (a second Ctrl-C exits).
@@ -19,21 +20,25 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from agent import (
     NO_KEY_MESSAGE,
     OPTIONS,
     ApprovalRequestedEvent,
+    CommandExecutionItem,
     Event,
+    FileChangeItem,
+    Item,
     Settings,
     Store,
     TextPart,
+    Thread,
     TurnCompletedEvent,
     HostClient,
     HostMismatch,
     LocalAgent,
-    UnknownThread,
     Workspace,
     api_key_present,
     apply_options,
@@ -54,6 +59,27 @@ class AskOptions:
     thread_id: str | None = None
     json: bool = False
     exit_at_end: bool = True  # end the process at once when done (False to call ask in-process)
+    continue_last: bool = False  # continue the workspace's last thread (a new one if it has none)
+
+
+class ThreadNotFound(LookupError):
+    """No thread, or more than one, matches what was given; the message says what to do."""
+
+
+def find_thread(threads: list[Thread], given: str | None, workspace: Path) -> Thread | None:
+    """The thread ``given`` names (its id or a unique prefix of it), or with ``given`` None the
+    workspace's last thread (None when it has none). ``threads`` is the workspace's, newest first."""
+    if given is None:
+        return threads[0] if threads else None
+    exact = [t for t in threads if t.id == given.strip()]
+    found = exact or [t for t in threads if t.id.startswith(given.strip())]
+    if len(found) == 1:
+        return found[0]
+    if not found or not given.strip():
+        raise ThreadNotFound(f"no thread {given!r} in {workspace}; list them with `agent-lsp threads`")
+    listed = "\n".join(f"  {t.id}  {t.title}" for t in found[:10])
+    more = f"\n  … and {len(found) - 10} more" if len(found) > 10 else ""
+    raise ThreadNotFound(f"{given!r} matches {len(found)} threads; give more of the id:\n{listed}{more}")
 
 
 def _settings(flags: dict[str, str] | None = None) -> tuple[Settings, list[str]]:
@@ -70,6 +96,9 @@ def _settings(flags: dict[str, str] | None = None) -> tuple[Settings, list[str]]
             typed[key] = value  # reported by validation
     settings, bad = apply_options(settings, typed, source="option")
     return settings, errors + bad
+
+
+settings_from_flags = _settings  # for ``agent-lsp chat``
 
 
 def _fail(message: str, code: int = 2) -> int:
@@ -112,6 +141,8 @@ async def _ask(options: AskOptions, settings: Settings) -> int:
     from agent import Harness, HostClient, HostPlace, LocalAgent, default_state_dir
 
     if settings.agent_host:  # the turn runs in the agent host, like an editor's
+        if not options.json:
+            print("agent-lsp: connecting to the agent host…", file=sys.stderr, flush=True)
         client = HostClient(HostPlace(settings.state_dir or default_state_dir()), options.workspace,
                             "agent-lsp ask", settings)
         try:
@@ -130,19 +161,18 @@ async def _ask(options: AskOptions, settings: Settings) -> int:
 async def _ask_in(options: AskOptions, agent: LocalAgent | HostClient) -> int:
     from agent_cli.view import JsonView, Prompter, RichView
 
-    view = JsonView() if options.json else RichView()
-    agent.on_notice(lambda message: print(f"agent-lsp: {message}", file=sys.stderr))
-    if options.thread_id:
+    view = JsonView() if options.json else RichView(spinner=sys.stdout.isatty())
+    agent.on_notice(view.notice if isinstance(view, RichView)
+                    else lambda message: print(f"agent-lsp: {message}", file=sys.stderr))
+    thread: Thread | None = None
+    if options.thread_id or options.continue_last:
         try:
-            thread = agent.get_thread(options.thread_id)
-        except UnknownThread:
-            return _fail(f"no thread {options.thread_id!r} in {options.workspace}; "
-                         "list them with `agent-lsp threads`")
-        thread_id, after = thread.id, thread.last_seq
-    else:
-        thread_id, after = "", 0
+            thread = find_thread(agent.list_threads(), options.thread_id, options.workspace)
+        except ThreadNotFound as exc:
+            return _fail(str(exc))
+    thread_id, after = (thread.id, thread.last_seq) if thread else ("", 0)
 
-    prompter = Prompter()
+    prompter = Prompter(show_diff=options.json)
     answering: set[asyncio.Task[None]] = set()
     ended: dict[str, str] = {}  # turn id -> status, as turn/completed events arrive
     changed = asyncio.Event()
@@ -208,7 +238,11 @@ def threads(workspace: Path, as_json: bool) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("id", "title", "updated", "status", box=None)
+    table = Table(box=None)
+    table.add_column("id", no_wrap=True, min_width=max(len(t.id) for t in found))  # never cut off
+    table.add_column("title", overflow="fold", ratio=1)
+    table.add_column("updated", no_wrap=True, overflow="ellipsis")
+    table.add_column("status", no_wrap=True)
     for thread in found:
         table.add_row(thread.id, thread.title, thread.updated_at, thread.status)
     Console().print(table)
@@ -216,30 +250,68 @@ def threads(workspace: Path, as_json: bool) -> int:
 
 
 def show(workspace: Path, thread_id: str, as_json: bool) -> int:
+    """One thread as it happened: its events drawn again (the user's messages, the agent's text,
+    each tool with its diff or bounded command output, approvals and who answered, refusals with
+    their reason, interruptions and failures, each turn's usage and cost), then the thread's
+    totals. ``--json`` prints the thread's items, one per line."""
     settings, _ = _settings()
     store = Store.open_default(settings.state_dir)
     try:
-        if store.thread_workspace(thread_id) != str(workspace.resolve()):
-            raise UnknownThread(thread_id)
-    except UnknownThread:
-        return _fail(f"no thread {thread_id!r} in {workspace.resolve()}; list them with `agent-lsp threads`")
-    items = store.items(thread_id)
+        thread = find_thread(store.list_threads(str(workspace.resolve())), thread_id, workspace.resolve())
+    except ThreadNotFound as exc:
+        return _fail(str(exc))
+    assert thread is not None
     if as_json:
-        for item in items:
+        for item in store.items(thread.id):
             print(json.dumps(item.to_wire(), separators=(",", ":")))
         return 0
-    from agent import ItemCompletedEvent, ItemStartedEvent
     from agent_cli.view import RichView
 
-    view = RichView()
-    for item in items:
-        if item.type == "userMessage":
-            text = " ".join(getattr(part, "text", f"[{part.type}]") for part in item.content)
-            view.console.print(f"[bold cyan]> {text}[/bold cyan]")
-            continue
-        view.on_event(ItemStartedEvent(thread_id=thread_id, turn_id="", item=item))
-        view.on_event(ItemCompletedEvent(thread_id=thread_id, turn_id="", item=item))
+    view = RichView(history=True, reasons=refusal_reasons(store.messages(thread.id)))
+    view.console.print(f"[bold]{thread.id}[/bold]  {thread.title}  [dim]({thread.updated_at})[/dim]",
+                       soft_wrap=True)
+    for event in store.events_after(thread.id, 0):
+        view.on_event(event)
+    view.thread_total(store.thread_usage(thread.id))
     return 0
+
+
+def refusal_reasons(messages: list[dict[str, object]]) -> Callable[[Item], str | None]:
+    """Why a declined item was refused, read from the transcript (the tool result the model got):
+    the user's reason, or the rule's or the mode's message."""
+    calls: dict[str, tuple[str, dict[str, object]]] = {}
+    refusals: list[tuple[str, dict[str, object], str]] = []
+    for message in messages:
+        for block in message.get("content") or []:  # type: ignore[union-attr]
+            if not isinstance(block, dict):
+                continue
+            if block.get("type") == "tool_use":
+                calls[str(block.get("id"))] = (str(block.get("name")), dict(block.get("input") or {}))
+            elif block.get("type") == "tool_result" and block.get("is_error"):
+                content = block.get("content")
+                text = content if isinstance(content, str) else " ".join(
+                    str(part.get("text", "")) for part in content or [] if isinstance(part, dict))
+                name, given = calls.get(str(block.get("tool_use_id")), ("", {}))
+                refusals.append((name, given, text))
+
+    def matches(item: Item, name: str, given: dict[str, object]) -> bool:
+        if isinstance(item, CommandExecutionItem):
+            return given.get("command") == item.command
+        if isinstance(item, FileChangeItem):
+            path = str(given.get("path", ""))
+            return bool(path) and any(path == c.path or path.endswith("/" + c.path) for c in item.changes)
+        return name == getattr(item, "tool", None) and given == getattr(item, "input", None)
+
+    def reason(item: Item) -> str | None:
+        for index, (name, given, text) in enumerate(refusals):
+            if matches(item, name, given):
+                del refusals[index]
+                if "Their reason: " in text:
+                    return "by the user: " + text.split("Their reason: ", 1)[1]
+                return "by the user, no reason given" if "They gave no reason" in text else text
+        return None
+
+    return reason
 
 
 def compact(workspace: Path, thread_id: str, instructions: str | None) -> int:
@@ -259,10 +331,11 @@ async def _compact(workspace: Path, thread_id: str, instructions: str | None, se
     harness = Harness(Workspace(workspace), Store.open_default(settings.state_dir), settings)
     harness.on_event(RichView().on_event)
     try:
-        harness.get_thread(thread_id)
-        handle = harness.compact(thread_id, instructions)
-    except UnknownThread:
-        return _fail(f"no thread {thread_id!r} in {workspace}; list them with `agent-lsp threads`")
+        thread = find_thread(harness.list_threads(), thread_id, workspace)
+        assert thread is not None
+        handle = harness.compact(thread.id, instructions)
+    except ThreadNotFound as exc:
+        return _fail(str(exc))
     except (NothingToCompact, TurnBusy) as exc:
         return _fail(str(exc), 1)
     report = await handle.result()

@@ -1,6 +1,6 @@
-"""The ``agent-lsp`` command line: ``serve`` (the language server), ``acp`` (the ACP agent),
-``ask``, ``threads``, ``show``, ``compact``, ``undo`` (the headless CLI), ``attach`` and ``host`` (the agent
-host) and ``--version``.
+"""The ``agent-lsp`` command line: ``chat`` (the interactive session, also what ``agent-lsp``
+alone runs), ``serve`` (the language server), ``acp`` (the ACP agent), ``ask``, ``threads``,
+``show``, ``compact``, ``undo`` (the headless CLI), ``attach`` and ``host`` (the agent host) and ``--version``.
 
 Only argparse is imported up front; each subcommand imports what it needs, so
 ``agent-lsp --version`` is instant and ``serve`` never imports the model SDK before
@@ -41,8 +41,15 @@ def build_parser(setting_flags: bool = False) -> argparse.ArgumentParser:
     ask.add_argument("prompt", help="what the agent should do")
     if setting_flags:
         add_setting_flags(ask)
-    ask.add_argument("--thread", metavar="ID", help="continue this thread instead of starting one")
+    ask.add_argument("--thread", metavar="ID", help="continue this thread (its id or a unique prefix of it)")
+    ask.add_argument("--continue", dest="continue_last", action="store_true",
+                     help="continue the workspace's last thread (a new one if it has none)")
     ask.add_argument("--json", action="store_true", help="print each event as one JSON line")
+    chat = sub.add_parser("chat", help="an interactive session in the workspace's last thread (the default)")
+    if setting_flags:
+        add_setting_flags(chat)
+    chat.add_argument("--thread", metavar="ID", help="open this thread (its id or a unique prefix of it)")
+    chat.add_argument("--new", action="store_true", help="start a new thread instead of the last one")
     acp = sub.add_parser("acp", help="run the ACP agent (Agent Client Protocol on stdio: Zed, JetBrains, ...)")
     acp.add_argument("--log-level", default="WARNING", help="stderr log level (default WARNING)")
     if setting_flags:
@@ -67,7 +74,7 @@ def build_parser(setting_flags: bool = False) -> argparse.ArgumentParser:
     host = sub.add_parser("host", help="the agent host of this state directory: status or stop")
     host.add_argument("action", choices=["status", "stop"])
     host.add_argument("--json", action="store_true", help="one JSON object")
-    for command in (ask, threads, show, compact, attach, undo):
+    for command in (ask, chat, threads, show, compact, attach, undo):
         command.add_argument("--workspace", metavar="DIR", type=Path, default=Path.cwd(),
                              help="workspace root (default: the current directory)")
     return parser
@@ -75,7 +82,9 @@ def build_parser(setting_flags: bool = False) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(setting_flags=bool(argv) and argv[0] in ("ask", "acp"))
+    if not argv:
+        argv = ["chat"]
+    parser = build_parser(setting_flags=argv[0] in ("ask", "acp", "chat"))
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
@@ -92,15 +101,20 @@ def main(argv: list[str] | None = None) -> int:
         from agent_cli.undo import undo as undo_turn
 
         return undo_turn(args.workspace.resolve(), args.turn, args.thread, args.json, args.redo)
-    if args.command in ("ask", "threads", "show", "compact", "attach"):
+    if args.command in ("ask", "chat", "threads", "show", "compact", "attach"):
         from agent_cli import commands as headless
 
         if not args.workspace.is_dir():
             print(f"agent-lsp: workspace {args.workspace} is not a directory", file=sys.stderr)
             return 2
         if args.command == "ask":
+            if args.thread and args.continue_last:
+                print("agent-lsp: give --thread or --continue, not both", file=sys.stderr)
+                return 2
             return headless.ask(headless.AskOptions(args.prompt, args.workspace.resolve(), _settings(args),
-                                                    args.thread, args.json))
+                                                    args.thread, args.json, continue_last=args.continue_last))
+        if args.command == "chat":
+            return _chat(args)
         if args.command == "threads":
             return headless.threads(args.workspace, args.json)
         if args.command == "attach":
@@ -113,6 +127,22 @@ def main(argv: list[str] | None = None) -> int:
         return headless.show(args.workspace, args.id, args.json)
     parser.print_help(sys.stderr)
     return 2
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from agent import NO_KEY_MESSAGE, api_key_present
+    from agent_cli.chat import ChatOptions, chat
+    from agent_cli.commands import settings_from_flags
+
+    settings, errors = settings_from_flags(_settings(args))  # type: ignore[arg-type]
+    for error in errors:
+        print(f"agent-lsp: {error}", file=sys.stderr)
+    if any(error.startswith("option ") for error in errors):
+        return 2
+    if not api_key_present():
+        print(f"agent-lsp: {NO_KEY_MESSAGE}", file=sys.stderr)
+        return 1
+    return chat(ChatOptions(args.workspace.resolve(), settings, args.thread, args.new))
 
 
 def _settings(args: argparse.Namespace) -> dict[str, object]:
