@@ -226,3 +226,24 @@ def test_the_editors_diagnostics_and_definitions_reach_the_model(fake: FakeAnthr
     assert found["content"] == "calc.py:1:5  def add(a, b):" and not found.get("is_error"), found
     assert not any(block.get("name") == "run_command" for r in fake.requests for m in r.body["messages"]
                    for block in (m["content"] if isinstance(m["content"], list) else []))
+
+
+def test_the_chat_comes_back_after_a_restart_and_sends_buffer_and_file_context(
+        fake: FakeAnthropic, workspace: Path, state_dir: Path, tmp_path: Path) -> None:
+    (workspace / "other.py").write_text("def sub(a, b):\n    return a - b\n")
+    fake.script(Reply([text("First answer.")]), Reply([text("Second answer.")]))
+    first = run_nvim("restore_first", fake, workspace, state_dir, tmp_path)
+    assert "quitting" in first.stdout + first.stderr  # :qa quit it (else the case fails)
+    run_nvim("restore_second", fake, workspace, state_dir, tmp_path)
+    asked = json.dumps(fake.requests[1].body["messages"])
+    assert "first question" in asked  # one thread
+    assert "Selected text in calc.py, lines 1-2" in asked and "Selected text in other.py, lines 1-2" in asked
+
+
+def test_agent_undo_never_overwrites_a_line_the_user_changed(fake: FakeAnthropic, workspace: Path,
+                                                            state_dir: Path, tmp_path: Path) -> None:
+    (workspace / "big.py").write_text(BIG)
+    new = BIG.replace("return a - b", "return a + b").replace("return a * b", "return a ** b")
+    fake.script(Reply([tool_use("write_file", {"path": "big.py", "content": new})]), Reply([text("Done.")]))
+    run_nvim("undo", fake, workspace, state_dir, tmp_path)
+    assert (workspace / "big.py").read_text() == BIG.replace("return a * b", "return a // b")
