@@ -247,3 +247,24 @@ def test_agent_undo_never_overwrites_a_line_the_user_changed(fake: FakeAnthropic
     fake.script(Reply([tool_use("write_file", {"path": "big.py", "content": new})]), Reply([text("Done.")]))
     run_nvim("undo", fake, workspace, state_dir, tmp_path)
     assert (workspace / "big.py").read_text() == BIG.replace("return a * b", "return a // b")
+
+
+def test_the_editors_diagnostics_and_definitions_reach_the_model(fake: FakeAnthropic, workspace: Path,
+                                                                 state_dir: Path, tmp_path: Path) -> None:
+    """Issue 20: a second language server (tests/neovim/fixture_server.py) lints the agent's
+    edit; the plugin forwards its diagnostic into that edit's tool result, and `definition` is
+    answered by the fixture through agent/editor/query."""
+    (workspace / "main.py").write_text("from calc import add\nprint(add(1, 2))\n")
+    fake.script(
+        Reply([tool_use("edit_file", {"path": "calc.py", "old_string": "a - b", "new_string": "undefined_name"})]),
+        Reply([tool_use("definition", {"path": "calc.py", "line": 1, "column": 5})]),
+        Reply([text("The linter flags undefined_name; add is defined in calc.py.")]),
+    )
+    run_nvim("intel", fake, workspace, state_dir, tmp_path, timeout=60)
+    edited = fake.requests[1].body["messages"][-1]["content"][0]
+    assert edited["content"] == ('Applied: Edit calc.py (calc.py).\nEditor diagnostics for calc.py now: new: L2:12 '
+                                 'error [fixture-lint] "undefined_name" is not defined (F821).'), edited
+    found = fake.requests[2].body["messages"][-1]["content"][0]
+    assert found["content"] == "calc.py:1:5  def add(a, b):" and not found.get("is_error"), found
+    assert not any(block.get("name") == "run_command" for r in fake.requests for m in r.body["messages"]
+                   for block in (m["content"] if isinstance(m["content"], list) else []))
