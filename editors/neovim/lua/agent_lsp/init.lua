@@ -11,16 +11,19 @@ local state = require('agent_lsp.state')
 
 ---@class agent_lsp.Config
 ---@field chat { split: string, insert: boolean }
+---@field review agent_lsp.review.Keys the inline review's keys (|agent_lsp-review|)
 M.config = {
   chat = {
     split = 'botright vsplit', -- the command that opens the chat window
     insert = true, -- start in Insert mode on the prompt when :AgentChat opens it
   },
+  review = vim.deepcopy(require('agent_lsp.review').keys),
 }
 
 ---@param opts? agent_lsp.Config
 function M.setup(opts)
   M.config = vim.tbl_deep_extend('force', M.config, opts or {})
+  require('agent_lsp.review').keys = M.config.review
 end
 
 --- The client serving the followed thread (or the current buffer).

@@ -174,8 +174,10 @@ local function draw_hunk(buf, approval, hunk, total)
   end
   flush()
   first = first or math.min(row, count - 1)
+  -- above the first line a window shows virtual lines only once scrolled up: there the
+  -- header goes at the end of the line as well
   vim.api.nvim_buf_set_extmark(buf, ns, first, 0, { virt_lines = { header(approval, hunk, total) },
-    virt_lines_above = true, priority = 200 })
+    virt_lines_above = true, priority = 200, virt_text = first == 0 and header(approval, hunk, total) or nil })
   drawn[buf] = drawn[buf] or {}
   table.insert(drawn[buf], { approval = approval.id, index = hunk.index, total = total, first = first,
                              last = last or first })
