@@ -2,8 +2,9 @@
 
 It reads the raw stream (no snapshot accumulation in the SDK's helper), forwards text as it
 arrives, assembles tool inputs once per block, and turns every SDK or transport failure into
-a classified ``ModelError``. The SDK is imported on first use; ``prewarm`` does that early in
-a worker thread so the first turn does not wait for it.
+a classified ``ModelError``. The SDK is imported on first use (``agent.model.sdk_import``: its
+re-export packages load lazily); ``prewarm`` does that early in a worker thread so the first
+turn does not wait for it.
 
 The body goes to the SDK already serialized (``BodyEncoder``): each message's JSON is kept
 from the previous request (the transcript hands out the same dicts until they change), so a
@@ -20,6 +21,7 @@ from collections import deque
 from typing import Any
 
 from agent.model.base import NO_KEY_MESSAGE, ModelError, ModelRequest, ModelResponse, StreamSink
+from agent.model.sdk_import import import_sdk
 from agent.protocol import Usage
 
 
@@ -28,7 +30,8 @@ CACHE_1H = {"type": "ephemeral", "ttl": "1h"}
 
 
 def prewarm() -> None:
-    import anthropic  # noqa: F401  (the import is the work)
+    """Import the SDK now (in a worker thread), so the first request does not wait for it."""
+    import_sdk()
 
 
 def request_body(request: ModelRequest) -> dict[str, Any]:
@@ -99,14 +102,13 @@ class AnthropicModel:
         if self._client is None:
             if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
                 raise ModelError("auth", NO_KEY_MESSAGE)
-            import anthropic
-
+            anthropic = import_sdk()
             self._client = anthropic.AsyncAnthropic(max_retries=0, timeout=self._timeout_s)
         return self._client
 
     async def stream(self, request: ModelRequest, sink: StreamSink) -> ModelResponse:
         client = self._get_client()
-        import anthropic
+        anthropic = import_sdk()
 
         blocks: dict[int, dict[str, Any]] = {}
         json_parts: dict[int, list[str]] = {}
