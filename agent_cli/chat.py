@@ -34,7 +34,7 @@ HELP = """[bold]Commands[/bold]
   /threads          this workspace's threads (the current one marked)
   /thread ID        switch to a thread (a unique prefix of its id is enough)
   /compact [TEXT]   compact the thread's context now (TEXT: what the summary should keep)
-  /undo             undo the last turn's file changes
+  /undo             undo the file changes of the thread's last turn that made some
   /mode MODE        permission mode: ask, acceptEdits, readOnly or bypass
   /model NAME       the model for the next turns
   /help             this list
@@ -302,26 +302,22 @@ class Session:
         await self.follow_turn(turn.id)
 
     async def undo(self) -> None:
-        undo_turn = getattr(self.agent, "undo_turn", None)
-        if undo_turn is None:
-            self.console.print("[yellow]undo is not available yet in this version of agent-lsp[/yellow]")
-            return
+        """Undo the thread's last turn that changed files; lines changed since are kept, and said so."""
         if not self.thread_id:
             self.console.print("[dim]Nothing to undo: this thread has not started.[/dim]")
             return
         try:
-            results = await undo_turn(self.thread_id)
-        except Exception as exc:
-            self.console.print(f"[red]undo failed: {escape(getattr(exc, 'message', str(exc)))}[/red]")
+            results = await self.agent.undo_turn(self.thread_id)
+        except Exception as exc:  # UndoError, TurnBusy, or the host's RemoteError
+            self.console.print(f"[red]undo: {escape(getattr(exc, 'message', str(exc)))}[/red]")
             return
-        if not results:
-            self.console.print("[dim]The last turn changed no files; nothing to undo.[/dim]")
+        self.view.waiting(False)
         for result in results:
-            path = result.get("path", "?")
-            outcome = result.get("outcome") or result.get("status") or "undone"
-            detail = result.get("detail") or result.get("message") or ""
-            self.console.print(f"  {escape(str(path))}: {escape(str(outcome))}"
-                               + (f" [dim]({escape(str(detail))})[/dim]" if detail else ""))
+            reason = f" [dim]({escape(str(result['reason']))})[/dim]" if result.get("reason") else ""
+            colour = "green" if result.get("outcome") == "reverted" else "yellow"
+            self.console.print(f"[{colour}]{escape(str(result.get('outcome')))}[/{colour}] "
+                               f"{escape(str(result.get('path')))}{reason}", soft_wrap=True)
+        self.console.print("[dim]Changes made by commands the agent ran are not tracked and were not undone.[/dim]")
 
     def set_option(self, key: str, value: str) -> None:
         settings, errors = apply_options(self.agent.settings, {key: value}, source="option")

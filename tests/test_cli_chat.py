@@ -115,7 +115,8 @@ def test_chat_prompt_answer_approve_undo_interrupt_and_leave(fake: FakeAnthropic
     term.key("C-c")  # at the prompt: harmless
     term.wait_for("(Ctrl-D leaves)")
     term.type("/undo")
-    term.wait_for("undo")
+    term.wait_for("reverted calc.py")
+    assert (root / "calc.py").read_text() == "def add(a, b):\n    return a - b\n"
     term.type("/mode acceptEdits")
     term.wait_for("permissionMode is now acceptEdits")
 

@@ -162,6 +162,6 @@ def test_the_shell_snippets_work_as_written(fake: FakeAnthropic, tmp_path: Path)
     assert done.returncode == 0, report
     assert "Allow: Edit calc.py? [y]es / [s]ession / [a]lways / [n]o" in done.stderr, report
     assert (home / "agent-demo" / "calc.py").read_text() == "def add(a, b):\n    return a + b\n"
-    assert "applied" in done.stdout and "Fixed: `add` now returns `a + b`." in done.stdout, report
+    assert "applied" in done.stdout and "Fixed: add now returns a + b." in done.stdout, report
     assert len(fake.requests) == model_requests_for(prompts), report
     assert "sk-ant-readme-test" not in done.stdout + done.stderr
