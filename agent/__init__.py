@@ -22,7 +22,7 @@ _PROTOCOL = (
     "ApprovalSource", "CacheMiss", "EditorDiagnosticsParams", "EditorQueryParams", "ClientAttachedEvent", "ClientDetachedEvent", "CommandExecutionItem", "CompactionItem", "Decision", "DiagnosticPart", "Event",
     "EVENT_ADAPTER", "FileChange", "FileChangeItem", "InputPart", "Item", "ItemCompletedEvent", "ItemDeltaEvent",
     "ItemStartedEvent", "Location", "PermissionMode", "Position", "Range", "ReasoningItem", "SelectionPart",
-    "SubagentItem", "TextPart", "Thread", "ThreadCompactParams", "ThreadSubscribeParams", "ThreadUnsubscribeParams", "ThreadCompactedEvent", "ThreadListParams", "ThreadResumeParams",
+    "SubagentItem", "SubagentProgressEvent", "TextPart", "Thread", "ThreadCompactParams", "ThreadSubscribeParams", "ThreadUnsubscribeParams", "ThreadCompactedEvent", "ThreadListParams", "ThreadResumeParams",
     "ThreadStartParams", "ThreadStartedEvent", "Todo", "TodoListItem", "ToolCallItem", "Turn",
     "TurnCompletedEvent", "TurnInterruptParams", "TurnStartParams", "TurnStartedEvent", "TurnUsageEvent", "Usage",
     "UserMessageItem", "TurnUndoParams", "TurnUndoResult",
@@ -30,7 +30,7 @@ _PROTOCOL = (
 
 _EXPORTS: dict[str, str] = {
     **{name: "agent.protocol" for name in _PROTOCOL},
-    "Harness": "agent.engine.harness", "NothingToCompact": "agent.engine.harness", "Resumed": "agent.engine.harness",
+    "Harness": "agent.engine.harness", "NoDirectInput": "agent.engine.harness", "NothingToCompact": "agent.engine.harness", "Resumed": "agent.engine.harness",
     "TurnBusy": "agent.engine.harness",
     "CancelScope": "agent.engine.turns", "TurnHandle": "agent.engine.turns", "TurnReport": "agent.engine.turns",
     "HostClient": "agent.host.client", "HostMismatch": "agent.host.client", "LocalAgent": "agent.host.client",
@@ -76,7 +76,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from agent.files.changes import (ApplyResult, ChangeApplier, ChangeSet, DiskApplier, PlannedFile,
                                changed_lines, split_lines)
     from agent.config import OPTIONS, Settings, api_key_present, apply_options, resolve_settings
-    from agent.engine.harness import Harness, NothingToCompact, Resumed, TurnBusy
+    from agent.engine.harness import Harness, NoDirectInput, NothingToCompact, Resumed, TurnBusy
     from agent.host.client import HostClient, HostMismatch, LocalAgent, host_status, stop_host
     from agent.host.place import HostPlace
     from agent.host.rpc import RemoteError

@@ -63,6 +63,8 @@ class Thread(Wire):
     updated_at: str
     status: ThreadStatus = "idle"
     last_seq: int = 0
+    parent_thread_id: str | None = Field(None, description="v2: the thread whose subagent this thread is")
+    kind: Literal["main", "subagent"] = Field("main", description="v2: a subagent's thread takes no direct input")
 
 
 class Turn(Wire):
@@ -217,6 +219,7 @@ class SubagentItem(ItemBase):
     type: Literal["subagent"] = "subagent"
     child_thread_id: str
     description: str
+    output: str | None = Field(None, description="the child's final report, or what it had done when it stopped")
 
 
 class CompactionItem(ItemBase):
@@ -375,6 +378,15 @@ class ThreadCompactedEvent(EventBase):
     tokens_after: int
 
 
+class SubagentProgressEvent(EventBase):
+    """What a subagent does now, as a short line on its parent's ``subagent`` item (v2)."""
+
+    type: Literal["subagent/progress"] = "subagent/progress"
+    item_id: str
+    child_thread_id: str
+    text: str
+
+
 class ClientAttachedEvent(EventBase):
     """A surface joined the thread through the agent host (v2): it follows the thread, started a
     turn in it or answered one of its approvals. Not a change of the thread: its order in the
@@ -405,6 +417,7 @@ Event = Annotated[
         TurnCompletedEvent,
         ThreadCompactedEvent,
         TurnUsageEvent,
+        SubagentProgressEvent,
         ClientAttachedEvent,
         ClientDetachedEvent,
     ],
@@ -425,7 +438,9 @@ class ThreadStartParams(Wire):
 
 
 class ThreadListParams(Wire):
-    """Params of ``agent/thread/list`` (none)."""
+    """Params of ``agent/thread/list``: with ``parentThreadId``, that thread's subagents."""
+
+    parent_thread_id: str | None = None
 
 
 class ThreadResumeParams(Wire):

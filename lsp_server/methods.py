@@ -18,6 +18,7 @@ from agent import (
     ApprovalRespondParams,
     HostMismatch,
     RemoteError,
+    NoDirectInput,
     NothingToCompact,
     ThreadCompactParams,
     ThreadSubscribeParams,
@@ -84,7 +85,7 @@ def domain_errors(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
             ) from None
         except TurnBusy as exc:
             raise RequestFailed(str(exc)) from None
-        except (NothingToCompact, UndoError, HunkError) as exc:
+        except (NothingToCompact, NoDirectInput, UndoError, HunkError) as exc:
             raise JsonRpcInvalidParams(str(exc)) from None
         except RemoteError as exc:  # the agent host answered with an error: pass it on
             raise JsonRpcException(exc.message, exc.code) from None
@@ -109,8 +110,8 @@ def register(server: AgentServer) -> None:
     @server.feature("agent/thread/list")
     @domain_errors
     async def thread_list(params: Any) -> dict[str, Any]:
-        parse(ThreadListParams, params, "agent/thread/list")
-        return {"threads": [thread.to_wire() for thread in rt().agent.list_threads()]}
+        args = parse(ThreadListParams, params, "agent/thread/list")
+        return {"threads": [thread.to_wire() for thread in rt().agent.list_threads(args.parent_thread_id)]}
 
     @server.feature("agent/thread/resume")
     @domain_errors

@@ -54,6 +54,7 @@ class ThreadState(BaseModel):
     grants: list[SessionGrant] = Field(default_factory=list)
     measured_tokens: int | None = None  # the last request's input, as the API counted it
     measured_messages: int | None = None  # how many transcript messages that request held
+    forked: bool = False  # a subagent started from its parent's request: it keeps the parent's exact tools
 
     def touched(self, path: str, kind: FileKind) -> ThreadState:
         """This state with ``path`` moved to the end as read or changed now."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -29,6 +29,9 @@ from agent.tools import Tool, ToolContext, ToolError
 from agent.tools.base import ThreadRecord
 from agent.tools.run_command import RunCommand, RunCommandInput
 from agent.files.workspace import Workspace
+
+if TYPE_CHECKING:
+    from agent.engine.subagents import Subagents
 
 FLUSH_CHARS = 4096
 FLUSH_SECONDS = 0.1
@@ -58,11 +61,13 @@ class ToolDispatcher:
         self.gate = gate
         self.changes = changes
         self.state_for = state_for
+        self.subagents: Subagents | None = None  # set by the harness: runs spawn_agent
         self._wrappers: dict[str, Wrapper] = {"read": self._read, "todo": self._todo,
-                                              "command": self._command, "edit": self._change}
+                                              "command": self._command, "edit": self._change,
+                                              "agent": self._agent}
 
-    def schemas(self) -> list[dict[str, Any]]:
-        return [tool.schema() for tool in self.tools.values()]
+    def schemas(self, hidden: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+        return [tool.schema() for tool in self.tools.values() if tool.name not in hidden]
 
     async def run(self, scope: TurnScope, call: dict[str, Any]) -> ToolOutcome:
         tool = self.tools.get(call["name"])
@@ -111,6 +116,12 @@ class ToolDispatcher:
             raise
         text, is_error = await self.changes.run(scope, changes, tool.name)
         return ToolOutcome(text, is_error)
+
+    async def _agent(self, scope: TurnScope, tool: Tool, args: Any, ctx: ToolContext,
+                     raw: dict[str, Any]) -> ToolOutcome:
+        if self.subagents is None:
+            return ToolOutcome(f"{tool.name} is not available here.", True)
+        return await self.subagents.run(scope, args, scope.fork_base)
 
     async def _command(self, scope: TurnScope, tool: Tool, args: Any, ctx: ToolContext,
                        raw: dict[str, Any]) -> ToolOutcome:

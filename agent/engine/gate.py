@@ -33,16 +33,20 @@ class StoredGrants:
         self._store = store
 
     def has(self, thread_id: str, key: str) -> bool:
-        return self._store.thread_state(thread_id).granted(key, self._store.owner)
+        root = self._store.root_thread(thread_id)  # a subagent's grants are its main thread's
+        return self._store.thread_state(root).granted(key, self._store.owner)
 
     def add(self, thread_id: str, key: str) -> None:
-        self._store.update_state(thread_id, lambda state: state.grant(key, self._store.owner))
+        root = self._store.root_thread(thread_id)
+        self._store.update_state(root, lambda state: state.grant(key, self._store.owner))
 
 
 class Gate:
-    def __init__(self, policy: PermissionPolicy, broker: ApprovalBroker) -> None:
+    def __init__(self, policy: PermissionPolicy, broker: ApprovalBroker,
+                 label: Callable[[str], str | None] | None = None) -> None:
         self.policy = policy
         self.broker = broker
+        self.label = label  # names the subagent asking, for its approvals' titles
 
     async def permit(self, scope: TurnScope, action: Action,
                      approval: Callable[[], Approval] | None = None) -> Decision | None:
@@ -56,6 +60,9 @@ class Gate:
         if approval is None:
             raise Refused("This needs a person's approval, which this tool cannot ask for.")
         request = approval()
+        asker = self.label(scope.thread_id) if self.label else None
+        if asker:  # a subagent's approval, shown on its parent's surfaces, names who asks
+            request = request.model_copy(update={"title": f"Subagent '{asker}': {request.title}"})
         if verdict.reason:  # say why no rule could decide
             request = request.model_copy(update={"title": f"{request.title}. {verdict.reason}"})
         try:

@@ -41,6 +41,7 @@ from agent.protocol import (
     Event,
     InputPart,
     Item,
+    TextPart,
     Thread,
     Turn,
     TurnCompletedEvent,
@@ -49,11 +50,12 @@ from agent.protocol import (
     UserMessageItem,
 )
 from agent.engine.recovery import recover, repair_turn
+from agent.engine.subagents import Subagents
 from agent.policy.rules import RuleFile
 from agent.store.sqlite import ResumePage, Store, StoredThreadState, UnknownThread, new_id, owner_alive
 from agent.context.thread_state import ThreadState
 from agent.tools import Tool, default_tools
-from agent.context.transcript import Transcript, message
+from agent.context.transcript import Message, Transcript, message
 from agent.engine.turns import CancelScope, TurnHandle, TurnReport
 from agent.engine.undo import FileUndo, Undoer, check_approved_hunks
 from agent.files.workspace import Workspace
@@ -67,6 +69,14 @@ class NothingToCompact(ValueError):
 
     def __init__(self, thread_id: str) -> None:
         super().__init__(f"Thread {thread_id} has no conversation to compact yet; start a turn first.")
+
+
+class NoDirectInput(ValueError):
+    """``agent/turn/start`` on a subagent's thread: its parent's turn drives it."""
+
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(f"a subagent's thread takes no direct input ({thread_id}); write to its parent thread, "
+                         "or interrupt the subagent with agent/turn/interrupt on its thread")
 
 
 class TurnBusy(Exception):
@@ -100,11 +110,13 @@ class Harness:
         self.broker = ApprovalBroker(self.log.emit, status=self._approval_status)
         self.rules = RuleFile(workspace.root)
         self.policy = PermissionPolicy(settings.permission_mode, self.rules, StoredGrants(store))
-        gate = Gate(self.policy, self.broker)
+        self.subagents = Subagents(self)
+        gate = Gate(self.policy, self.broker, label=self.subagents.label)
         self.changes = ChangeFlow(workspace, gate, applier or DiskApplier(), self._record_changes,
                                   journal=store.record_changes)
         self.dispatcher = ToolDispatcher(tools or default_tools(), workspace, gate, self.changes,
                                          state_for=lambda thread_id: StoredThreadState(store, thread_id))
+        self.dispatcher.subagents = self.subagents
         self._model = model
         self._sleep = sleep or asyncio.sleep  # where retries wait; tests inject a FakeClock's
         self._running: dict[str, TurnHandle] = {}
@@ -150,8 +162,11 @@ class Harness:
         self.log.publish(event)
         return event.thread
 
-    def list_threads(self) -> list[Thread]:
-        return self.store.list_threads(self.workspace.key)
+    def list_threads(self, parent_thread_id: str | None = None) -> list[Thread]:
+        """The main threads, newest first; with ``parent_thread_id``, that thread's subagents."""
+        if parent_thread_id is not None:
+            self.get_thread(parent_thread_id)
+        return self.store.list_threads(self.workspace.key, parent_thread_id)
 
     def get_thread(self, thread_id: str) -> Thread:
         thread = self.store.get_thread(thread_id)
@@ -220,6 +235,8 @@ class Harness:
 
     def start_turn(self, thread_id: str, parts: list[InputPart], *, parent: CancelScope | None = None) -> TurnHandle:
         """Start a turn now and run it in the background; ``TurnBusy`` if one runs."""
+        if self.get_thread(thread_id).kind == "subagent":
+            raise NoDirectInput(thread_id)
         turn, scope, transcript = self._begin(thread_id)
         with scope.item(UserMessageItem(id=scope.new_item_id(), content=parts)):
             # the request is in the transcript before anything can cut the turn off
@@ -227,6 +244,25 @@ class Harness:
             content = [{"type": "text", "text": note} for note in self.store.take_undo_notes(thread_id)] + content
             transcript.append(turn.id, message({"role": "user", "content": content}))
         return self._launch(turn, scope, transcript, parent)
+
+    def start_child_turn(self, thread_id: str, prompt: str, parent: CancelScope | None,
+                         seed: list[Message] | None = None) -> TurnHandle:
+        """A subagent's turn: its parent's system prompt; from ``seed`` (a fork: the parent's
+        request, ending with the prompt) or from the prompt alone; cancelled with ``parent``."""
+        parent_id = self.store.lineage(thread_id)[0]
+        assert parent_id is not None, "only a subagent's thread has a child turn"
+        system = self.store.thread_state(parent_id).system
+        self.store.update_state(thread_id, lambda s: s.model_copy(update={"system": system, "forked": seed is not None}))
+        turn, scope, transcript = self._begin(thread_id)
+        with scope.item(UserMessageItem(id=scope.new_item_id(), content=[TextPart(text=prompt)])):
+            start = seed or [message({"role": "user", "content": [{"type": "text", "text": prompt}]})]
+            transcript.append(turn.id, *start)
+        return self._launch(turn, scope, transcript, parent)
+
+    def cancel_scope(self, thread_id: str) -> CancelScope | None:
+        """The cancel scope of the thread's running turn: what its subagents run under."""
+        handle = self._running.get(thread_id)
+        return handle.scope if handle is not None else None
 
     def compact(self, thread_id: str, instructions: str | None = None) -> TurnHandle:
         """Compact the thread's context now, as a turn of its own (``agent/thread/compact``)."""
@@ -309,7 +345,8 @@ class Harness:
                     if state.measured_tokens is not None and state.measured_messages is not None else None)
         return TurnRunner(scope=scope, store=self.store, model=self.model, dispatcher=self.dispatcher,
                           config=config, transcript=transcript, meter=ContextMeter(measured),
-                          rebuilder=self._rebuilder)
+                          rebuilder=self._rebuilder,
+                          hidden_tools=frozenset() if state.forked else self.subagents.hidden_tools(thread_id))
 
     def _record_changes(self, thread_id: str, changes: ChangeSet) -> None:
         def touch(state: ThreadState) -> ThreadState:

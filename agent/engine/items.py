@@ -81,6 +81,8 @@ class TurnScope:
     turn_id: str
     emit: Callable[[Event], Event]
     secrets: SecretSource = field(default_factory=SecretSource)
+    # during a tool call: the request so far and the pending assistant message (a fork's start)
+    fork_base: Callable[[], tuple[list[dict[str, Any]], dict[str, Any]]] | None = field(default=None, compare=False)
     _streams: dict[str, StreamRedactor] = field(default_factory=dict, compare=False, repr=False)
 
     @staticmethod

@@ -133,6 +133,7 @@ class TurnRunner:
     transcript: Transcript
     meter: ContextMeter = field(default_factory=ContextMeter)
     rebuilder: Rebuilder | None = None
+    hidden_tools: frozenset[str] = frozenset()  # spawn_agent at the subagent depth limit
     usage: Usage = field(default_factory=Usage)
     _response: ModelResponse | None = None
     _continuations: int = 0
@@ -190,9 +191,17 @@ class TurnRunner:
         secrets = self.scope.secrets.current()
         self.store.begin_calls(self.scope.thread_id, self.scope.turn_id, secrets.redact_json(assistant))
         results: list[dict[str, Any]] = []
+        # several spawn_agent calls run at once (the subagents' limit applies); the results keep
+        # the order of the calls
+        parallel = {c["id"]: asyncio.ensure_future(self._guarded(c, assistant)) for c in calls
+                    if c["name"] == "spawn_agent"} if sum(c["name"] == "spawn_agent" for c in calls) > 1 else {}
         try:
             for call in calls:
-                outcome = await self.dispatcher.run(self._call_scope(call["id"]), call)
+                task = parallel.get(call["id"])
+                # shielded: a subagent's wrapper turns its own cancel into an outcome, which must
+                # not swallow the cancel of this turn
+                outcome = await asyncio.shield(task) if task else await self.dispatcher.run(self._call_scope(call["id"], assistant),
+                                                                            call)
                 results.append(outcome.result_block(call["id"]))
                 self.store.call_result(self.scope.thread_id, call["id"], secrets.redact_json(results[-1]))
         except BaseException as exc:
@@ -201,15 +210,28 @@ class TurnRunner:
             partial = getattr(exc, "outcome", None)
             filler = INTERRUPTED if isinstance(exc, asyncio.CancelledError) else INTERNAL_ERROR
             for call in calls[len(results):]:
-                outcome = partial if isinstance(partial, ToolOutcome) else ToolOutcome(filler, True)
-                partial = None
+                task = parallel.get(call["id"])
+                if task is not None:  # a subagent still running: stopped, and its state stored, first
+                    task.cancel()
+                    outcome = await asyncio.shield(task) if not task.done() else task.result()
+                else:
+                    outcome = partial if isinstance(partial, ToolOutcome) else ToolOutcome(filler, True)
+                    partial = None
                 results.append(outcome.result_block(call["id"]))
             self._commit([assistant, {"role": "user", "content": results}])
             raise
         self._commit([assistant, {"role": "user", "content": results}])
         return self._call_model
 
-    def _call_scope(self, call_id: str) -> TurnScope:
+    async def _guarded(self, call: dict[str, Any], assistant: dict[str, Any]) -> ToolOutcome:
+        """A call run as its own task: an interrupt gives its outcome instead of raising."""
+        try:
+            return await self.dispatcher.run(self._call_scope(call["id"], assistant), call)
+        except asyncio.CancelledError as exc:
+            partial = getattr(exc, "outcome", None)
+            return partial if isinstance(partial, ToolOutcome) else ToolOutcome(INTERRUPTED, True)
+
+    def _call_scope(self, call_id: str, assistant: dict[str, Any] | None = None) -> TurnScope:
         """The turn's scope, noting in the store which item this tool call became."""
         scope, store = self.scope, self.store
 
@@ -219,7 +241,8 @@ class TurnRunner:
                 store.call_item(scope.thread_id, call_id, event.item.id)
             return numbered
 
-        return replace(scope, emit=emit)
+        fork_base = (lambda: (self.transcript.render(), assistant)) if assistant is not None else None
+        return replace(scope, emit=emit, fork_base=fork_base)
 
     def _continue_after_max_tokens(self, content: list[dict[str, Any]]) -> Step | None:
         # A tool_use cut off by the limit is half-formed: drop it, keep the text.
@@ -339,7 +362,7 @@ class TurnRunner:
 
     def build_request(self, model: str) -> ModelRequest:
         return ModelRequest(model=model, max_tokens=self.config.max_tokens, system=self.config.system,
-                            tools=self.dispatcher.schemas(), messages=self.transcript.render(),
+                            tools=self.dispatcher.schemas(self.hidden_tools), messages=self.transcript.render(),
                             cache_ttl=self.config.cache_ttl)
 
     def _commit(self, messages: list[dict[str, Any]]) -> None:

@@ -20,6 +20,7 @@ from agent.protocol import (
     FileChangeItem,
     Item,
     ItemDeltaEvent,
+    SubagentItem,
     ToolCallItem,
     ApprovalResolvedEvent,
     ItemCompletedEvent,
@@ -32,6 +33,7 @@ from agent.store.sqlite import Store, owner_alive
 from agent.engine.supervisor import stop_leftovers
 
 DIED = "agent-lsp stopped while this turn was running; the thread is intact and takes new turns."
+SUBAGENT_DIED = "the agent host stopped before this subagent finished"
 UNANSWERED = "Not run: agent-lsp stopped before this tool call finished."
 CUT_OFF = ("[agent-lsp] The previous turn was cut off: agent-lsp stopped (a crash or a kill) in the middle "
            "of it. The tool results above say what each call did before that. Check the current state of "
@@ -73,6 +75,8 @@ def repair_turn(store: Store, log: EventLog, turn: Turn, dead_owner: str) -> boo
         update: dict[str, Any] = {"status": "failed"}
         if isinstance(item, CommandExecutionItem):
             update["output"] = "".join(streamed.get(item_id, []))
+        elif isinstance(item, SubagentItem):
+            update["output"] = SUBAGENT_DIED
         latest[item_id] = log.emit(ItemCompletedEvent(
             thread_id=turn.thread_id, turn_id=turn.id, item=item.model_copy(update=update))).item  # type: ignore[union-attr]
     tell_the_model(store, turn, latest, set(approvals.values()))
@@ -123,6 +127,10 @@ def _what_happened(item: Item | None, was_asking: bool) -> str:
         told = f" Output so far:\n{output}" if output else " It had printed nothing."
         return ("agent-lsp stopped while this command was running; the command was stopped with it and "
                 f"may have done part of its work.{told}")
+    if isinstance(item, SubagentItem):
+        return item.output if item.status == "completed" and item.output else (
+            f"{SUBAGENT_DIED}; its thread ({item.child_thread_id}) keeps what it did. Check its effects before "
+            "redoing the task.")
     if isinstance(item, ToolCallItem) and item.output:
         return item.output if item.status == "completed" else f"Failed: {item.output}"
     if item.status == "completed":

@@ -248,8 +248,10 @@ class HostClient:
             raise UnknownThread(thread_id)
         return thread
 
-    def list_threads(self) -> list[Thread]:
-        return self.store.list_threads(str(self.root))
+    def list_threads(self, parent_thread_id: str | None = None) -> list[Thread]:
+        if parent_thread_id is not None:
+            self.get_thread(parent_thread_id)
+        return self.store.list_threads(str(self.root), parent_thread_id)
 
     def pending_approvals(self, thread_id: str | None = None) -> list[Approval]:
         return self.store.pending_approvals(str(self.root), thread_id)
@@ -338,8 +340,8 @@ class LocalAgent:
     async def detach(self, thread_id: str) -> None:
         self.harness.get_thread(thread_id)
 
-    def list_threads(self) -> list[Thread]:
-        return self.harness.list_threads()
+    def list_threads(self, parent_thread_id: str | None = None) -> list[Thread]:
+        return self.harness.list_threads(parent_thread_id)
 
     def pending_approvals(self, thread_id: str | None = None) -> list[Approval]:
         return self.harness.pending_approvals(thread_id)

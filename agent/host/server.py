@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from agent.engine.approvals import UnknownApproval
 from agent.config import apply_options, resolve_settings
-from agent.engine.harness import Harness, NothingToCompact, TurnBusy
+from agent.engine.harness import Harness, NoDirectInput, NothingToCompact, TurnBusy
 from agent.engine.undo import UndoError
 from agent.files.hunks import HunkError
 from agent.host.editors import EditorRegistry, HostApplier
@@ -43,6 +43,7 @@ from agent.protocol import (
     ApprovalRespondParams,
     Event,
     ThreadCompactParams,
+    ThreadListParams,
     ThreadResumeParams,
     ThreadStartParams,
     TurnInterruptParams,
@@ -204,7 +205,7 @@ class Session:
                 return await handler(params if isinstance(params, dict) else {})
             except (UnknownThread, UnknownApproval) as exc:
                 raise RpcError(-32602, f"unknown id {exc.args[0]!r} in this workspace") from None
-            except (NothingToCompact, UndoError, HunkError, ValidationError, KeyError, TypeError) as exc:
+            except (NothingToCompact, NoDirectInput, UndoError, HunkError, ValidationError, KeyError, TypeError) as exc:
                 raise RpcError(-32602, str(exc)) from None
             except TurnBusy as exc:
                 raise RpcError(-32803, str(exc)) from None
@@ -221,6 +222,17 @@ class Session:
         if self.hosted is None:
             raise RpcError(-32002, "open a workspace first (workspace/open)")
         return self.hosted.harness
+
+    def _follow_child(self, thread_id: str) -> None:
+        assert self.hosted is not None
+        try:
+            parent = self.hosted.harness.store.lineage(thread_id)[0]
+        except UnknownThread:
+            return
+        while parent is not None and parent not in self.following:
+            parent = self.hosted.harness.store.lineage(parent)[0]
+        if parent is not None:  # from its start: thread/started is its first event
+            self.following[thread_id] = 0
 
     def _attach(self, thread_id: str) -> None:
         """This client is now on the thread: ``client/attached`` once, for every surface to show."""
@@ -244,6 +256,8 @@ class Session:
                 pass
 
     def deliver(self, event: Event) -> None:
+        if event.thread_id not in self.following and self.following and not self.everything:
+            self._follow_child(event.thread_id)  # a subagent of a followed thread: its events too
         last = self.following.get(event.thread_id)
         if last is not None:
             if event.seq <= last:  # already replayed by thread/subscribe
@@ -304,7 +318,8 @@ class Session:
         return {"thread": self.harness().start_thread(ThreadStartParams.model_validate(params).title).to_wire()}
 
     async def _thread_list(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"threads": [t.to_wire() for t in self.harness().list_threads()]}
+        args = ThreadListParams.model_validate(params)
+        return {"threads": [t.to_wire() for t in self.harness().list_threads(args.parent_thread_id)]}
 
     async def _thread_resume(self, params: dict[str, Any]) -> dict[str, Any]:
         args = ThreadResumeParams.model_validate(params)

@@ -177,6 +177,11 @@ class Store(Records, ChangeJournal):
         for column in ("transcript_rev", "transcript_rewrites"):
             if column not in columns:
                 self._db.execute(f"ALTER TABLE threads ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
+        for column, kind in (("parent_thread_id", "TEXT"), ("spawn_item_id", "TEXT"),
+                             ("kind", "TEXT NOT NULL DEFAULT 'main'"), ("depth", "INTEGER NOT NULL DEFAULT 0")):
+            if column not in columns:  # subagents: a child thread names its parent and the item that spawned it
+                self._db.execute(f"ALTER TABLE threads ADD COLUMN {column} {kind}")
+        self._db.execute("CREATE INDEX IF NOT EXISTS threads_by_parent ON threads (parent_thread_id)")
         self._db.execute("CREATE TABLE IF NOT EXISTS cache_watch (thread_id TEXT PRIMARY KEY, body TEXT NOT NULL)")
 
     @classmethod
@@ -200,14 +205,25 @@ class Store(Records, ChangeJournal):
 
     # --- threads -----------------------------------------------------------------------------
 
-    def create_thread(self, workspace: str, title: str) -> ThreadStartedEvent:
-        """Create a thread and commit its ``thread/started`` event (seq 1)."""
+    def create_thread(self, workspace: str, title: str, *, parent_thread_id: str | None = None,
+                      spawn_item_id: str | None = None) -> ThreadStartedEvent:
+        """Create a thread and commit its ``thread/started`` event (seq 1); with a parent, a
+        subagent's thread one level deeper than its parent."""
         stamp = now_iso()
-        thread = Thread(id=new_id("thr"), title=title, created_at=stamp, updated_at=stamp)
+        kind = "subagent" if parent_thread_id else "main"
+        thread = Thread(id=new_id("thr"), title=title, created_at=stamp, updated_at=stamp,
+                        parent_thread_id=parent_thread_id, kind=kind)
         with self._tx() as db:
+            depth = 0
+            if parent_thread_id is not None:
+                row = db.execute("SELECT depth FROM threads WHERE id=?", (parent_thread_id,)).fetchone()
+                if row is None:
+                    raise UnknownThread(parent_thread_id)
+                depth = int(row[0]) + 1
             db.execute(
-                "INSERT INTO threads (id, workspace, title, created_at, updated_at) VALUES (?,?,?,?,?)",
-                (thread.id, workspace, title, stamp, stamp),
+                "INSERT INTO threads (id, workspace, title, created_at, updated_at, parent_thread_id, spawn_item_id, "
+                "kind, depth) VALUES (?,?,?,?,?,?,?,?,?)",
+                (thread.id, workspace, title, stamp, stamp, parent_thread_id, spawn_item_id, kind, depth),
             )
             thread = thread.model_copy(update={"last_seq": 1})
             event = ThreadStartedEvent(thread_id=thread.id, seq=1, thread=thread)
@@ -217,7 +233,7 @@ class Store(Records, ChangeJournal):
     def get_thread(self, thread_id: str) -> Thread:
         with self._lock:
             row = self._db.execute(
-                "SELECT id, title, created_at, updated_at, status, last_seq FROM threads WHERE id=?",
+                "SELECT id, title, created_at, updated_at, status, last_seq, parent_thread_id, kind FROM threads WHERE id=?",
                 (thread_id,),
             ).fetchone()
         if row is None:
@@ -231,15 +247,35 @@ class Store(Records, ChangeJournal):
             raise UnknownThread(thread_id)
         return str(row[0])
 
-    def list_threads(self, workspace: str) -> list[Thread]:
-        """The workspace's threads, most recently updated first."""
+    def list_threads(self, workspace: str, parent_thread_id: str | None = None) -> list[Thread]:
+        """The workspace's main threads, most recently updated first; with ``parent_thread_id``,
+        that thread's subagents, oldest first (the order they were spawned in)."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT id, title, created_at, updated_at, status, last_seq FROM threads "
-                "WHERE workspace=? ORDER BY touched DESC",
-                (workspace,),
-            ).fetchall()
+            if parent_thread_id is None:
+                rows = self._db.execute(
+                    "SELECT id, title, created_at, updated_at, status, last_seq, parent_thread_id, kind FROM threads "
+                    "WHERE workspace=? AND parent_thread_id IS NULL ORDER BY touched DESC", (workspace,)).fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT id, title, created_at, updated_at, status, last_seq, parent_thread_id, kind FROM threads "
+                    "WHERE workspace=? AND parent_thread_id=? ORDER BY rowid", (workspace, parent_thread_id)).fetchall()
         return [_thread_from_row(r) for r in rows]
+
+    def lineage(self, thread_id: str) -> tuple[str | None, str | None, int]:
+        """A thread's parent, the item that spawned it, and its depth (0 for a main thread)."""
+        with self._lock:
+            row = self._db.execute("SELECT parent_thread_id, spawn_item_id, depth FROM threads WHERE id=?",
+                                   (thread_id,)).fetchone()
+        if row is None:
+            raise UnknownThread(thread_id)
+        return row[0], row[1], int(row[2])
+
+    def root_thread(self, thread_id: str) -> str:
+        """The main thread a subagent's thread descends from (itself for a main thread)."""
+        parent = self.lineage(thread_id)[0]
+        while parent is not None:
+            thread_id, parent = parent, self.lineage(parent)[0]
+        return thread_id
 
     def thread_state(self, thread_id: str) -> ThreadState:
         """What the harness keeps beside the thread (system prompt, todos, files, grants)."""
@@ -387,7 +423,7 @@ class Store(Records, ChangeJournal):
             self._db.execute("BEGIN")
             try:
                 row = self._db.execute(
-                    "SELECT id, title, created_at, updated_at, status, last_seq FROM threads WHERE id=?",
+                    "SELECT id, title, created_at, updated_at, status, last_seq, parent_thread_id, kind FROM threads WHERE id=?",
                     (thread_id,)).fetchone()
                 if row is None:
                     raise UnknownThread(thread_id)
@@ -593,7 +629,8 @@ def _streamed_wire(body: str, streamed: str) -> dict[str, Any]:
 
 def _thread_from_row(row: tuple[Any, ...]) -> Thread:
     return Thread(
-        id=row[0], title=row[1], created_at=row[2], updated_at=row[3], status=row[4], last_seq=row[5]
+        id=row[0], title=row[1], created_at=row[2], updated_at=row[3], status=row[4], last_seq=row[5],
+        parent_thread_id=row[6], kind=row[7] or "main",
     )
 
 

@@ -19,7 +19,7 @@ from agent.context.thread_state import FileKind
 from agent.context.thread_state import ThreadState as State
 from agent.files.workspace import FileText, ToolError, Workspace
 
-ToolKind = Literal["read", "edit", "command", "todo"]
+ToolKind = Literal["read", "edit", "command", "todo", "agent"]
 
 __all__ = ["ThreadRecord", "Tool", "ToolContext", "ToolError", "ToolInput", "ToolKind"]
 

@@ -256,6 +256,19 @@ export interface SubagentItem {
   type: 'subagent';
   childThreadId: string;
   description: string;
+  /** the child's final report, or what it had done when it stopped */
+  output?: string | null;
+}
+
+/** What a subagent does now, as a short line on its parent's `subagent` item (v2). */
+export interface SubagentProgressEvent {
+  threadId: string;
+  /** per thread, from 1, grows by exactly 1; assigned by the store when the event is committed */
+  seq: number;
+  type: 'subagent/progress';
+  itemId: string;
+  childThreadId: string;
+  text: string;
 }
 
 /** Plain text the user typed. */
@@ -272,6 +285,10 @@ export interface Thread {
   updatedAt: string;
   status: ThreadStatus;
   lastSeq: number;
+  /** v2: the thread whose subagent this thread is */
+  parentThreadId?: string | null;
+  /** v2: a subagent's thread takes no direct input */
+  kind: 'main' | 'subagent';
 }
 
 /** `agent/thread/compact`: compact the thread's context now, optionally guided. */
@@ -291,8 +308,10 @@ export interface ThreadCompactedEvent {
   tokensAfter: number;
 }
 
-/** Params of `agent/thread/list` (none). */
-export type ThreadListParams = Record<string, never>;
+/** Params of `agent/thread/list`: with `parentThreadId`, that thread's subagents. */
+export interface ThreadListParams {
+  parentThreadId?: string | null;
+}
 
 /** Params of `agent/thread/resume`. */
 export interface ThreadResumeParams {
@@ -462,6 +481,7 @@ export type Event =
   | TurnCompletedEvent
   | ThreadCompactedEvent
   | TurnUsageEvent
+  | SubagentProgressEvent
   | ClientAttachedEvent
   | ClientDetachedEvent;
 
