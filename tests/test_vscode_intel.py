@@ -5,8 +5,9 @@ started through `e2e/run.sh` like tests/test_vscode.py's end-to-end test).
 The fixture linter flags a line holding ``TODO-LINT`` and answers Go to Definition. The
 scripted model (served by this file, see ``serve_fake``) adds the marker with ``edit_file``;
 the next request must carry the linter's message as a new problem in that edit's tool result;
-the model removes the marker, and the next tool result must report it fixed; then the
-``definition`` tool must answer from the fixture's DefinitionProvider. Each check runs in
+the model removes the marker, and the next tool result must report it fixed; then
+``definition``, ``references``, ``hover`` and ``workspace_symbols`` must answer from the
+fixture's providers. Each check runs in
 the fake as the request arrives: a failed one is printed and fails the run.
 
 Run as a script (``python tests/test_vscode_intel.py --port-file F``), this file is the
@@ -75,6 +76,15 @@ def script() -> list[Reply | Callable[[dict[str, Any]], Reply]]:
                Reply([tool_use("definition", {"path": "calc.py", "line": 5, "column": 9})])),
         expect("add's definition at calc.py:1:5, from the fixture's DefinitionProvider",
                lambda seen: "calc.py:1:5" in seen,
+               Reply([tool_use("references", {"path": "calc.py", "line": 1, "column": 5})])),
+        expect("add's references at calc.py:1:5 and calc.py:5:9 (the fixture's ReferenceProvider)",
+               lambda seen: "calc.py:1:5" in seen and "calc.py:5:9" in seen,
+               Reply([tool_use("hover", {"path": "calc.py", "line": 5, "column": 2})])),
+        expect("the fixture's hover on total",
+               lambda seen: "**fakelint**: `total` is an int" in seen,
+               Reply([tool_use("workspace_symbols", {"query": "ad"})])),
+        expect("the symbol add at calc.py:1:5 (the fixture's WorkspaceSymbolProvider)",
+               lambda seen: "calc.py:1:5" in seen and "add" in seen,
                Reply([text("Done: the marker is gone and `add` is defined on line 1.")])),
     ]
 

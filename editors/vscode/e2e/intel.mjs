@@ -5,8 +5,8 @@
 // lines holding `TODO-LINT` and answers Go to Definition in Python files. The scripted model
 // (tests/test_vscode_intel.py serving the fake API, checking each request as it arrives) adds
 // the marker, sees the linter's message in that edit's tool result, removes it, sees it
-// reported fixed, and asks `definition`, answered by the fixture's DefinitionProvider through
-// agent/editor/query. Here: the chat drives the turn; the squiggle comes and goes in the
+// reported fixed, and asks `definition`, `references`, `hover` and `workspace_symbols`,
+// answered by the fixture's providers through agent/editor/query. Here: the chat drives the turn; the squiggle comes and goes in the
 // editor; the extension announced editorQueries and forwarded the diagnostics (LSP trace).
 // Every wait is on something observable (DOM, file, log), with a deadline; no fixed sleeps.
 
@@ -208,7 +208,7 @@ async function main() {
     }
   });
 
-  await step('the agent adds the marker, reads the linter\'s message, fixes it, asks definition', async () => {
+  await step('the agent adds the marker, reads the linter\'s message, fixes it, asks the editor\'s providers', async () => {
     await runCommand('Agent: Open Chat');
     await chat().locator('#prompt').waitFor();
     await chat().locator('#prompt').fill('Mark add for review, then undo it, then find add');

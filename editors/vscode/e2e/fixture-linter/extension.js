@@ -1,8 +1,9 @@
 // Test-only fixture for the agent-lsp end-to-end test: a "linter" that publishes one warning,
 // source "fakelint", on each line reading `return a - b`, the way any real linter extension
 // publishes diagnostics. agent-lsp then offers "Ask agent to fix: …" on it. It also flags
-// lines holding `TODO-LINT` (an error, code "todo-lint") and answers Go to Definition in
-// Python files, for the editor-intelligence test (intel.mjs).
+// lines holding `TODO-LINT` (an error, code "todo-lint") and answers Go to Definition, Find
+// All References, hover and workspace symbols in Python files, for the editor-intelligence
+// test (intel.mjs).
 const vscode = require('vscode');
 
 const MESSAGE = 'add() subtracts instead of adding';
@@ -24,6 +25,53 @@ const definitions = {
       }
     }
     return undefined;
+  },
+};
+
+/** Find All References: every whole-word occurrence in the document. */
+const references = {
+  provideReferences(doc, position) {
+    const word = doc.getWordRangeAtPosition(position);
+    if (!word) {
+      return [];
+    }
+    const name = doc.getText(word);
+    const found = [];
+    for (let line = 0; line < doc.lineCount; line++) {
+      for (const match of doc.lineAt(line).text.matchAll(new RegExp(`\\b${name}\\b`, 'g'))) {
+        found.push(new vscode.Location(doc.uri, new vscode.Range(line, match.index, line, match.index + name.length)));
+      }
+    }
+    return found;
+  },
+};
+
+/** A hover on the word `total` only (no other hover can get in the way of the main e2e test). */
+const hovers = {
+  provideHover(doc, position) {
+    const word = doc.getWordRangeAtPosition(position);
+    if (word && doc.getText(word) === 'total') {
+      return new vscode.Hover(new vscode.MarkdownString('**fakelint**: `total` is an int'), word);
+    }
+    return undefined;
+  },
+};
+
+/** Workspace symbols: the `def NAME(` lines of open Python documents whose NAME holds the query. */
+const symbols = {
+  provideWorkspaceSymbols(query) {
+    const found = [];
+    for (const doc of vscode.workspace.textDocuments.filter((d) => d.uri.path.endsWith('.py'))) {
+      for (let line = 0; line < doc.lineCount; line++) {
+        const match = /def (\w+)\(/.exec(doc.lineAt(line).text);
+        if (match && match[1].includes(query)) {
+          const start = match.index + 'def '.length;
+          const range = new vscode.Range(line, start, line, start + match[1].length);
+          found.push(new vscode.SymbolInformation(match[1], vscode.SymbolKind.Function, '', new vscode.Location(doc.uri, range)));
+        }
+      }
+    }
+    return found;
   },
 };
 
@@ -61,6 +109,9 @@ function activate(context) {
     vscode.workspace.onDidChangeTextDocument((event) => lint(event.document)),
     vscode.workspace.onDidCloseTextDocument((doc) => collection.delete(doc.uri)),
     vscode.languages.registerDefinitionProvider({ scheme: 'file', pattern: '**/*.py' }, definitions),
+    vscode.languages.registerReferenceProvider({ scheme: 'file', pattern: '**/*.py' }, references),
+    vscode.languages.registerHoverProvider({ scheme: 'file', pattern: '**/*.py' }, hovers),
+    vscode.languages.registerWorkspaceSymbolProvider(symbols),
   );
   vscode.workspace.textDocuments.forEach(lint);
 }
