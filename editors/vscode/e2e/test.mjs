@@ -268,6 +268,8 @@ async function main() {
   await step('open the chat; send a prompt; the answer streams in, rendered', async () => {
     await runCommand('Agent: Open Chat');
     await chat().locator('#prompt').waitFor();
+    // The chat opens as an editor tab (agentLsp.chatLocation's default), with room to read.
+    await page.locator('.tabs-container .tab', { hasText: 'Agent Chat' }).waitFor();
     await chat().locator('#prompt').fill('Say hello');
     await chat().locator('#prompt').press('Enter');
     await chat().locator('.item.user', { hasText: 'Say hello' }).waitFor();
@@ -290,6 +292,14 @@ async function main() {
     await action.click();
     await chat().locator('.approval', { hasText: 'Edit calc.py' }).waitFor();
     await statusItem('Agent: waiting for approval').waitFor();
+    // The proposed change opens by itself as a diff, with Accept / Reject in its title bar.
+    await page.locator('.monaco-diff-editor .modified .view-line', { hasText: 'return a + b' }).waitFor();
+    await page.locator('.tabs-container .tab', { hasText: 'current ↔ proposed' }).waitFor();
+    // One status item says what the agent does (the server's progress is not drawn twice).
+    const agentItems = await page.locator('.statusbar-item', { hasText: /agent/i }).allTextContents();
+    if (agentItems.length !== 1 || agentItems.some((t) => /working/i.test(t))) {
+      throw new Error(`status items about the agent: ${JSON.stringify(agentItems)}`);
+    }
     await page.screenshot({ path: join(dirs.screens, 'approval.png') });
   });
 
@@ -307,6 +317,7 @@ async function main() {
     await chat().locator('.item.agent', { hasText: 'Fixed: add now adds.' }).waitFor();
     await chat().locator('.item.change .badge.applied').waitFor();
     await statusItem('Agent: idle').waitFor();
+    await until('the diff of the answered change to close', async () => (await page.locator('.tabs-container .tab', { hasText: 'current ↔ proposed' }).count()) === 0, 10000);
     await until('no unsaved editor', async () => (await page.locator('.tab.dirty').count()) === 0, 10000);
     if ((await chat().locator('.approval').count()) !== 0) {
       throw new Error('the approval is still shown after approving');
@@ -448,6 +459,18 @@ async function main() {
   });
 
   await page.screenshot({ path: join(dirs.screens, 'final.png') });
+  await step('screenshots of the chat in the dark and light themes, kept as artifacts', async () => {
+    const artifacts = process.env.AGENT_LSP_ARTIFACTS || join(REPO, 'tests', 'artifacts');
+    mkdirSync(artifacts, { recursive: true });
+    const isDark = async () => ((await page.locator('.monaco-workbench').getAttribute('class')) ?? '').includes('vs-dark');
+    for (const dark of [!(await isDark()), await isDark()]) {
+      await runCommand('Preferences: Toggle between Light/Dark Themes');
+      await until(`the ${dark ? 'dark' : 'light'} theme`, async () => (await isDark()) === dark, 15000);
+      await runCommand('Agent: Open Chat');
+      await chat().locator('#prompt').waitFor();
+      await page.screenshot({ path: join(artifacts, dark ? 'vscode-chat-dark.png' : 'vscode-chat-light.png') });
+    }
+  });
   fake.kill('SIGTERM');
   const code = await fake.exited;
   if (code !== 0) {

@@ -93,10 +93,16 @@ export class Review implements vscode.CodeLensProvider, vscode.Disposable {
   }
 
   private async close(open: Open): Promise<void> {
-    const mine = new Set(open.uris.filter((u): u is vscode.Uri => !!u).map((u) => u.toString()));
+    // The diffs of its files that show a proposed text (opened here or with "View diff").
+    const files = new Set(open.uris.filter((u): u is vscode.Uri => !!u).map((u) => u.path));
     const tabs = vscode.window.tabGroups.all
       .flatMap((g) => g.tabs)
-      .filter((tab) => tab.input instanceof vscode.TabInputTextDiff && mine.has(tab.input.modified.toString()));
+      .filter(
+        (tab) =>
+          tab.input instanceof vscode.TabInputTextDiff &&
+          tab.input.modified.scheme === SCHEME &&
+          files.has(tab.input.modified.path),
+      );
     if (tabs.length) {
       await vscode.window.tabGroups.close(tabs, true);
     }

@@ -311,7 +311,7 @@ export class ChatSession implements vscode.Disposable {
   /** The other surfaces attached to the panel's thread, as the header says it. */
   get presence(): string {
     const names = this.current.attached.map((p) => p.clientName);
-    const own = names.indexOf(this.ownName);
+    const own = names.findIndex((name) => !!this.ownName && name.startsWith(this.ownName));
     if (own >= 0) {
       names.splice(own, 1); // this window (the same name twice is another window)
     }
