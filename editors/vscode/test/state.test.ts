@@ -6,7 +6,7 @@ import { agentMessage, approval, fileChange, Script, turn, usage } from './event
 /** One turn: the user asks, the agent streams an answer in three deltas, the turn ends. */
 function conversation(script = new Script()) {
   return [
-    script.next({ type: 'thread/started', thread: { id: 'thr_1', title: 'Say hello', createdAt: '', updatedAt: '', status: 'idle', lastSeq: 0 } }),
+    script.next({ type: 'thread/started', thread: { id: 'thr_1', title: 'Say hello', createdAt: '', updatedAt: '', status: 'idle', lastSeq: 0, kind: 'main' } }),
     script.next({ type: 'turn/started', turn: turn('turn_1') }),
     script.next({ type: 'item/started', turnId: 'turn_1', item: { id: 'i1', type: 'userMessage', status: 'completed', content: [{ type: 'text', text: 'hi' }] } }),
     script.next({ type: 'item/started', turnId: 'turn_1', item: agentMessage('i2') }),
