@@ -14,7 +14,9 @@ import type { Approval, InputPart } from './chat/protocol';
 import { ChatSession } from './chat/session';
 import { findItem } from './chat/state';
 import { AgentStatus } from './chat/status';
-import { ChatView, VIEW_ID } from './chat/view';
+import { ChatLocation, ChatView, PANEL_TYPE, VIEW_ID } from './chat/view';
+import { selectionChip } from './chat/context';
+import { Review } from './chat/review';
 import { EditorIntel } from './intel';
 
 let server: ServerManager | undefined;
@@ -29,6 +31,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   server.onClient = (client) => intel.attach(client);
   const view = new ChatView(context.extensionUri, session);
   const proposed = new ProposedContent();
+  session.ownName = vscode.env.appName;
+  const review = new Review(session, proposed, () => view.panelColumn);
   context.subscriptions.push(
     channel,
     server,
@@ -40,7 +44,36 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     server.onDidChangeState((status) => session.onServerState(status)),
     vscode.window.registerWebviewViewProvider(VIEW_ID, view, { webviewOptions: { retainContextWhenHidden: true } }),
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, proposed),
+    review,
+    vscode.window.registerWebviewPanelSerializer(PANEL_TYPE, {
+      deserializeWebviewPanel: async (panel) => view.restorePanel(panel),
+    }),
     ...registerCommands(session, view, proposed, server),
+    vscode.commands.registerCommand('agentLsp.acceptChange', (id?: string) => review.decide(true, typeof id === 'string' ? id : undefined)),
+    vscode.commands.registerCommand('agentLsp.rejectChange', (id?: string) => review.decide(false, typeof id === 'string' ? id : undefined)),
+    vscode.commands.registerCommand('agentLsp.markHunk', (id: string, hunk: number, accept?: boolean) => review.markHunk(id, hunk, accept)),
+    vscode.commands.registerCommand('agentLsp.openChatInEditor', () => view.moveTo('editor')),
+    vscode.commands.registerCommand('agentLsp.openChatInSecondarySideBar', () => view.moveTo('secondarySideBar')),
+    vscode.commands.registerCommand('agentLsp.moveChat', async () => {
+      const picked = await vscode.window.showQuickPick(
+        [
+          { label: 'Editor tab', where: 'editor' as ChatLocation },
+          { label: 'Secondary side bar', where: 'secondarySideBar' as ChatLocation },
+          { label: 'Side bar (Agent view)', where: 'sideBar' as ChatLocation },
+        ],
+        { title: 'Where should the agent chat open?' },
+      );
+      if (picked) {
+        await view.moveTo(picked.where);
+      }
+    }),
+    vscode.commands.registerCommand('agentLsp.addSelectionToPrompt', async () => {
+      const editor = vscode.window.activeTextEditor;
+      if (editor) {
+        await view.reveal();
+        view.addChip(selectionChip(editor, !editor.selection.isEmpty));
+      }
+    }),
   );
   void server.start();
 }
@@ -82,6 +115,7 @@ function registerCommands(
     command('agentLsp.compact', () => compact(session, view)),
     command('agentLsp.restartServer', () => manager.restart()),
     command('agentLsp.showLogs', () => showLogs()),
+    command('agentLsp.undoTurn', (turnId: string) => session.undoTurn(turnId)),
     command('agentLsp.viewDiff', async (itemId: string, index = 0) => {
       const item = findItem(session.current, itemId);
       const change = item?.type === 'fileChange' ? item.changes[index] : undefined;
