@@ -138,7 +138,7 @@ def _exit_now(code: int) -> None:
 
 
 async def _ask(options: AskOptions, settings: Settings) -> int:
-    from agent import Harness, HostClient, HostPlace, LocalAgent, default_state_dir
+    from agent import HostClient, HostPlace, LocalAgent, default_state_dir
 
     if settings.agent_host:  # the turn runs in the agent host, like an editor's
         if not options.json:
@@ -151,6 +151,8 @@ async def _ask(options: AskOptions, settings: Settings) -> int:
             return _fail(str(exc), 1)
         finally:
             client.close()
+    from agent import Harness  # only here: a client of the host never imports the harness
+
     store = Store.open_default(settings.state_dir)
     try:
         return await _ask_in(options, LocalAgent(Harness(Workspace(options.workspace), store, settings)))

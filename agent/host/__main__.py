@@ -2,17 +2,21 @@
 
 Clients start it (``agent.host.place.spawn``); with ``--detach`` this launcher takes the lock,
 forks the host into its own session and exits at once, so no client is left with a child. A
-second host for the same state directory never starts: without the lock it exits quietly.
+second host for the same state directory never starts: without the lock it exits quietly. The
+host imports the model SDK in a thread from its first moment, beside the harness and the
+socket, with the garbage collector off until both imports are done.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 
@@ -36,17 +40,36 @@ def main(argv: list[str] | None = None) -> int:
         os.lseek(lock, 0, os.SEEK_SET)
         os.write(lock, f"{os.getpid()}\n".encode())
     os.environ["AGENT_LSP_STATE_DIR"] = str(place.state_dir)
+    imported = threading.Event()
+    gc.disable()  # start-up only allocates what lives on: no collection until both imports are done
+    threading.Thread(target=_prewarm, args=(imported,), name="prewarm-anthropic", daemon=True).start()
     logging.basicConfig(stream=sys.stderr, level=os.environ.get("AGENT_LSP_HOST_LOG_LEVEL", "INFO"),
                         format=f"%(asctime)s host[{os.getpid()}] %(levelname)s %(name)s: %(message)s")
-    from agent.model.anthropic_api import prewarm
     from agent.host.server import DEFAULT_IDLE_S, HostServer
 
-    threading.Thread(target=prewarm, name="prewarm-anthropic", daemon=True).start()
+    imported.set()
     idle = args.idle_timeout if args.idle_timeout is not None else float(
         os.environ.get("AGENT_LSP_HOST_IDLE_TIMEOUT", DEFAULT_IDLE_S))
     asyncio.run(HostServer(place, idle).serve())
     os.close(lock)
     return 0
+
+
+def _prewarm(imported: threading.Event) -> None:
+    """The SDK's import, at once and beside the harness's (a first ``turn/start`` may arrive
+    before it is done: the turn's request waits for it), then the collector back on."""
+    started = time.perf_counter()
+    try:
+        from agent.model.anthropic_api import prewarm
+
+        prewarm()
+        logging.getLogger(__name__).info("model SDK imported in %.0f ms", (time.perf_counter() - started) * 1000)
+    except Exception:  # the turn that needs the SDK reports what is wrong with it
+        logging.getLogger(__name__).exception("importing the model SDK failed")
+    finally:
+        imported.wait()
+        gc.freeze()
+        gc.enable()
 
 
 if __name__ == "__main__":

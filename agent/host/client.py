@@ -16,17 +16,17 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent.files.changes import ApplyResult, ChangeSet
 from agent.config import Settings
-from agent.host.editors import change_set
-from agent.host.place import HostPlace, connect
+from agent.host.place import VERSION, HostPlace, connect, key_proof
 from agent.host.rpc import Connection, RemoteError
-from agent.host.server import VERSION, key_proof
-from agent.engine.harness import Harness, Resumed
 from agent.protocol import EVENT_ADAPTER, ITEM_ADAPTER, Approval, Decision, Event, InputPart, Item, Thread, Turn
 from agent.store.sqlite import ResumePage, Store, UnknownThread
+
+if TYPE_CHECKING:  # the harness is imported only where it runs (not in a client of the host)
+    from agent.engine.harness import Harness, Resumed
+    from agent.files.changes import ApplyResult, ChangeSet
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +176,8 @@ class HostClient:
     async def _editor_apply(self, params: Any) -> dict[str, Any]:
         if self.apply is None:
             return {"outcome": "conflict", "detail": f"{self.name} takes no edits"}
+        from agent.host.editors import change_set
+
         result = await self.apply(change_set(params))
         return {"outcome": result.outcome, "detail": result.detail}
 
@@ -378,6 +380,8 @@ async def stop_host(state_dir: Path) -> bool:
 
 def resumed(page: ResumePage) -> Resumed:
     """A wire resume page, typed."""
+    from agent.engine.harness import Resumed
+
     return Resumed(page.thread, [ITEM_ADAPTER.validate_python(i) for i in page.items],
                    [EVENT_ADAPTER.validate_python(e) for e in page.events], page.items_complete)
 

@@ -5,7 +5,8 @@ inside a directory of mode 0700, and every peer's uid checked), ``host.lock`` (h
 host's whole life, so a second host never starts; a lock nobody holds is stale and so is the
 socket beside it) and ``host.log``. ``connect`` reaches the running host or starts one
 (detached, in its own session, logging to ``host.log``) and waits for it to listen; two clients
-racing to start one get the same host.
+racing to start one get the same host. ``VERSION`` and ``key_proof`` are the handshake's
+two checks, here so that a client reaches a running host without importing the harness.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import errno
 import fcntl
+import hashlib
+import hmac
 import os
 import socket
 import struct
@@ -25,6 +28,14 @@ from pathlib import Path
 from agent.host.rpc import MAX_LINE, Connection
 
 START_TIMEOUT_S = 20.0
+VERSION = "0.2.0"
+
+
+def key_proof(salt: str, environ: dict[str, str] | os._Environ[str] | None = None) -> str:
+    """What a client sends instead of its API key: an HMAC of the key over the host's salt."""
+    env = os.environ if environ is None else environ
+    key = env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_AUTH_TOKEN") or ""
+    return hmac.new(salt.encode(), key.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)

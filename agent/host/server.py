@@ -17,8 +17,6 @@ on its own after ``idle_timeout`` seconds with no client and no running turn.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import os
 import secrets
@@ -36,7 +34,7 @@ from agent.engine.harness import Harness, NoDirectInput, NothingToCompact, TurnB
 from agent.engine.undo import UndoError
 from agent.files.hunks import HunkError
 from agent.host.editors import EditorRegistry, HostApplier
-from agent.host.place import HostPlace, peer_uid
+from agent.host.place import VERSION, HostPlace, key_proof, peer_uid
 from agent.host.rpc import MAX_LINE, Connection, RpcError
 from agent.methods import PROTOCOL_VERSION
 from agent.protocol import (
@@ -55,16 +53,8 @@ from agent.files.sight import EditorSight
 from agent.files.workspace import Workspace
 
 log = logging.getLogger(__name__)
-VERSION = "0.2.0"
 DEFAULT_IDLE_S = 600.0
 HEARTBEAT_S = 15.0  # a client answers a ping within this long, or it is dropped
-
-
-def key_proof(salt: str, environ: dict[str, str] | os._Environ[str] | None = None) -> str:
-    """What a client sends instead of its API key: an HMAC of the key over the host's salt."""
-    env = os.environ if environ is None else environ
-    key = env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_AUTH_TOKEN") or ""
-    return hmac.new(salt.encode(), key.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass

@@ -21,7 +21,7 @@ from collections import deque
 from typing import Any
 
 from agent.model.base import NO_KEY_MESSAGE, ModelError, ModelRequest, ModelResponse, StreamSink
-from agent.model.sdk_import import import_sdk
+from agent.model.sdk_import import import_sdk, sdk_ready
 from agent.protocol import Usage
 
 
@@ -107,6 +107,8 @@ class AnthropicModel:
         return self._client
 
     async def stream(self, request: ModelRequest, sink: StreamSink) -> ModelResponse:
+        if not sdk_ready() and (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN")):
+            await asyncio.to_thread(import_sdk)  # still importing (prewarm): wait without blocking the loop
         client = self._get_client()
         anthropic = import_sdk()
 

@@ -50,11 +50,15 @@ _TOP_KNOWN = (
 _importing = threading.Lock()  # a second caller (the turn, while prewarm runs) waits for the first
 
 
+def sdk_ready() -> bool:
+    """Whether ``import_sdk`` would return at once."""
+    return bool(getattr(sys.modules.get(SDK), "_agent_lsp_ready", False))
+
+
 def import_sdk() -> types.ModuleType:
     """The ``anthropic`` module, imported lazily when that is known to be sound."""
-    module = sys.modules.get(SDK)
-    if module is not None and getattr(module, "_agent_lsp_ready", False):
-        return module
+    if sdk_ready():
+        return sys.modules[SDK]
     with _importing:
         if SDK not in sys.modules and os.environ.get("AGENT_LSP_SDK_LAZY", "1") != "0":
             if not any(isinstance(finder, LazyPackages) for finder in sys.meta_path):
