@@ -25,6 +25,7 @@ SETTINGS_TS = ROOT / "editors/vscode/src/common/settings.ts"
 EXTENSION_KEYS = {
     "serverPath": "where the extension finds the agent-lsp executable; read before the server exists",
     "trace.server": "vscode-languageclient's standard switch for logging the LSP traffic",
+    "chatLocation": "where the chat opens (editor tab, secondary or primary side bar): the editor's layout only",
 }
 # Settings the server has that VS Code does not offer yet (each needs a reason to stay here).
 NOT_OFFERED: dict[str, str] = {}
