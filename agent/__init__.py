@@ -22,7 +22,7 @@ _PROTOCOL = (
     "ApprovalSource", "CacheMiss", "EditorDiagnosticsParams", "EditorQueryParams", "ClientAttachedEvent", "ClientDetachedEvent", "CommandExecutionItem", "CompactionItem", "Decision", "DiagnosticPart", "Event",
     "EVENT_ADAPTER", "FileChange", "FileChangeItem", "InputPart", "Item", "ItemCompletedEvent", "ItemDeltaEvent",
     "ItemStartedEvent", "Location", "PermissionMode", "Position", "Range", "ReasoningItem", "SelectionPart",
-    "SubagentItem", "SubagentProgressEvent", "TextPart", "Thread", "ThreadCompactParams", "ThreadSubscribeParams", "ThreadUnsubscribeParams", "ThreadCompactedEvent", "ThreadListParams", "ThreadResumeParams",
+    "SubagentItem", "SubagentProgressEvent", "TextPart", "Thread", "ThreadCompactParams", "ThreadSubscribeParams", "ThreadUnsubscribeParams", "ThreadCompactedEvent", "ThreadListParams", "ThreadMemoryParams", "ThreadResumeParams",
     "ThreadStartParams", "ThreadStartedEvent", "Todo", "TodoListItem", "ToolCallItem", "Turn",
     "TurnCompletedEvent", "TurnInterruptParams", "TurnStartParams", "TurnStartedEvent", "TurnUsageEvent", "Usage",
     "UserMessageItem", "TurnUndoParams", "TurnUndoResult",
@@ -34,7 +34,7 @@ _EXPORTS: dict[str, str] = {
     "TurnBusy": "agent.engine.harness",
     "CancelScope": "agent.engine.turns", "TurnHandle": "agent.engine.turns", "TurnReport": "agent.engine.turns",
     "HostClient": "agent.host.client", "HostMismatch": "agent.host.client", "LocalAgent": "agent.host.client",
-    "stop_host": "agent.host.client", "host_status": "agent.host.client", "RemoteError": "agent.host.rpc", "HostPlace": "agent.host.place",
+    "stop_host": "agent.host.client", "host_status": "agent.host.client", "RemoteError": "agent.host.rpc", "HostPlace": "agent.host.place", "start_early": "agent.host.place",
     "Store": "agent.store.sqlite", "UnknownThread": "agent.store.sqlite", "default_state_dir": "agent.store.sqlite",
     "UnknownApproval": "agent.engine.approvals",
     "UndoError": "agent.engine.undo", "FileUndo": "agent.engine.undo", "HunkError": "agent.files.hunks",
@@ -78,7 +78,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from agent.config import OPTIONS, Settings, api_key_present, apply_options, resolve_settings
     from agent.engine.harness import Harness, NoDirectInput, NothingToCompact, Resumed, TurnBusy
     from agent.host.client import HostClient, HostMismatch, LocalAgent, host_status, stop_host
-    from agent.host.place import HostPlace
+    from agent.host.place import HostPlace, start_early
     from agent.host.rpc import RemoteError
     from agent.methods import COMMAND_NAMES, COMMANDS, METHODS, PROTOCOL_VERSION
     from agent.model.base import NO_KEY_MESSAGE

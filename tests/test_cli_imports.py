@@ -53,3 +53,13 @@ def test_ask_through_the_host_imports_no_sdk_and_no_harness(fake: FakeAnthropic,
         assert len(fake.requests) == 2  # both requests went through the host's SDK, validated by the fake
     finally:
         subprocess.run([*agent_lsp_command(), "host", "stop"], env=env, capture_output=True, timeout=60)
+
+
+def test_the_early_host_start_finds_the_state_dir_the_store_uses(monkeypatch, tmp_path: Path) -> None:
+    from agent.host.place import env_state_dir
+    from agent.store.sqlite import default_state_dir
+
+    monkeypatch.setenv("AGENT_LSP_STATE_DIR", str(tmp_path / "somewhere"))
+    assert env_state_dir() == default_state_dir() == tmp_path / "somewhere"
+    monkeypatch.delenv("AGENT_LSP_STATE_DIR")
+    assert env_state_dir() == default_state_dir()

@@ -21,6 +21,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,16 +98,50 @@ def peer_uid(sock: socket.socket) -> int | None:
     return int(getpeereid(sock.fileno())[0]) if getpeereid else None
 
 
-def spawn(place: HostPlace, idle_timeout: float | None = None) -> None:
+def spawn(place: HostPlace, idle_timeout: float | None = None, *, wait: bool = True) -> None:
     """Start a host detached from this process: its own session, its log in the state dir,
-    and not our child (the launcher forks it and exits, so no zombie is left with us)."""
+    and not our child (the launcher forks it and exits, so no zombie is left with us; with
+    ``wait`` False a daemon thread reaps the launcher and this returns at once)."""
     place.prepare()
     command = [sys.executable, "-m", "agent.host", "--detach", "--state-dir", str(place.state_dir)]
     if idle_timeout is not None:
         command += ["--idle-timeout", str(idle_timeout)]
     with open(place.log, "ab") as log:
-        subprocess.run(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                       close_fds=True, cwd=str(place.state_dir), check=False, timeout=30)
+        launcher = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                    start_new_session=True, close_fds=True, cwd=str(place.state_dir))
+    if wait:
+        try:
+            launcher.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            launcher.kill()
+            launcher.wait()
+    else:
+        threading.Thread(target=launcher.wait, name="host-launcher", daemon=True).start()
+
+
+def env_state_dir() -> Path:
+    """``agent.store.sqlite.default_state_dir`` without importing the store (a test holds them
+    equal): ``AGENT_LSP_STATE_DIR``, else the platform's user state directory."""
+    configured = os.environ.get("AGENT_LSP_STATE_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("agent-lsp", appauthor=False))
+
+
+def start_early() -> None:
+    """For ``agent-lsp ask``, before it imports anything heavy: start the state directory's host
+    when none is listening, without waiting, so the host's start-up (the model SDK's import
+    above all) overlaps the CLI's own. Only when the environment alone decides where the host
+    lives and that there is one; ``connect`` later finds this host (or starts one)."""
+    if (os.environ.get("AGENT_LSP_HOST", "1").strip().lower() not in ("1", "true", "on", "yes", "t", "y")
+            or not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"))):
+        return
+    place = HostPlace(env_state_dir())
+    if place.socket.exists() or place.holder() is not None:
+        return  # a host runs (or starts); a stale socket is left to connect, which checks it
+    spawn(place, wait=False)
 
 
 MAX_SOCKET_PATH = 100  # AF_UNIX paths are limited to about 104-108 bytes
