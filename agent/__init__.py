@@ -22,7 +22,7 @@ _PROTOCOL = (
     "ApprovalSource", "CacheMiss", "EditorDiagnosticsParams", "EditorQueryParams", "ClientAttachedEvent", "ClientDetachedEvent", "CommandExecutionItem", "CompactionItem", "Decision", "DiagnosticPart", "Event",
     "EVENT_ADAPTER", "FileChange", "FileChangeItem", "InputPart", "Item", "ItemCompletedEvent", "ItemDeltaEvent",
     "ItemStartedEvent", "Location", "PermissionMode", "Position", "Range", "ReasoningItem", "SelectionPart",
-    "SubagentItem", "SubagentProgressEvent", "TextPart", "Thread", "ThreadCompactParams", "ThreadSubscribeParams", "ThreadUnsubscribeParams", "ThreadCompactedEvent", "ThreadListParams", "ThreadMemoryParams", "ThreadResumeParams",
+    "SubagentItem", "SubagentProgressEvent", "TextPart", "Thread", "ThreadCompactParams", "ThreadSubscribeParams", "ThreadUnsubscribeParams", "ThreadCompactedEvent", "ThreadListParams", "ThreadResumeParams",
     "ThreadStartParams", "ThreadStartedEvent", "Todo", "TodoListItem", "ToolCallItem", "Turn",
     "TurnCompletedEvent", "TurnInterruptParams", "TurnStartParams", "TurnStartedEvent", "TurnUsageEvent", "Usage",
     "UserMessageItem", "TurnUndoParams", "TurnUndoResult",
