@@ -25,7 +25,8 @@ from lsp_server.editor import LspApplier, LspDocuments
 from lsp_server.intel import answerer
 from lsp_server.chatfile import ChatFiles
 from lsp_server.quirks import Nudger, identify, log_notifier
-from lsp_server.surfaces import ApprovalDiagnostics, MessageApprovals, PlainSurfaces, ProgressTracker
+from lsp_server.surfaces import ApprovalDiagnostics, MessageApprovals, PlainSurfaces, ProgressTracker, notice_shower
+from lsp_server.undo_actions import UndoActions
 
 if TYPE_CHECKING:
     from lsp_server.server import AgentServer
@@ -44,6 +45,7 @@ class Runtime:
     current_thread_id: str | None = None  # the last thread started or resumed by this server
     chats: ChatFiles | None = None  # the chat files (issue 14), built with the runtime
     plain: PlainSurfaces | None = None
+    undo: UndoActions | None = None  # "Undo agent turn" code actions
 
     def apply_configuration(self, init_options: Any, section: Any) -> list[str]:
         """initializationOptions, then a ``workspace/didChangeConfiguration`` section on top."""
@@ -114,7 +116,7 @@ def build_runtime(server: AgentServer, params: t.InitializeParams) -> Runtime:
     agent.on_event(progress.on_event)
     agent.on_event(diagnostics.on_event)
     agent.on_event(MessageApprovals(server, agent).on_event)
-    agent.on_notice(server.show)
+    agent.on_notice(notice_shower(server))
     quirks = lambda: identify(server.init_params)  # noqa: E731
     chats = ChatFiles(root.resolve(), agent, documents, server, quirks, Nudger(quirks, log_notifier(server)))
     agent.on_event(chats.on_event)
@@ -126,7 +128,8 @@ def build_runtime(server: AgentServer, params: t.InitializeParams) -> Runtime:
         # Import the SDK now, off the event loop, so the first turn does not wait for it; a
         # daemon thread, so an early exit does not wait for the import either.
         threading.Thread(target=prewarm, name="prewarm-anthropic", daemon=True).start()
-    return Runtime(agent, documents, progress, diagnostics, messages, chats=chats, plain=plain)
+    return Runtime(agent, documents, progress, diagnostics, messages, chats=chats, plain=plain,
+                   undo=UndoActions(root))
 
 
 async def _rejoin(server: AgentServer, client: HostClient) -> None:

@@ -115,9 +115,10 @@ def create_server() -> AgentServer:
         pending = runtime.agent.pending_approvals()
         uri, context = params.text_document.uri, list(params.context.diagnostics)
         line, in_chat, prompt = code_action_inputs(runtime, uri, params.range)
+        undo = runtime.undo.actions(runtime, uri, params.range) if runtime.undo and not in_chat else []
         return (convert.fix_actions(uri, context, {a.id for a in pending})
                 + convert.approval_actions(uri, params.range, context, pending, anywhere=in_chat)
-                + convert.chat_actions(uri, params.range, line, in_chat, prompt))
+                + undo + convert.chat_actions(uri, params.range, line, in_chat, prompt))
 
     @server.feature(t.SHUTDOWN)
     async def on_shutdown(params: Any) -> None:

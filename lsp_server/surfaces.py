@@ -1,5 +1,6 @@
 """Standard LSP surfaces fed by harness events: work-done progress, approval diagnostics,
-approvals asked with ``window/showMessageRequest``, and what plain clients see of a turn
+approvals asked with ``window/showMessageRequest``, the harness's notices (retries logged,
+fallbacks shown), and what plain clients see of a turn
 asked by a command (``PlainSurfaces``: a message when it starts and when it waits for
 approval if the client shows no ``$/progress``, and at its end a message and an answer
 diagnostic on the asking line).
@@ -205,6 +206,20 @@ class MessageApprovals:
 
     def _client_name(self) -> str | None:
         return getattr(self._server, "client_name", None)
+
+
+def notice_shower(server: LanguageServer) -> Callable[[str], None]:
+    """How the harness's notices reach the editor: a retry of a model request as a log
+    message (they come in bursts and fix themselves), anything else (a fallback to another
+    model, a broken rules file) as a warning the user sees."""
+
+    def show(message: str) -> None:
+        if ", retrying in " in message:
+            server.window_log_message(t.LogMessageParams(type=t.MessageType.Info, message=f"agent-lsp: {message}"))
+        else:
+            server.window_show_message(t.ShowMessageParams(type=t.MessageType.Warning, message=message))
+
+    return show
 
 
 @dataclass

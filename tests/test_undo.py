@@ -3,9 +3,10 @@
 On the real harness with the scripted model (which validates every request): a turn's edits
 are undone on disk; a line the user changed after the agent is kept and reported, never
 overwritten; created files are deleted and deleted ones recreated; redo; the next request
-tells the model; undo while a turn runs is refused. Then per-hunk approval, undo through an
-editor's buffer (pytest-lsp, edits arrive as ``workspace/applyEdit``), over the agent host,
-and ``agent-lsp undo``.
+tells the model; undo while a turn runs is refused. Then per-hunk approval, ``agent-lsp undo``
+over the agent host, and the "Undo agent turn" code action in an editor (pytest-lsp, over the
+agent host and in-process): offered on the agent's lines only, its revert arrives as a
+versioned ``workspace/applyEdit`` that keeps the line the user typed on.
 """
 
 from __future__ import annotations
@@ -211,3 +212,76 @@ def test_agent_lsp_undo_through_the_host_keeps_the_users_line(fake: Any, root: P
     assert (root / "ten.txt").read_text() == TEN.replace("line 2\n", "agent 2\n").replace("line 9\n", "user 9\n")
     bad = run_cli(["undo", "turn_nope"], root, env)
     assert bad.returncode == 2 and "matches 'turn_nope'" in bad.stderr
+
+
+def test_the_lines_a_turn_wrote_are_found_where_they_are_now() -> None:
+    from lsp_server.undo_actions import lines_now, written_lines
+
+    after = TEN.replace("line 2\n", "agent 2\n").replace("line 9\n", "")  # a change and a deletion
+    written = written_lines(TEN, after)
+    assert sorted(written.lines) == [1, 8]  # agent 2, and line 10 where line 9 was
+    moved = "a new first line\n" + after.replace("agent 2\n", "agent 2 (the user's)\n")
+    assert lines_now(written, moved) == {9}  # line 10, moved down; the user's line no longer counts
+    assert lines_now(written_lines(None, "a\nb\n"), "a\nb\n") == {0, 1}  # a created file: every line
+
+
+# --- "Undo agent turn" in an editor: the code action, and the revert through the buffer ----------
+
+@pytest.fixture(params=[("vscode", "on"), ("neovim", "on"), ("vscode", "off")], ids=["vscode", "neovim", "in-process"])
+def undo_editor_kind(request: pytest.FixtureRequest) -> tuple[str, str]:
+    return request.param
+
+
+async def test_undo_code_action_reverts_the_agents_other_hunk_in_the_buffer_and_keeps_the_users_line(
+        fake: Any, root: Path, state_dir: Path, undo_editor_kind: tuple[str, str]) -> None:
+    from lsprotocol import types as t
+
+    from editor import Editor, server_env
+    from fake_anthropic import Reply as FakeReply, text as fake_text, tool_use as fake_tool_use
+    from test_e2e_edits import approve, run_until_approval
+    from test_e2e_requests import start_turn
+
+    kind, host = undo_editor_kind
+    editor = await Editor.launch(root, server_env(fake.url, state_dir, AGENT_LSP_HOST=host), kind)
+    try:
+        uri = editor.open("ten.txt", TEN, "plaintext")
+        after = TEN.replace("line 2\n", "agent 2\n").replace("line 9\n", "agent 9\n")  # two hunks
+        approval = await run_until_approval(editor, fake, fake_tool_use("write_file", {"path": "ten.txt",
+                                                                                      "content": after}))
+        done = await approve(editor, approval)
+        assert done["turn"]["status"] == "completed" and editor.text(uri) == after
+        thread_id, turn_id = done["threadId"], approval["turnId"]
+        line_9 = t.Range(start=t.Position(line=8, character=0), end=t.Position(line=8, character=7))
+        editor.type_text(uri, [t.TextEdit(range=line_9, new_text="user 9")])  # on the agent's other line
+
+        def undo_actions(actions: list[t.CodeAction]) -> list[t.CodeAction]:
+            return [a for a in actions if a.title.startswith("Undo agent turn: ")]
+
+        [action] = undo_actions(await editor.code_actions(uri, 1))  # the agent's line 2
+        assert action.title == f"Undo agent turn: {approval['title']}"
+        assert action.command is not None and action.command.command == "agent.undoTurn"
+        assert list(action.command.arguments or []) == [thread_id, turn_id]
+        assert undo_actions(await editor.code_actions(uri, 8)) == []  # the user's line now
+        assert undo_actions(await editor.code_actions(uri, 4)) == []  # a line the agent left alone
+
+        edits_before = len(editor.applied)
+        version = editor.docs[uri].version
+        result = await editor.command(action.command)
+        assert result == {"undone": [{"path": "ten.txt", "outcome": "partly",
+                                      "reason": "kept line 9: edited since the agent changed them"}]}
+        assert editor.text(uri) == TEN.replace("line 9\n", "user 9\n")  # the user's line stays
+        [sent] = editor.applied[edits_before:]  # through the buffer, versioned where the client can
+        if kind == "vscode":  # documentChanges: the edit names the buffer's version
+            [doc_edit] = [c for c in sent.edit.document_changes or [] if isinstance(c, t.TextDocumentEdit)]
+            assert doc_edit.text_document.version == version
+        else:  # this Neovim capability set takes only plain changes
+            assert list((sent.edit.changes or {}).keys()) == [uri]
+        assert undo_actions(await editor.code_actions(uri, 1)) == []  # undone: nothing left to offer
+
+        fake.script(FakeReply([fake_text("ok")]))
+        turn = await start_turn(editor, thread_id, "what now?")
+        await editor.wait_event("turn/completed", lambda e: e["turn"]["id"] == turn["id"])
+        told = fake.requests[-1].body["messages"][-1]["content"][0]["text"]
+        assert told.startswith("[The user undid") and turn_id in told and "partly reverted ten.txt" in told
+    finally:
+        await editor.close()

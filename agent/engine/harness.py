@@ -140,9 +140,14 @@ class Harness:
         return self._model
 
     def on_notice(self, callback: Notice) -> Callable[[], None]:
-        """Messages a person should see that belong to no thread (a broken rules file)."""
+        """Messages a person should see outside the conversation (a broken rules file, a retry)."""
         self._notices.append(callback)
         return lambda: self._notices.remove(callback)
+
+    def _notify(self, message: str) -> None:
+        """Tell every surface (a retry, a fallback to another model)."""
+        for notice in list(self._notices):
+            notice(message)
 
     def check_rules(self) -> list[str]:
         """Re-read the rules file; report its problems once each time they change."""
@@ -340,7 +345,7 @@ class Harness:
                             auto_compact_at=auto_compact_at(settings.model, settings.context_window,
                                                             settings.max_tokens, settings.auto_compact_at),
                             compact_instructions=instructions, cache_ttl=settings.cache_ttl,
-                            prices=settings.prices)
+                            prices=settings.prices, notice=self._notify)
         measured = (Measurement(state.measured_tokens, state.measured_messages)
                     if state.measured_tokens is not None and state.measured_messages is not None else None)
         return TurnRunner(scope=scope, store=self.store, model=self.model, dispatcher=self.dispatcher,

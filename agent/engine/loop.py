@@ -74,6 +74,7 @@ class LoopConfig:
     compact_instructions: str | None = None
     cache_ttl: str = "5m"
     prices: Mapping[str, Price] | None = None
+    notice: Callable[[str], None] | None = None  # tells every surface of a retry or a fallback
 
 
 class QuietSink:
@@ -276,15 +277,25 @@ class TurnRunner:
                 if not exc.retryable or attempt == MAX_ATTEMPTS:
                     raise
                 overloads += exc.kind == "overloaded"
+                delay = backoff(attempt, exc.retry_after)
                 if overloads >= 2 and self.config.fallback_model and model != self.config.fallback_model:
                     log.warning("model %s overloaded; falling back to %s", model, self.config.fallback_model)
+                    self._notice(f"{model} is overloaded, falling back to {self.config.fallback_model}")
                     model = self.config.fallback_model
-                await self.config.sleep(backoff(attempt, exc.retry_after))
+                self._notice(retry_notice(exc.kind, delay, attempt + 1))
+                await self.config.sleep(delay)
                 continue
             self.usage = self.usage.add(response.usage)
             self._report_usage(request, response)
             return response
         raise AssertionError("unreachable")
+
+    def _notice(self, message: str) -> None:
+        if self.config.notice is not None:
+            try:
+                self.config.notice(message)
+            except Exception:  # a surface that cannot show it never stops the turn
+                log.exception("notice failed: %s", message)
 
     def _report_usage(self, request: ModelRequest, response: ModelResponse) -> None:
         """``turn/usage``: the request's tokens, its cost, and why it missed the cache, if it did."""
@@ -374,6 +385,17 @@ def backoff(attempt: int, retry_after: float | None) -> float:
     if retry_after is not None:
         return min(retry_after, 60.0)
     return min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.75 + random.random() / 2)
+
+
+RETRY_REASONS = {"overloaded": "model overloaded", "rate_limit": "rate limited by the API",
+                 "server": "the API had a server error", "connection": "could not reach the API",
+                 "stream": "the model's stream broke off", "timeout": "the model stopped answering"}
+
+
+def retry_notice(kind: str, delay: float, attempt: int) -> str:
+    """'model overloaded, retrying in 4 s (attempt 2 of 5)'."""
+    wait = f"{delay:.0f} s" if delay >= 1 else f"{delay:.1f} s"
+    return f"{RETRY_REASONS.get(kind, 'the request failed')}, retrying in {wait} (attempt {attempt} of {MAX_ATTEMPTS})"
 
 
 def clean_content(content: list[dict[str, Any]]) -> list[dict[str, Any]]:
