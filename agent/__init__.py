@@ -22,7 +22,7 @@ _PROTOCOL = (
     "ApprovalSource", "CacheMiss", "EditorDiagnosticsParams", "EditorQueryParams", "ClientAttachedEvent", "ClientDetachedEvent", "CommandExecutionItem", "CompactionItem", "Decision", "DiagnosticPart", "Event",
     "EVENT_ADAPTER", "FileChange", "FileChangeItem", "InputPart", "Item", "ItemCompletedEvent", "ItemDeltaEvent",
     "ItemStartedEvent", "Location", "PermissionMode", "Position", "Range", "ReasoningItem", "SelectionPart",
-    "SubagentItem", "SubagentProgressEvent", "TextPart", "Thread", "ThreadCompactParams", "ThreadSubscribeParams", "ThreadUnsubscribeParams", "ThreadCompactedEvent", "ThreadListParams", "ThreadResumeParams",
+    "SubagentItem", "SubagentProgressEvent", "TextPart", "Thread", "ThreadCompactParams", "ThreadSubscribeParams", "ThreadUnsubscribeParams", "ThreadCompactedEvent", "ThreadListParams", "ThreadMemoryParams", "ThreadResumeParams",
     "ThreadStartParams", "ThreadStartedEvent", "Todo", "TodoListItem", "ToolCallItem", "Turn",
     "TurnCompletedEvent", "TurnInterruptParams", "TurnStartParams", "TurnStartedEvent", "TurnUsageEvent", "Usage",
     "UserMessageItem", "TurnUndoParams", "TurnUndoResult",
@@ -49,7 +49,7 @@ _EXPORTS: dict[str, str] = {
     "split_lines": "agent.files.changes",
     "rebase": "agent.files.patching",
     "ThreadState": "agent.context.thread_state",
-    "command_title": "agent.engine.titles", "item_title": "agent.engine.titles", "shorten": "agent.engine.titles",
+    "command_title": "agent.engine.titles", "recap": "agent.engine.titles", "item_title": "agent.engine.titles", "shorten": "agent.engine.titles",
     "COMMANDS": "agent.methods", "COMMAND_NAMES": "agent.methods", "METHODS": "agent.methods",
     "PROTOCOL_VERSION": "agent.methods",
     "NO_KEY_MESSAGE": "agent.model.base",
@@ -87,7 +87,7 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from agent.protocol import *  # noqa: F403
     from agent.store.sqlite import Store, UnknownThread, default_state_dir
     from agent.context.thread_state import ThreadState
-    from agent.engine.titles import command_title, item_title, shorten
+    from agent.engine.titles import command_title, recap, item_title, shorten
     from agent.engine.turns import CancelScope, TurnHandle, TurnReport
     from agent.files.workspace import (Documents, OpenDocument, ToolError, Workspace, check_uri, path_to_uri,
                                  uri_to_path)

@@ -59,6 +59,9 @@ class Settings(BaseModel):
     auto_compact_at: int | None = _option(None, "compact the context before a request would send this many "
                                           "input tokens (default: the window minus maxTokens minus a reserve)",
                                           "AGENT_LSP_AUTO_COMPACT_AT", "--auto-compact-at", ge=512, le=10_000_000)
+    memory_every: int = _option(30_000, "tokens of new work between updates of the background observer's session "
+                                "note, which compaction starts from (0: no observer)", "AGENT_LSP_MEMORY_EVERY",
+                                "--memory-every", ge=0, le=10_000_000)
     cache_ttl: CacheTtl = _option("5m", "how long the prompt cache is kept: 5m, or 1h for long sessions with idle "
                                   "gaps (cache writes cost more)", "AGENT_LSP_CACHE_TTL", "--cache-ttl")
     prices: dict[str, Price] = _option({}, "US dollars per million tokens by model (exact name or name prefix): "

@@ -63,7 +63,9 @@ METHODS: tuple[Method, ...] = (
            "ask the editor's other language servers (definition, references, workspaceSymbols, hover); result "
            "{results: [{uri, range, text?}]}; sent only to clients announcing "
            "experimental.agentLsp.editorQueries: true", direction="server→client"),
-    Method("agent/thread/memory", "ThreadMemoryParams", "the background observer's session note", issue=13),
+    Method("agent/thread/memory", "ThreadMemoryParams",
+           "the background observer's session note: result {note, updatedAtSeq} (note null until the thread "
+           "has grown past memoryEvery tokens)"),
     Method("agent/turn/undo", "TurnUndoParams",
            "undo a turn's file changes, three-way: lines changed since are kept and reported; result {undone: "
            "[{path, outcome: reverted | partly | skipped, reason?}]}; -32803 while a turn runs"),

@@ -468,6 +468,12 @@ class ThreadSubscribeParams(Wire):
     after_seq: int = Field(default=0, ge=0, le=2**62)
 
 
+class ThreadMemoryParams(Wire):
+    """``agent/thread/memory``: the background observer's session note of a thread."""
+
+    thread_id: str
+
+
 class ThreadUnsubscribeParams(Wire):
     """``agent/thread/unsubscribe``: stop following a thread."""
 

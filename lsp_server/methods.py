@@ -16,27 +16,30 @@ from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from agent import (
     ApprovalRespondParams,
-    HostMismatch,
-    RemoteError,
-    NoDirectInput,
-    NothingToCompact,
-    ThreadCompactParams,
-    ThreadSubscribeParams,
-    ThreadUnsubscribeParams,
     DiagnosticPart,
     EditorDiagnosticsParams,
+    EVENT_ADAPTER,
+    HostMismatch,
+    HunkError,
     InputPart,
+    NoDirectInput,
+    NothingToCompact,
+    recap,
+    RemoteError,
     SelectionPart,
     TextPart,
+    ThreadCompactParams,
     ThreadListParams,
+    ThreadMemoryParams,
     ThreadResumeParams,
     ThreadStartParams,
+    ThreadSubscribeParams,
+    ThreadUnsubscribeParams,
     Turn,
     TurnBusy,
     TurnInterruptParams,
     TurnStartParams,
     TurnUndoParams,
-    HunkError,
     UndoError,
     UnknownApproval,
     UnknownThread,
@@ -151,7 +154,9 @@ def register(server: AgentServer) -> None:
         runtime.current_thread_id = args.thread_id
         await runtime.agent.attach(args.thread_id)  # other surfaces show this editor on the thread
         pending = runtime.agent.pending_approvals(args.thread_id)
-        return {"thread": page.thread.to_wire(), "pending": [a.to_wire() for a in pending]}
+        result = {"thread": page.thread.to_wire(), "pending": [a.to_wire() for a in pending]}
+        missed = recap([EVENT_ADAPTER.validate_python(e) for e in page.events]) if args.after_seq else None
+        return {**result, "recap": missed} if missed else result
 
     @server.feature("agent/thread/unsubscribe")
     @domain_errors
@@ -159,6 +164,13 @@ def register(server: AgentServer) -> None:
         args = parse(ThreadUnsubscribeParams, params, "agent/thread/unsubscribe")
         await rt().agent.detach(args.thread_id)
         return {}
+
+    @server.feature("agent/thread/memory")
+    @domain_errors
+    async def thread_memory(params: Any) -> dict[str, Any]:
+        args = parse(ThreadMemoryParams, params, "agent/thread/memory")
+        note, seq = rt().agent.memory(args.thread_id)
+        return {"note": note, "updatedAtSeq": seq}
 
     @server.feature("agent/thread/compact")
     @domain_errors

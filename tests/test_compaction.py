@@ -19,7 +19,9 @@ from agent.protocol import TextPart
 from agent.testing.kit import HarnessRecorder, Reply, ScriptedModel, text, tool_use
 
 SUMMARY = "Goal: read every file and report. Done: read some files. Next: read the rest."
-SMALL = [Settings(permission_mode="bypass", context_window=40_000, max_tokens=1024, auto_compact_at=9_000)]
+# the conversation, not the fixed system prompt and tool list (~3,000 tokens), must dominate what compaction
+# shrinks, or no compaction could reach a quarter of the context it started from
+SMALL = [Settings(permission_mode="bypass", context_window=80_000, max_tokens=1024, auto_compact_at=18_000)]
 
 
 def is_summary(body: dict[str, Any]) -> bool:
@@ -48,7 +50,7 @@ def unmarked(messages: list[dict[str, Any]]) -> str:
 def files(root: Path) -> list[str]:
     names = [f"notes{i}.txt" for i in range(8)]
     for i, name in enumerate(names):
-        (root / name).write_text("".join(f"note {i}.{n}: " + "lorem ipsum dolor " * 6 + "\n" for n in range(60)))
+        (root / name).write_text("".join(f"note {i}.{n}: " + "lorem ipsum dolor " * 6 + "\n" for n in range(120)))
     return names
 
 
@@ -94,7 +96,7 @@ async def test_prompt_too_long_compacts_once_and_the_turn_goes_on(srun: HarnessR
     scripted.script(*[agent_script(steps, summaries)] * 20)
     thread_id = srun.harness.start_thread("t").id
     assert (await srun.turn("read four notes", thread_id)).turn.status == "completed"
-    scripted.context_window = 6_000  # the thread no longer fits: the API refuses the next request
+    scripted.context_window = 9_000  # the thread no longer fits: the API refuses the next request
     done = await srun.turn("and now summarise them", thread_id)
     scripted.discard()
     assert done.turn.status == "completed" and scripted.overflows

@@ -265,3 +265,42 @@ async def test_a_crash_with_children_running_is_repaired_on_resume(fake: FakeAnt
         fake.assert_valid()
     finally:
         store.close()
+
+
+async def test_a_childs_approval_is_a_code_action_in_the_editor(fake: FakeAnthropic, root: Path,
+                                                                tmp_path: Path) -> None:
+    """Through the real server and agent host: the child's edit waits for approval, shows as the
+    parent's surfaces show any (diagnostic + code action, named after the subagent), is approved
+    there, lands in the editor's buffer, and the parent gets the child's report."""
+    from pygls.exceptions import JsonRpcException
+
+    from editor import Editor
+
+    (root / "calc.py").write_text(BUGGY)
+    edit = {"path": "calc.py", "old_string": "a - b", "new_string": "a + b"}
+    fake.script(Reply([spawn("fix calc", "fix add in calc.py")]), Reply([tool_use("edit_file", edit)]),
+                Reply([text("Fixed add.")]), Reply([text("The subagent fixed it.")]))
+    ed = await Editor.launch(root, server_env(fake.url, tmp_path / "state"), "vscode")
+    try:
+        uri = ed.open("calc.py", BUGGY)
+        thread_id = (await ed.request("agent/thread/start", {}))["thread"]["id"]
+        await ed.request("agent/turn/start", {"threadId": thread_id, "input": [{"type": "text", "text": "fix it"}]})
+        await ed.wait_for(lambda: ed.client.diagnostics.get(uri))
+        [diagnostic] = ed.client.diagnostics[uri]
+        assert "Subagent 'fix calc': Edit calc.py" in diagnostic.message
+        [approve] = [a for a in await ed.code_actions(uri, 1) if a.title.startswith("Approve agent edit")]
+        assert (await ed.command(approve.command))["outcome"] == "resolved"
+        await ed.wait_for(lambda: ed.text(uri) == BUGGY.replace("a - b", "a + b"))
+        await ed.wait_for(lambda: any(e["type"] == "turn/completed" and e["threadId"] == thread_id
+                                      for e in ed.events))
+        children = (await ed.request("agent/thread/list", {"parentThreadId": thread_id}))["threads"]
+        assert [c["kind"] for c in children] == ["subagent"]
+        with pytest.raises(JsonRpcException) as refused:
+            await ed.request("agent/turn/start", {"threadId": children[0]["id"],
+                                                  "input": [{"type": "text", "text": "hi"}]})
+        assert refused.value.code == -32602 and "takes no direct input" in refused.value.message
+        assert "The subagent fixed it." in [i.get("text") for i in (await ed.request(
+            "agent/thread/resume", {"threadId": thread_id}))["items"] if i["type"] == "agentMessage"]
+    finally:
+        await ed.close()
+    fake.assert_valid()

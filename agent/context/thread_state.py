@@ -35,6 +35,15 @@ class FileTouch(BaseModel):
     at: str = Field(default_factory=_now)
 
 
+class SessionNote(BaseModel):
+    """The background observer's note on a thread, and how much of the thread it covers."""
+
+    note: str
+    updated_at_seq: int = 0  # the thread's last seq when the note was stored
+    messages: int = 0  # transcript messages the note was written from
+    tokens: int = 0  # the context's size (input tokens) then
+
+
 class SessionGrant(BaseModel):
     """An "approve for session" answer: this kind of action, for this process's lifetime."""
 
@@ -54,6 +63,7 @@ class ThreadState(BaseModel):
     grants: list[SessionGrant] = Field(default_factory=list)
     measured_tokens: int | None = None  # the last request's input, as the API counted it
     measured_messages: int | None = None  # how many transcript messages that request held
+    memory: SessionNote | None = None  # the background observer's session note
     forked: bool = False  # a subagent started from its parent's request: it keeps the parent's exact tools
 
     def touched(self, path: str, kind: FileKind) -> ThreadState:

@@ -19,6 +19,7 @@ from agent.engine.approvals import ApprovalBroker
 from agent.engine.changeflow import ChangeFlow
 from agent.files.changes import ChangeApplier, ChangeSet, DiskApplier
 from agent.context.compaction import Rebuilder
+from agent.context.memory import Observer
 from agent.config import Settings
 from agent.context.budget import ContextMeter, Measurement, auto_compact_at, context_window
 from agent.engine.dispatch import ToolDispatcher
@@ -111,6 +112,7 @@ class Harness:
         self.rules = RuleFile(workspace.root)
         self.policy = PermissionPolicy(settings.permission_mode, self.rules, StoredGrants(store))
         self.subagents = Subagents(self)
+        self.observer = Observer(store, lambda: self.model, lambda: self.settings.memory_every)
         gate = Gate(self.policy, self.broker, label=self.subagents.label)
         self.changes = ChangeFlow(workspace, gate, applier or DiskApplier(), self._record_changes,
                                   journal=store.record_changes)
@@ -178,6 +180,11 @@ class Harness:
         if self.store.thread_workspace(thread_id) != self.workspace.key:
             raise UnknownThread(thread_id)
         return thread
+
+    def memory(self, thread_id: str) -> tuple[str | None, int]:
+        """The background observer's session note of the thread, and the seq it was written at."""
+        note = self.thread_state(thread_id).memory
+        return (note.note, note.updated_at_seq) if note else (None, 0)
 
     def thread_state(self, thread_id: str) -> ThreadState:
         self.get_thread(thread_id)
@@ -351,7 +358,8 @@ class Harness:
         return TurnRunner(scope=scope, store=self.store, model=self.model, dispatcher=self.dispatcher,
                           config=config, transcript=transcript, meter=ContextMeter(measured),
                           rebuilder=self._rebuilder,
-                          hidden_tools=frozenset() if state.forked else self.subagents.hidden_tools(thread_id))
+                          hidden_tools=frozenset() if state.forked else self.subagents.hidden_tools(thread_id),
+                          observer=self.observer)
 
     def _record_changes(self, thread_id: str, changes: ChangeSet) -> None:
         def touch(state: ThreadState) -> ThreadState:
@@ -405,3 +413,4 @@ class Harness:
     async def shutdown(self) -> None:
         for thread_id in list(self._running):
             await self.interrupt(thread_id)
+        await self.observer.shutdown()

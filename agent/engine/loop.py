@@ -17,11 +17,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from agent.context.memory import Observer
 from agent.context.compaction import Rebuilder, summary_request, summary_text, trimmed
 from agent.context.budget import CHARS_PER_TOKEN, ContextMeter, Measurement, request_tokens
 from agent.engine.dispatch import ToolDispatcher, ToolOutcome
 from agent.engine.items import TurnScope
-from agent.model.base import ModelClient, ModelError, ModelRequest, ModelResponse
+from agent.model.base import ModelClient, ModelError, ModelRequest, ModelResponse, QuietSink
 from agent.model.pricing import Price, Prefix, cache_read_share, cost_usd, digest, price_for
 from agent.protocol import (
     AgentMessageItem,
@@ -77,22 +78,6 @@ class LoopConfig:
     notice: Callable[[str], None] | None = None  # tells every surface of a retry or a fallback
 
 
-class QuietSink:
-    """For requests whose text is not shown as it streams (the compaction summary)."""
-
-    def block_started(self, index: int, block_type: str) -> None:
-        pass
-
-    def text_delta(self, index: int, text: str) -> None:
-        pass
-
-    def block_finished(self, index: int, block: dict[str, Any]) -> None:
-        pass
-
-    def fail_open(self) -> None:
-        pass
-
-
 class ItemSink:
     """Turns streamed text and thinking blocks into ``agentMessage`` / ``reasoning`` items."""
 
@@ -135,6 +120,7 @@ class TurnRunner:
     meter: ContextMeter = field(default_factory=ContextMeter)
     rebuilder: Rebuilder | None = None
     hidden_tools: frozenset[str] = frozenset()  # spawn_agent at the subagent depth limit
+    observer: Observer | None = None  # the background session note (agent.context.memory)
     usage: Usage = field(default_factory=Usage)
     _response: ModelResponse | None = None
     _continuations: int = 0
@@ -171,6 +157,11 @@ class TurnRunner:
         self._reacted = False
         self._responses_since_compaction += 1
         self._measured(self._response.usage)
+        if self.observer is not None:  # the transcript is as that request sent it
+            used = self._response.usage
+            self.observer.after_response(self.scope.thread_id, self.build_request(self.config.model),
+                                         len(self.transcript), used.input_tokens + used.cache_read_tokens
+                                         + used.cache_creation_tokens)
         response = self._response
         content = clean_content(response.content)
         calls = [b for b in content if b["type"] == "tool_use"]
@@ -331,7 +322,10 @@ class TurnRunner:
         with self.scope.item(CompactionItem(id=self.scope.new_item_id(), summary="")) as handle:
             request = summary_request(base, self.config.compact_instructions, summary_tokens)
             response: ModelResponse | None = None
-            for keep in (1.0, 0.5, 0.25):  # even the summary may not fit after a reactive overflow
+            # a fresh session note is the summary: no request (manual instructions ask anew)
+            noted = (await self.observer.fresh(self.scope.thread_id, len(self.transcript))
+                     if self.observer is not None and not self.config.compact_instructions else None)
+            for keep in (1.0, 0.5, 0.25) if noted is None else ():  # even the summary may not fit after a reactive overflow
                 attempt = request if keep == 1.0 else trimmed(request, keep)
                 try:
                     response = await self._stream_with_recovery(
@@ -341,11 +335,11 @@ class TurnRunner:
                     if exc.kind != "prompt_too_long":
                         raise ModelError(exc.kind, f"compaction failed: {exc}. The thread is intact; try "
                                          "again, or start a new thread for the rest of the task.") from exc
-            if response is None:
+            if response is None and noted is None:
                 raise ModelError("prompt_too_long", "compaction failed: even the newest quarter of the "
                                  "conversation does not fit the context window with the summary request. "
                                  "Start a new thread, or raise contextWindow if the model allows more.")
-            summary = summary_text(response.content)
+            summary = noted or summary_text(response.content if response is not None else [])
             if not summary:
                 raise ModelError("bad_request", "compaction failed: the model wrote no summary. Try again, "
                                  "with instructions (agent/thread/compact) if it keeps happening.")
@@ -353,6 +347,8 @@ class TurnRunner:
             message = self.rebuilder.message(self.scope.thread_id, summary,
                                              int(before * CHARS_PER_TOKEN * REINJECT_SHARE), closing)
             self.transcript.replace_prefix(len(self.transcript), [message], self.scope.turn_id)
+            if self.observer is not None:
+                self.observer.forget(self.scope.thread_id)
             self.meter.reset()
             self._persist_measurement(None)
             after = request_tokens(self.build_request(self.config.model))

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from agent.protocol import (
     AgentMessageItem,
+    Event,
+    ItemCompletedEvent,
+    TurnCompletedEvent,
     CommandExecutionItem,
     CompactionItem,
     FileChangeItem,
@@ -63,3 +66,24 @@ def item_title(item: Item) -> str | None:
     if isinstance(item, UserMessageItem):
         return None
     return None
+
+
+def recap(events: list[Event]) -> str | None:
+    """Two lines on what happened in ``events`` (a client's absence): what was done, and the
+    agent's last words; None when nothing finished in them."""
+    turns = [e for e in events if isinstance(e, TurnCompletedEvent)]
+    done = [e.item for e in events if isinstance(e, ItemCompletedEvent)]
+    if not turns and not done:
+        return None
+    files = sorted({c.path for i in done if isinstance(i, FileChangeItem) and i.outcome == "applied" for c in i.changes})
+    commands = sum(isinstance(i, CommandExecutionItem) for i in done)
+    parts = [f"{len(turns)} turn{'s' * (len(turns) != 1)} ended"
+             + (f" ({', '.join(sorted({t.turn.status for t in turns}))})" if turns else "")]
+    if files:
+        shown = ", ".join(files[:4]) + (f" and {len(files) - 4} more" if len(files) > 4 else "")
+        parts.append(f"changed {shown}")
+    if commands:
+        parts.append(f"ran {commands} command{'s' * (commands != 1)}")
+    said = [i.text for i in done if isinstance(i, AgentMessageItem) and i.text]
+    last = f"\nLast: {shorten(said[-1], 160)}" if said else ""
+    return "While you were away: " + "; ".join(parts) + "." + last

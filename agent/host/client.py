@@ -250,6 +250,12 @@ class HostClient:
             raise UnknownThread(thread_id)
         return thread
 
+    def memory(self, thread_id: str) -> tuple[str | None, int]:
+        """The session note, read from the shared store."""
+        self.get_thread(thread_id)
+        note = self.store.thread_state(thread_id).memory
+        return (note.note, note.updated_at_seq) if note else (None, 0)
+
     def list_threads(self, parent_thread_id: str | None = None) -> list[Thread]:
         if parent_thread_id is not None:
             self.get_thread(parent_thread_id)
@@ -341,6 +347,9 @@ class LocalAgent:
 
     async def detach(self, thread_id: str) -> None:
         self.harness.get_thread(thread_id)
+
+    def memory(self, thread_id: str) -> tuple[str | None, int]:
+        return self.harness.memory(thread_id)
 
     def list_threads(self, parent_thread_id: str | None = None) -> list[Thread]:
         return self.harness.list_threads(parent_thread_id)

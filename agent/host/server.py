@@ -33,6 +33,7 @@ from agent.config import apply_options, resolve_settings
 from agent.engine.harness import Harness, NoDirectInput, NothingToCompact, TurnBusy
 from agent.engine.undo import UndoError
 from agent.files.hunks import HunkError
+from agent.engine.titles import recap
 from agent.host.editors import EditorRegistry, HostApplier
 from agent.host.place import VERSION, HostPlace, key_proof, peer_uid
 from agent.host.rpc import MAX_LINE, Connection, RpcError
@@ -327,7 +328,9 @@ class Session:
             self.connection.notify("event", event.to_wire())
         self._attach(thread.id)
         pending = harness.pending_approvals(thread.id)
-        return {"thread": harness.get_thread(thread.id).to_wire(), "pending": [a.to_wire() for a in pending]}
+        result = {"thread": harness.get_thread(thread.id).to_wire(), "pending": [a.to_wire() for a in pending]}
+        missed = recap(stored) if after else None  # two lines on what happened while it was away
+        return {**result, "recap": missed} if missed else result
 
     async def _thread_attach(self, params: dict[str, Any]) -> dict[str, Any]:
         """Presence only, for a client that already receives every event (an editor)."""

@@ -71,3 +71,19 @@ NO_KEY_MESSAGE = (
     "(for example `export ANTHROPIC_API_KEY=sk-ant-...`); for an editor, set it where the "
     "editor is started, then restart the language server."
 )
+
+
+class QuietSink:
+    """For requests whose text is not shown as it streams (the compaction summary)."""
+
+    def block_started(self, index: int, block_type: str) -> None:
+        pass
+
+    def text_delta(self, index: int, text: str) -> None:
+        pass
+
+    def block_finished(self, index: int, block: dict[str, Any]) -> None:
+        pass
+
+    def fail_open(self) -> None:
+        pass

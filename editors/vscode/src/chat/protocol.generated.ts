@@ -313,6 +313,11 @@ export interface ThreadListParams {
   parentThreadId?: string | null;
 }
 
+/** `agent/thread/memory`: the background observer's session note of a thread. */
+export interface ThreadMemoryParams {
+  threadId: string;
+}
+
 /** Params of `agent/thread/resume`. */
 export interface ThreadResumeParams {
   threadId: string;
@@ -534,6 +539,7 @@ export const SETTING_KEYS = [
   'hostIdleTimeout',
   'contextWindow',
   'autoCompactAt',
+  'memoryEvery',
   'cacheTtl',
   'prices',
 ] as const;

@@ -24,6 +24,7 @@ export interface ServerOptions {
   streamIdleTimeout?: number;
   contextWindow?: number;
   autoCompactAt?: number;
+  memoryEvery?: number;
   agentHost?: boolean;
   hostIdleTimeout?: number;
   cacheTtl: '5m' | '1h';
