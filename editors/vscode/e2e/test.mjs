@@ -11,7 +11,11 @@
 // compact the conversation and see the collapsed "Context compacted" card with its summary;
 // reload the window while an approval waits (the turn goes on in the agent host), approve
 // after the reload and see the edit land with nothing drawn twice; answer an approval with
-// `agent-lsp attach` in a terminal and see the chat say who answered.
+// `agent-lsp attach` in a terminal and see the chat say who answered; accept one hunk and
+// reject another from the inline diff's CodeLens and see only the accepted hunk land; "Undo
+// turn" and see the file restored with a line the user typed since kept; a turn spawning two
+// subagents: the tree under the turn, a child's transcript expanded, one child cancelled from
+// the chat (its item ends interrupted, the parent's turn completes).
 // Every wait is on something observable (DOM, file, log), with a deadline; no fixed sleeps.
 
 import { spawn, execFileSync } from 'node:child_process';
@@ -84,6 +88,11 @@ function start(name, command, args, options = {}) {
 
 const CALC = join(dirs.workspace, 'calc.py');
 writeFileSync(CALC, 'def add(a, b):\n    return a - b\n');
+// Two markers far enough apart to be two hunks of one change (issue 15: per-hunk review, undo).
+const HUNKS = join(dirs.workspace, 'hunks.py');
+const numbered = Array.from({ length: 8 }, (_, i) => `a${i + 1} = ${i + 1}\n`).join('');
+const hunksText = (first, last, mine = '') => `ALPHA = '${first}'\n${numbered}OMEGA = '${last}'\n${mine}`;
+writeFileSync(HUNKS, hunksText('old', 'old'));
 const steps = [
   { reply: { content: ['**Hello** from the fake model. Ask me to fix `calc.py`.'], chunk: 4 } },
   {
@@ -120,6 +129,29 @@ const steps = [
     },
   },
   { reply: { content: ['Swapped.'] } },
+  // Per-hunk review: one edit, two hunks; the user accepts the first and rejects the second.
+  {
+    reply: {
+      content: [{ type: 'tool_use', name: 'edit_file', input: { path: 'hunks.py', old_string: "'old'", new_string: "'new'", replace_all: true } }],
+    },
+  },
+  { reply: { content: ['Updated the markers you accepted.'] } },
+  // Subagents: two in one message. The children ask in parallel, so which gets which reply
+  // is up to them: the first to ask reports at once; the other reads a file (a progress
+  // line), then its next request stalls until the user cancels it from the chat.
+  {
+    reply: {
+      content: [
+        'Asking two helpers.',
+        { type: 'tool_use', name: 'spawn_agent', input: { description: 'explore tests', prompt: 'List the tests of this workspace.' } },
+        { type: 'tool_use', name: 'spawn_agent', input: { description: 'check style', prompt: 'Check the style of calc.py.' } },
+      ],
+    },
+  },
+  { reply: { content: ['Report: **no tests** here.'] } },
+  { reply: { content: [{ type: 'tool_use', name: 'read_file', input: { path: 'calc.py' } }] } },
+  { stall: { reply: { content: ['Never finished.'] }, after_frames: 0 } },
+  { reply: { content: ['One helper reported; you cancelled the other.'] } },
 ];
 writeFileSync(join(tmp, 'steps.json'), JSON.stringify(steps));
 mkdirSync(join(dirs['user-data'], 'User'), { recursive: true });
@@ -181,10 +213,22 @@ const chat = () => page.frameLocator('iframe.webview').frameLocator('iframe#acti
 const statusItem = (text) => page.locator('.statusbar-item', { hasText: text });
 
 async function runCommand(title) {
-  await page.keyboard.press('F1');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor();
-  await input.fill(`>${title}`);
+  // F1 pressed while a webview has focus can open the palette and lose it again when the
+  // webview takes focus back: then the workbench gets focus and F1 is pressed once more.
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    try {
+      await input.waitFor({ timeout: 5000 });
+      await input.fill(`>${title}`, { timeout: 5000 });
+      break;
+    } catch (error) {
+      if (attempt >= 3) {
+        throw error;
+      }
+      await page.locator('.statusbar').click({ position: { x: 5, y: 5 } }).catch(() => undefined);
+    }
+  }
   await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
   await page.keyboard.press('Enter');
 }
@@ -456,6 +500,90 @@ async function main() {
     }
     await chat().locator('.answered-by').scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(dirs.screens, 'answered-elsewhere.png') });
+  });
+
+
+  await step('accept one hunk and reject the other from the inline diff\'s CodeLens: only the accepted hunk lands', async () => {
+    await chat().locator('#prompt').fill('Update both markers in hunks.py');
+    await chat().locator('#prompt').press('Enter');
+    await chat().locator('.approval', { hasText: 'Edit hunks.py' }).waitFor();
+    // The diff opened by itself; each hunk has its own Accept / Reject lens.
+    const diff = page.locator('.monaco-diff-editor');
+    await diff.locator('.modified .view-line', { hasText: "OMEGA = 'new'" }).waitFor();
+    const lens = (title) => page.locator('.monaco-diff-editor .modified .codelens-decoration a', { hasText: title });
+    await until('an Accept hunk lens per hunk', async () => (await lens('Accept hunk').count()) === 2);
+    // The top one is the ALPHA hunk (lenses are view zones: pick by position, not DOM order).
+    const boxes = await lens('Accept hunk').evaluateAll((nodes) => nodes.map((n) => n.getBoundingClientRect().top));
+    await lens('Accept hunk').nth(boxes[0] <= boxes[1] ? 0 : 1).click();
+    await lens('Hunk accepted').waitFor();
+    if ((await lens('Reject hunk').count()) !== 1) {
+      throw new Error(`after accepting one hunk: ${await lens('hunk').allTextContents()}`);
+    }
+    await lens('Reject hunk').click();
+    await until('hunks.py on disk with only the accepted hunk', () => readFileSync(HUNKS, 'utf8') === hunksText('new', 'old'));
+    await chat().locator('.item.agent', { hasText: 'Updated the markers you accepted.' }).waitFor();
+    await statusItem('Agent: idle').waitFor();
+    await until('the diff of the answered change to close', async () => (await page.locator('.tabs-container .tab', { hasText: 'current ↔ proposed' }).count()) === 0, 10000);
+  });
+
+  await step('"Undo turn" restores the file; a line the user typed after the agent stays', async () => {
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'hunks.py' }).click();
+    const line = page.locator('.editor-instance .view-line', { hasText: 'OMEGA' });
+    await line.first().click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type('# mine\n');
+    await page.keyboard.press('Control+S');
+    await until('the user\'s line saved', () => readFileSync(HUNKS, 'utf8') === hunksText('new', 'old', '# mine\n'));
+    await runCommand('Agent: Open Chat');
+    const card = chat().locator('.item.change', { hasText: 'hunks.py' });
+    await card.locator('button.undo-turn').click();
+    await until('hunks.py restored, with the user\'s line kept', () => readFileSync(HUNKS, 'utf8') === hunksText('old', 'old', '# mine\n'));
+    await until('no unsaved editor', async () => (await page.locator('.tab.dirty').count()) === 0, 10000);
+    await statusItem('Agent: idle').waitFor();
+    // The editor shows it too: the agent's marker reverted, the user's line still there.
+    await page.locator('.tabs-container .tab', { hasText: 'hunks.py' }).click();
+    await page.locator('.editor-instance .view-line', { hasText: "ALPHA = 'old'" }).waitFor();
+    await page.locator('.editor-instance .view-line', { hasText: '# mine' }).waitFor();
+    await page.screenshot({ path: join(dirs.screens, 'undone.png') });
+  });
+
+  await step('two subagents: the tree, a child\'s transcript, one child cancelled from the chat', async () => {
+    await runCommand('Agent: Open Chat');
+    await chat().locator('#prompt').fill('Look around with two helpers');
+    await chat().locator('#prompt').press('Enter');
+    const nodes = chat().locator('#messages > .item.subagent');
+    await until('two subagent nodes under the turn', async () => (await nodes.count()) === 2);
+    for (const description of ['explore tests', 'check style']) {
+      await nodes.locator('.subagent-description', { hasText: description }).waitFor();
+    }
+    // One reports at once; the other reads calc.py (its live progress line) and then waits.
+    const done = chat().locator('#messages > .item.subagent.completed');
+    await done.locator('.subagent-output strong', { hasText: 'no tests' }).waitFor(); // its report, as Markdown
+    const running = chat().locator('#messages > .item.subagent.inProgress');
+    await running.locator('.subagent-progress', { hasText: 'calc.py' }).waitFor();
+    // The finished child's own transcript: its prompt, and its answer rendered.
+    await done.locator('details.subagent-transcript > summary').click();
+    await done.locator('.subagent-items .item.user', { hasText: /List the tests|Check the style/ }).waitFor();
+    await done.locator('.subagent-items .item.agent strong', { hasText: 'no tests' }).waitFor();
+    await page.screenshot({ path: join(dirs.screens, 'subagents.png') });
+    // Cancel the running one from the chat: its item ends interrupted, the parent goes on.
+    const cancelled = await running.getAttribute('data-child-thread-id');
+    await running.locator('button.subagent-cancel').click();
+    const stopped = chat().locator(`#messages > .item.subagent[data-child-thread-id="${cancelled}"]`);
+    await stopped.locator('.badge.interrupted').waitFor();
+    await chat().locator('.item.agent', { hasText: 'One helper reported; you cancelled the other.' }).waitFor();
+    await statusItem('Agent: idle').waitFor();
+    if ((await stopped.locator('button.subagent-cancel').count()) !== 0 || (await done.count()) !== 1) {
+      throw new Error('a finished subagent still offers Cancel, or the completed one changed');
+    }
+    // Subagent threads take no direct input: the thread picker lists main threads only.
+    const options = await chat().locator('#thread option').allTextContents();
+    if (options.some((o) => /explore tests|check style/.test(o))) {
+      throw new Error(`the thread picker lists subagent threads: ${options.join(' | ')}`);
+    }
+    await stopped.locator('.subagent-output', { hasText: 'calc.py' }).waitFor(); // what it had done
+    await stopped.scrollIntoViewIfNeeded();
+    await page.screenshot({ path: join(dirs.screens, 'subagent-cancelled.png') });
   });
 
   await page.screenshot({ path: join(dirs.screens, 'final.png') });

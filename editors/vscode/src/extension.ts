@@ -127,7 +127,7 @@ function registerCommands(
 }
 
 async function pickApproval(session: ChatSession, verb: string): Promise<Approval | undefined> {
-  const pending = session.current.approvals;
+  const pending = session.approvals.map((a) => a.approval); // a subagent's too
   if (pending.length === 0) {
     void vscode.window.showInformationMessage('No agent approval is waiting.');
     return undefined;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 // The pure parts must run outside VS Code (in these tests, and in the webview).
-const PURE = ['protocol', 'state', 'usage', 'diff', 'markdown', 'messages'];
+const PURE = ['protocol', 'state', 'usage', 'diff', 'markdown', 'messages', 'subagents'];
 
 test('the pure chat modules import nothing from vscode', () => {
   const root = join(__dirname, '..', '..', 'src', 'chat');

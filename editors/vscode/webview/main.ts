@@ -5,8 +5,8 @@
  * the safe markdown renderer.
  */
 
-import type { Chip, FromWebview, ShownItem, ToWebview, ViewModel } from '../src/chat/messages';
-import type { Approval, Todo } from '../src/chat/protocol';
+import type { Chip, FromWebview, ShownApproval, ShownItem, ToWebview, ViewModel } from '../src/chat/messages';
+import type { Todo } from '../src/chat/protocol';
 import { button, el } from './dom';
 import { Context, renderApproval, renderItem } from './render';
 
@@ -15,7 +15,7 @@ const vscode = acquireVsCodeApi();
 const post = (message: FromWebview) => vscode.postMessage(message);
 
 const items = new Map<string, ShownItem>();
-const drawn = new Map<string, { rev: number; answeredBy?: string; node: HTMLElement }>();
+const drawn = new Map<string, { key: string; node: HTMLElement }>();
 const openDetails = new Set<string>(); // keys of <details> the user opened
 let approvalsKey = '';
 let threadsKey = '';
@@ -137,12 +137,12 @@ function drawItems(order: string[]): void {
       continue;
     }
     let entry = drawn.get(id);
-    if (!entry || entry.rev !== chat.rev || entry.answeredBy !== chat.answeredBy) {
+    if (!entry || entry.key !== chat.drawKey) {
       const node = renderItem(context, chat);
       node.dataset.itemId = id;
       node.dataset.rev = String(chat.rev);
       entry?.node.replaceWith(node);
-      entry = { rev: chat.rev, answeredBy: chat.answeredBy, node };
+      entry = { key: chat.drawKey, node };
       drawn.set(id, entry);
     }
     const expected: Element | null = previous ? previous.nextElementSibling : messages.firstElementChild;
@@ -173,7 +173,7 @@ new ResizeObserver(keepBottom).observe(messages);
 
 // --- approvals, plan, status ------------------------------------------------------------------
 
-function drawApprovals(list: Approval[]): void {
+function drawApprovals(list: ShownApproval[]): void {
   const key = list.map((a) => a.id + (items.get(a.itemId)?.rev ?? 0)).join(',');
   if (key !== approvalsKey) {
     approvalsKey = key;
@@ -258,7 +258,7 @@ window.addEventListener('message', (event: MessageEvent<ToWebview>) => {
   const undoKey = model.undoable.join(',');
   if (undoKey !== [...context.undoable].join(',')) {
     context.undoable = new Set(model.undoable);
-    drawn.forEach((entry) => (entry.rev = -1)); // redraw: the Undo buttons changed
+    drawn.forEach((entry) => (entry.key = '')); // redraw: the Undo buttons changed
   }
   message.model.changed.forEach((chat) => items.set(chat.item.id, chat));
   const keep = new Set(message.model.order);

@@ -4,8 +4,8 @@
  */
 
 import { renderMarkdown } from '../src/chat/markdown';
-import type { FromWebview, ShownItem } from '../src/chat/messages';
-import type { Approval, FileChange, InputPart, Item, LspDiagnostic } from '../src/chat/protocol';
+import type { FromWebview, ShownApproval, ShownItem } from '../src/chat/messages';
+import type { FileChange, InputPart, Item, LspDiagnostic } from '../src/chat/protocol';
 import { formatCompaction } from '../src/chat/usage';
 import { button, diffBlock, el, shortPath } from './dom';
 
@@ -19,7 +19,7 @@ export interface Context {
 }
 
 /** A <details> that remembers being opened across redraws. */
-function details(ctx: Context, key: string, cls: string, summary: (Node | string)[], ...body: (Node | string)[]): HTMLElement {
+function details(ctx: Context, key: string, cls: string, summary: (Node | string)[], ...body: (Node | string)[]): HTMLDetailsElement {
   const node = el('details', { class: cls }, el('summary', {}, ...summary), ...body) as HTMLDetailsElement;
   node.open = ctx.openDetails.has(key);
   node.addEventListener('toggle', () => (node.open ? ctx.openDetails.add(key) : ctx.openDetails.delete(key)));
@@ -133,7 +133,7 @@ export function renderItem(ctx: Context, chat: ShownItem): HTMLElement {
       return el('div', { class: 'item note' }, `Plan updated: ${done}/${item.todos.length} done`);
     }
     case 'subagent':
-      return el('div', { class: 'item note' }, `Subagent: ${item.description} `, badge(item.status));
+      return subagentNode(ctx, chat, item);
     case 'compaction': {
       if (item.status === 'inProgress') {
         return el('div', { class: 'item compaction note' }, 'Compacting context…');
@@ -151,7 +151,49 @@ export function renderItem(ctx: Context, chat: ShownItem): HTMLElement {
   }
 }
 
-export function renderApproval(ctx: Context, approval: Approval): HTMLElement {
+/**
+ * A subagent as a tree node under its parent's item: its description, status and live
+ * progress line, a Cancel button while it runs, its report when done, and its own transcript
+ * (drawn with the same renderer, nested) in a collapsed section; opening that section asks the
+ * extension for the child's events when it lacks them.
+ */
+function subagentNode(ctx: Context, chat: ShownItem, item: Extract<Item, { type: 'subagent' }>): HTMLElement {
+  const running = item.status === 'inProgress';
+  const child = chat.child;
+  const transcript = details(
+    ctx,
+    `${item.id}/transcript`,
+    'subagent-transcript',
+    ['Transcript'],
+    child?.loaded
+      ? el('div', { class: 'subagent-items' }, ...(child.items.length ? child.items.map((c) => renderItem(ctx, c)) : [el('p', { class: 'empty' }, 'Nothing yet.')]))
+      : el('p', { class: 'loading' }, 'Loading the transcript…'),
+  );
+  const expand = () => transcript.open && !child?.loaded && ctx.post({ type: 'expandSubagent', childThreadId: item.childThreadId });
+  transcript.addEventListener('toggle', expand);
+  queueMicrotask(expand); // opened before a redraw: still wants its events
+  return el(
+    'div',
+    { class: `item subagent ${item.status}`, 'data-child-thread-id': item.childThreadId },
+    el(
+      'div',
+      { class: 'subagent-head' },
+      el('span', { class: 'subagent-mark' }, running ? '◐ ' : '● '),
+      'Subagent ',
+      el('strong', { class: 'subagent-description' }, item.description),
+      ' ',
+      badge(item.status),
+      running
+        ? button('Cancel', () => ctx.post({ type: 'cancelSubagent', childThreadId: item.childThreadId }), `Stop the subagent "${item.description}" (the rest of the turn goes on)`, 'subagent-cancel')
+        : '',
+    ),
+    running && chat.progress ? el('div', { class: 'subagent-progress' }, chat.progress) : '',
+    !running && item.output ? markdown(item.output, 'subagent-output markdown') : '',
+    transcript,
+  );
+}
+
+export function renderApproval(ctx: Context, approval: ShownApproval): HTMLElement {
   const reason = el('input', { type: 'text', class: 'reason', placeholder: 'Why? (optional; the agent reads this)', 'aria-label': 'Reason' });
   const rejectForm = el(
     'div',
@@ -168,7 +210,8 @@ export function renderApproval(ctx: Context, approval: Approval): HTMLElement {
   const changes = item?.type === 'fileChange' ? item.changes.map((c, i) => changeRow(ctx, item.id, c, i)) : [];
   return el(
     'div',
-    { class: 'approval', 'data-approval-id': approval.id },
+    { class: approval.subagent ? 'approval from-subagent' : 'approval', 'data-approval-id': approval.id },
+    approval.subagent ? el('div', { class: 'approval-from' }, `Asked by the subagent "${approval.subagent}"`) : '',
     el('div', { class: 'approval-title' }, 'Waiting for approval: ', el('strong', {}, approval.title)),
     approval.command ? el('pre', { class: 'command' }, approval.command) : '',
     ...changes,

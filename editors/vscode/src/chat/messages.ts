@@ -18,6 +18,24 @@ export interface ThreadChoice {
  * 0.11.4") when it was not this window. */
 export interface ShownItem extends ChatItem {
   answeredBy?: string;
+  /** For a `subagent` item: the child's own transcript, as far as the session has it. */
+  child?: ShownChild;
+  /** Changes whenever anything drawn for this item changes (its rev, who answered, its child's
+   * events): the webview redraws the item when this differs. */
+  drawKey: string;
+}
+
+/** A subagent's transcript under its parent's item (grandchildren nest inside). */
+export interface ShownChild {
+  threadId: string;
+  /** False until the session has the child's events (expanding it loads them). */
+  loaded: boolean;
+  items: ShownItem[];
+}
+
+/** A pending approval; `subagent` names the subagent that asks, when it is not the thread's own. */
+export interface ShownApproval extends Approval {
+  subagent?: string;
 }
 
 /** What the webview draws. Items are sent only when they changed since the last post. */
@@ -28,7 +46,7 @@ export interface ViewModel {
   threads: ThreadChoice[];
   order: string[]; // item ids, in order
   changed: ShownItem[]; // items new or changed since the last post
-  approvals: Approval[];
+  approvals: ShownApproval[];
   todos: Todo[];
   turn?: Turn;
   activity: Activity;
@@ -71,4 +89,6 @@ export type FromWebview =
   | { type: 'currentFile'; selection: boolean }
   | { type: 'setModel'; model: string }
   | { type: 'setMode'; mode: string }
-  | { type: 'undoTurn'; turnId: string };
+  | { type: 'undoTurn'; turnId: string }
+  | { type: 'expandSubagent'; childThreadId: string }
+  | { type: 'cancelSubagent'; childThreadId: string };

@@ -49,9 +49,12 @@ export class Review implements vscode.CodeLensProvider, vscode.Disposable {
     );
   }
 
-  /** Open the diffs of newly asked file-change approvals; close those of resolved ones. */
+  /** Open the diffs of newly asked file-change approvals (the chat's thread's and its
+   * subagents'); close those of resolved ones. */
   private async sync(): Promise<void> {
-    const pending = new Map(this.session.current.approvals.map((a) => [a.id, a]));
+    const asked = this.session.approvals;
+    const pending = new Map(asked.map((a) => [a.approval.id, a.approval]));
+    const threadOf = new Map(asked.map((a) => [a.approval.id, a.threadId]));
     for (const [id, open] of this.open) {
       if (!pending.has(id)) {
         this.open.delete(id);
@@ -62,7 +65,7 @@ export class Review implements vscode.CodeLensProvider, vscode.Disposable {
       if (this.seen.has(approval.id) || approval.kind !== 'fileChange') {
         continue;
       }
-      const item = findItem(this.session.current, approval.itemId);
+      const item = findItem(this.session.state(threadOf.get(approval.id) ?? '') ?? this.session.current, approval.itemId);
       if (item?.type !== 'fileChange') {
         continue;
       }
@@ -125,7 +128,7 @@ export class Review implements vscode.CodeLensProvider, vscode.Disposable {
     const shown = vscode.window.activeTextEditor?.document.uri;
     const reviewing = !!shown && shown.scheme === SCHEME && !!this.active(shown);
     void vscode.commands.executeCommand('setContext', 'agentLsp.reviewing', reviewing || this.open.size > 0);
-    void vscode.commands.executeCommand('setContext', 'agentLsp.waiting', this.session.current.approvals.length > 0);
+    void vscode.commands.executeCommand('setContext', 'agentLsp.waiting', this.session.approvals.length > 0);
   }
 
   provideCodeLenses(document: vscode.TextDocument): vscode.CodeLens[] {

@@ -20,6 +20,7 @@ import type { ServerStatus } from '../common/server';
 import type { Connection } from './messages';
 import { AgentEvent, Decision, InputPart, Methods, ResumeResult, Thread, Turn } from './protocol';
 import { activity, applyEvent, applyEvents, ChatState, emptyState, isGap, isRunning, titleFrom } from './state';
+import { needsLoad, parentOf, subtree, treeApprovals, TreeApproval } from './subagents';
 
 const THREAD_KEY = 'agentLsp.chat.thread';
 const ANSWERED_KEY = 'agentLsp.chat.answeredHere';
@@ -102,7 +103,9 @@ export class ChatSession implements vscode.Disposable {
     this.generation++; // what an older connection still answers is dropped
     this.held.clear();
     this.resuming.clear();
-    const resumed = this.current.threadId ? this.resume(this.current.threadId) : Promise.resolve();
+    // The panel's thread and the subagents of it already loaded, each from its last seq.
+    const loaded = this.current.threadId ? subtree(this.states, this.current.threadId) : [];
+    const resumed = Promise.all(loaded.filter((id) => this.states.has(id) || id === this.current.threadId).map((id) => this.resume(id)));
     await Promise.all([resumed, this.refreshThreads()]);
     if (!this.current.threadId) {
       // A window reloaded, or opened while turns run in the agent host: show the running turn
@@ -206,6 +209,19 @@ export class ChatSession implements vscode.Disposable {
     if (event.type === 'thread/started' || event.type === 'turn/started' || event.type === 'turn/completed') {
       void this.refreshThreads();
     }
+    if (!state && parentOf(this.states, event)) {
+      // A subagent of a loaded thread: its own state, from its first event (a gap resumes it).
+      const child = emptyState(event.threadId, event.type === 'thread/started' ? event.thread.title : '');
+      this.states.set(event.threadId, child);
+      if (isGap(child, event)) {
+        this.held.set(event.threadId, [event]);
+        void this.resume(event.threadId);
+      } else {
+        this.store(applyEvent(child, event));
+      }
+      this.changed();
+      return;
+    }
     if (!state) {
       if (event.type === 'turn/started' && this.mayFollow()) {
         this.held.set(event.threadId, [event]);
@@ -219,15 +235,54 @@ export class ChatSession implements vscode.Disposable {
       return;
     }
     this.store(applyEvent(state, event));
-    if (event.type === 'turn/started' && event.threadId !== this.current.threadId && this.mayFollow()) {
+    if (event.type === 'turn/started' && event.threadId !== this.current.threadId && this.mayFollow() && !this.isSubagent(event.threadId)) {
       this.current = this.states.get(event.threadId) ?? this.current;
     }
     this.changed();
   }
 
-  /** The panel follows a turn on another thread only when its own thread has nothing going on. */
+  /** The panel follows a turn on another thread only when its own thread (subagents
+   * included) has nothing going on. */
   private mayFollow(): boolean {
-    return !isRunning(this.current) && this.current.approvals.length === 0;
+    return !isRunning(this.current) && this.approvals.length === 0;
+  }
+
+  /** A thread the server listed as a subagent, or one a loaded `subagent` item names. */
+  private isSubagent(threadId: string): boolean {
+    return this.threads.some((t) => t.id === threadId && t.kind === 'subagent') || !!parentOf(this.states, { threadId } as AgentEvent);
+  }
+
+  /** The chat state of a loaded thread (a subagent's child thread, say). */
+  state(threadId: string): ChatState | undefined {
+    return this.states.get(threadId);
+  }
+
+  /** Every loaded thread's state, for the subagent tree. */
+  get allStates(): ReadonlyMap<string, ChatState> {
+    return this.states;
+  }
+
+  /** The pending approvals of the panel's thread and of its subagents (answered as any). */
+  get approvals(): TreeApproval[] {
+    return this.current.threadId ? treeApprovals(this.states, this.current.threadId) : [];
+  }
+
+  /** Load a subagent's transcript when the chat expands it and the session lacks its events. */
+  async loadSubagent(childThreadId: string): Promise<void> {
+    const listed = this.threads.find((t) => t.id === childThreadId)?.lastSeq;
+    if (needsLoad(this.states, childThreadId, listed)) {
+      await this.resume(childThreadId);
+    }
+  }
+
+  /** Cancel one running subagent alone (`agent/turn/interrupt` on its thread): its item ends
+   * interrupted and the parent's turn goes on. */
+  async cancelSubagent(childThreadId: string): Promise<void> {
+    try {
+      await this.request(Methods.turnInterrupt, { threadId: childThreadId });
+    } catch (error) {
+      this.fail('Could not cancel the subagent', error);
+    }
   }
 
   async open(threadId: string): Promise<void> {
@@ -384,7 +439,7 @@ export class ChatSession implements vscode.Disposable {
   }
 
   get activity(): ReturnType<typeof activity> {
-    return activity(this.current);
+    return this.approvals.length > 0 ? 'approval' : activity(this.current);
   }
 
   dispose(): void {

@@ -21,6 +21,8 @@ export interface ChatItem {
   compacted?: { tokensBefore: number; tokensAfter: number };
   /** How the approval of this item was answered, and by whom (`approval/resolved`). */
   answer?: Answer;
+  /** For a `subagent` item: what the child does now (`subagent/progress`, while it runs). */
+  progress?: string;
 }
 
 /** An answered approval: what was decided, through which surface, by which client ("Neovim
@@ -123,6 +125,8 @@ export function applyEvent(state: ChatState, event: AgentEvent): ChatState {
       };
     case 'thread/compacted':
       return { ...next, items: compacted(state.items, event.itemId, event.tokensBefore, event.tokensAfter) };
+    case 'subagent/progress':
+      return { ...next, items: progressed(state.items, event.itemId, event.text) };
     default:
       return next; // unknown types
   }
@@ -158,6 +162,18 @@ function compacted(items: ChatItem[], itemId: string, tokensBefore: number, toke
   }
   const copy = items.slice();
   copy[index] = { ...items[index], compacted: { tokensBefore, tokensAfter }, rev: items[index].rev + 1 };
+  return copy;
+}
+
+/** The progress line goes on the running `subagent` item's entry; a finished or unknown item
+ * changes nothing. */
+function progressed(items: ChatItem[], itemId: string, text: string): ChatItem[] {
+  const index = items.findIndex((c) => c.item.id === itemId);
+  if (index < 0 || items[index].item.type !== 'subagent' || items[index].item.status !== 'inProgress') {
+    return items;
+  }
+  const copy = items.slice();
+  copy[index] = { ...items[index], progress: text, rev: items[index].rev + 1 };
   return copy;
 }
 

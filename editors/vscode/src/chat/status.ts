@@ -42,10 +42,10 @@ export class AgentStatus implements vscode.Disposable {
     const thread = session.current.title || 'no thread yet';
     switch (session.activity) {
       case 'approval': {
-        const n = session.current.approvals.length;
+        const n = session.approvals.length;
         return {
           text: `$(bell-dot) Agent: waiting for approval${n > 1 ? ` (${n})` : ''}`,
-          tooltip: `${session.current.approvals[0].title}: approve or reject in the chat`,
+          tooltip: `${session.approvals[0]?.approval.title ?? 'An action'}: approve or reject in the chat`,
           warning: true,
         };
       }

@@ -14,7 +14,8 @@ import * as vscode from 'vscode';
 import type { ChatSession } from './session';
 import { addCurrent, chipParts, insertAtCursor, pickFile } from './context';
 import type { Chip, FromWebview, ShownItem, ThreadChoice, ToWebview, ViewModel } from './messages';
-import { describeAnswer, latestTodos, undoableTurns } from './state';
+import { ChatItem, describeAnswer, latestTodos, undoableTurns } from './state';
+import { subtreeKey } from './subagents';
 import { formatUsage } from './usage';
 
 export const VIEW_ID = 'agentLsp.chat';
@@ -178,14 +179,10 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       reset = true;
     }
     surface.postedThread = state.threadId;
-    const shown = state.items.map((c): ShownItem => {
-      const answer = c.answer && !this.session.answeredHere.has(c.answer.approvalId) ? describeAnswer(c.answer) : undefined;
-      return answer ? { ...c, answeredBy: answer } : c;
-    });
-    const key = (c: ShownItem) => `${c.rev}|${c.answeredBy ?? ''}`;
-    const changed = shown.filter((c) => surface.posted.get(c.item.id) !== key(c));
-    changed.forEach((c) => surface.posted.set(c.item.id, key(c)));
-    const threads: ThreadChoice[] = this.session.threads.map((t) => ({
+    const shown = state.items.map((c) => this.shown(c, 0));
+    const changed = shown.filter((c) => surface.posted.get(c.item.id) !== c.drawKey);
+    changed.forEach((c) => surface.posted.set(c.item.id, c.drawKey));
+    const threads: ThreadChoice[] = this.session.threads.filter((t) => t.kind !== 'subagent').map((t) => ({
       id: t.id,
       title: t.title || 'Untitled thread',
       running: t.status === 'running',
@@ -198,7 +195,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       threads,
       order: state.items.map((c) => c.item.id),
       changed,
-      approvals: state.approvals,
+      approvals: this.session.approvals.map((a) => (a.subagent ? { ...a.approval, subagent: a.subagent } : a.approval)),
       todos: latestTodos(state),
       turn: state.turn,
       activity: this.session.activity,
@@ -215,6 +212,23 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
       permissionMode: config.get<string>('permissionMode', 'ask') ?? 'ask',
     };
     void surface.webview.postMessage({ type: 'model', model, reset } satisfies ToWebview);
+  }
+
+  /** An item as posted: who answered its approval (when not this window), and for a
+   * `subagent` item its child's transcript, nested (the server nests at most 2 deep). */
+  private shown(c: ChatItem, depth: number): ShownItem {
+    const answer = c.answer && !this.session.answeredHere.has(c.answer.approvalId) ? describeAnswer(c.answer) : undefined;
+    const out: ShownItem = { ...c, drawKey: `${c.rev}|${answer ?? ''}` };
+    if (answer) {
+      out.answeredBy = answer;
+    }
+    if (c.item.type === 'subagent' && depth < 4) {
+      const threadId = c.item.childThreadId;
+      const child = this.session.state(threadId);
+      out.child = { threadId, loaded: !!child && child.lastSeq > 0, items: child ? child.items.map((g) => this.shown(g, depth + 1)) : [] };
+      out.drawKey += `|${subtreeKey(this.session.allStates, threadId)}`;
+    }
+    return out;
   }
 
   private async onMessage(surface: Surface, message: FromWebview): Promise<void> {
@@ -248,6 +262,12 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.Disposable {
         return;
       case 'undoTurn':
         await session.undoTurn(message.turnId);
+        return;
+      case 'expandSubagent':
+        await session.loadSubagent(message.childThreadId);
+        return;
+      case 'cancelSubagent':
+        await session.cancelSubagent(message.childThreadId);
         return;
       case 'selectThread':
         await session.open(message.threadId);
