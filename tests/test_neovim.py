@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -249,22 +250,38 @@ def test_agent_undo_never_overwrites_a_line_the_user_changed(fake: FakeAnthropic
     assert (workspace / "big.py").read_text() == BIG.replace("return a * b", "return a // b")
 
 
-def test_the_editors_diagnostics_and_definitions_reach_the_model(fake: FakeAnthropic, workspace: Path,
-                                                                 state_dir: Path, tmp_path: Path) -> None:
-    """Issue 20: a second language server (tests/neovim/fixture_server.py) lints the agent's
-    edit; the plugin forwards its diagnostic into that edit's tool result, and `definition` is
-    answered by the fixture through agent/editor/query."""
-    (workspace / "main.py").write_text("from calc import add\nprint(add(1, 2))\n")
-    fake.script(
-        Reply([tool_use("edit_file", {"path": "calc.py", "old_string": "a - b", "new_string": "undefined_name"})]),
-        Reply([tool_use("definition", {"path": "calc.py", "line": 1, "column": 5})]),
-        Reply([text("The linter flags undefined_name; add is defined in calc.py.")]),
-    )
-    run_nvim("intel", fake, workspace, state_dir, tmp_path, timeout=60)
-    edited = fake.requests[1].body["messages"][-1]["content"][0]
-    assert edited["content"] == ('Applied: Edit calc.py (calc.py).\nEditor diagnostics for calc.py now: new: L2:12 '
-                                 'error [fixture-lint] "undefined_name" is not defined (F821).'), edited
-    found = fake.requests[2].body["messages"][-1]["content"][0]
-    assert found["content"] == "calc.py:1:5  def add(a, b):" and not found.get("is_error"), found
-    assert not any(block.get("name") == "run_command" for r in fake.requests for m in r.body["messages"]
-                   for block in (m["content"] if isinstance(m["content"], list) else []))
+def test_subagents_fold_under_the_parent_and_one_is_cancelled_alone(fake: FakeAnthropic, workspace: Path,
+                                                                  state_dir: Path, tmp_path: Path) -> None:
+    """Issue 13 item 6: two children, one folded line each; the child's approval answered from
+    the parent's chat; `x` cancels the other alone; :AgentThreads lists both under the parent."""
+    scripts: dict[str, list[Any]] = {
+        "MAIN:": [Reply([text("Delegating."),
+                         tool_use("spawn_agent", {"description": "explore tests", "prompt": "CHILD-A: look around"}),
+                         tool_use("spawn_agent", {"description": "fix calc", "prompt": "CHILD-B: fix add in calc.py"})]),
+                  Reply([text("One child cancelled, the other fixed add.")])],
+        "CHILD-A": [Reply([tool_use("read_file", {"path": "calc.py"})]),
+                    Stall(Reply([text("A report that never comes.")]), after_frames=1)],
+        "CHILD-B": [Reply([tool_use("edit_file", {"path": "calc.py", "old_string": "a - b", "new_string": "a + b"})]),
+                    Reply([text("B report: add fixed.")])],
+    }
+    seen: dict[str, list[dict[str, Any]]] = {key: [] for key in scripts}
+
+    def route(body: dict[str, Any]) -> Any:
+        """Children run at once: answer each request from the script of the agent it is for
+        (named by the first text of its first user message)."""
+        first = next(b["text"] for b in body["messages"][0]["content"] if b.get("type") == "text")
+        key = next(k for k in scripts if k in first)
+        seen[key].append(body)
+        return scripts[key].pop(0)
+
+    fake.script(*[route] * sum(len(s) for s in scripts.values()))
+    try:
+        run_nvim("subagents", fake, workspace, state_dir, tmp_path, timeout=60)
+    finally:
+        fake.release_stalls()
+    assert (workspace / "calc.py").read_text() == FIXED
+    results = [b for b in seen["MAIN:"][1]["messages"][-1]["content"] if b.get("type") == "tool_result"]
+    assert len(results) == 2
+    assert "cancelled by the user" in json.dumps(results[0]["content"]), results[0]
+    assert results[1]["content"] == "B report: add fixed.", results[1]
+    fake.assert_valid()

@@ -6,6 +6,9 @@
 --- thread the workspace's chat followed last (also in an earlier Neovim), replayed by resume.
 --- A compaction is a fold ('foldexpr' from what is drawn), closed until the user opens it
 --- (|zo|, |za|); every window showing the chat keeps the folds the user opened across redraws.
+--- So is each subagent: one line ("▸ subagent explore tests — Reading src/x.py") folded over
+--- the child thread's transcript (loaded by resume when it is opened and not known yet), its
+--- pending approvals below it; `x` on it cancels that child alone.
 
 local M = {}
 
@@ -21,7 +24,7 @@ local prompt_ns = vim.api.nvim_create_namespace('agent_lsp.chat.prompt')
 M.buf = nil
 
 ---@type agent_lsp.Rendered
-local shown = { lines = {}, highlights = {}, approvals = {}, folds = {} }
+local shown = { lines = {}, highlights = {}, approvals = {}, folds = {}, subagents = {} }
 local scheduled = false
 local subscribed = false
 
@@ -34,7 +37,8 @@ local KEYS = {
   { 'r', 'reject it, with a reason the agent reads' },
   { 'd', 'show its diff in a split' },
   { 'i  <C-c>', 'interrupt the running turn' },
-  { 'za', 'open or close a compaction (its summary)' },
+  { 'za  zo  <CR>', 'on a compaction or subagent line: open or close it (summary, transcript)' },
+  { 'x', 'on a subagent line (or its transcript): cancel that subagent alone' },
   { 'A  o  I', 'go to the prompt (Insert mode)' },
   { 'q', 'close the chat window' },
 }
@@ -48,25 +52,35 @@ function M.approval_at_cursor()
   return shown.approvals[vim.api.nvim_win_get_cursor(0)[1] - 1]
 end
 
+--- The child thread drawn on the cursor line of the chat (a subagent's line or transcript).
+---@return string?
+function M.subagent_at_cursor()
+  if vim.api.nvim_get_current_buf() ~= M.buf then
+    return nil
+  end
+  return shown.subagents[vim.api.nvim_win_get_cursor(0)[1] - 1]
+end
+
 --- What a closed fold of the chat shows: its title line, "▾" turned to "▸".
 ---@return string
 function M.foldtext()
   local line = vim.fn.getline(vim.v.foldstart)
-  return (line:gsub('^▾', '▸', 1))
+  return (line:gsub('^(%s*)▾', '%1▸', 1))
 end
 
---- 'foldexpr' of the chat windows: the folds of what is drawn (see `shown.folds`).
+--- 'foldexpr' of the chat windows: the folds of what is drawn (see `shown.folds`), a
+--- subagent's folds inside its own.
 ---@param lnum integer
 ---@return string
 function M.foldexpr(lnum)
+  local level, starts = 0, false
   for _, f in ipairs(shown.folds) do
-    if lnum == f.first + 1 then
-      return '>1'
-    elseif lnum > f.first + 1 and lnum <= f.last + 1 then
-      return '1'
+    if lnum >= f.first + 1 and lnum <= f.last + 1 then
+      level = level + 1
+      starts = starts or lnum == f.first + 1
     end
   end
-  return '0'
+  return (starts and '>' or '') .. level
 end
 
 --- The ids of the folds the user opened in `win` (from what was drawn until now).
@@ -87,7 +101,8 @@ local function opened(win)
   return open
 end
 
---- Folds `win` as drawn: each compaction closed, unless its id is in `open`.
+--- Folds `win` as drawn: each fold closed, unless its id is in `open` (and so are the folds
+--- it is inside).
 ---@param win integer
 ---@param open table<string, true>
 local function fold(win, open)
@@ -99,8 +114,19 @@ local function fold(win, open)
   wo.foldenable = true
   wo.fillchars = 'fold: '
   vim.api.nvim_win_call(win, function()
-    for _, f in ipairs(shown.folds) do
-      vim.cmd(('silent! %d%s'):format(f.first + 1, open[f.id] and 'foldopen' or 'foldclose'))
+    local levels = vim.deepcopy(shown.folds)
+    table.sort(levels, function(a, b)
+      return a.level < b.level
+    end)
+    for i = #levels, 1, -1 do -- inner folds first: one foldclose closes one level
+      vim.cmd(('silent! %dfoldclose'):format(levels[i].first + 1))
+    end
+    local opened_now = {} ---@type table<string, true>
+    for _, f in ipairs(levels) do -- outer folds first: one foldopen opens one level
+      if open[f.id] and (not f.parent or opened_now[f.parent]) then
+        opened_now[f.id] = true
+        vim.cmd(('silent! %dfoldopen'):format(f.first + 1))
+      end
     end
   end)
 end
@@ -157,7 +183,7 @@ function M.draw()
     return
   end
   local t = state.current and state.threads[state.current] or nil
-  local r = render.thread(t, state.answered, t and state.others(t) or nil)
+  local r = render.thread(t, state.answered, t and state.others(t) or nil, state.threads)
   local open_by_win = {} ---@type table<integer, table<string, true>>
   for _, win in ipairs(vim.fn.win_findbuf(buf)) do
     open_by_win[win] = opened(win)
@@ -239,13 +265,35 @@ local function history_key(direction, key)
   end
 end
 
+--- zo / za / <CR> on a fold: opens (or toggles) it, loading a subagent's transcript first.
+---@param keys string the Normal-mode fold command
+---@return boolean done false when the cursor is on no fold
+local function fold_key(keys)
+  local row = vim.api.nvim_win_get_cursor(0)[1]
+  if vim.fn.foldlevel(row) == 0 then
+    return false
+  end
+  require('agent_lsp.subagents').load(M.subagent_at_cursor())
+  vim.cmd('silent! normal! ' .. vim.v.count1 .. keys)
+  return true
+end
+
 ---@param buf integer
 local function keymaps(buf)
   local api = require('agent_lsp')
   local function map(lhs, fn, desc, modes)
     vim.keymap.set(modes or 'n', lhs, fn, { buffer = buf, nowait = true, desc = 'agent-lsp: ' .. desc })
   end
-  map('<CR>', send_prompt, 'send the prompt', { 'n', 'i' })
+  map('<CR>', send_prompt, 'send the prompt', 'i')
+  map('<CR>', function()
+    if vim.api.nvim_win_get_cursor(0)[1] - 1 >= prompt_row(buf) or not fold_key('za') then
+      send_prompt()
+    end
+  end, 'send the prompt (on a folded line: open or close it)')
+  map('zo', function() fold_key('zo') end, 'open the fold (a subagent: its transcript)')
+  map('za', function() fold_key('za') end, 'open or close the fold')
+  map('x', function() require('agent_lsp.subagents').cancel(M.subagent_at_cursor()) end,
+    'cancel the subagent under the cursor')
   map('<Up>', function() history_key(-1, '<Up>') end, 'the previous prompt', { 'n', 'i' })
   map('<Down>', function() history_key(1, '<Down>') end, 'the next prompt', { 'n', 'i' })
   for _, lhs in ipairs({ 'A', 'o', 'I' }) do
@@ -286,7 +334,7 @@ function M.buffer()
   if not subscribed then
     subscribed = true
     state.subscribe(function(thread_id)
-      if thread_id == state.current then
+      if thread_id == state.current or state.root_of(thread_id) == state.current then
         M.refresh()
       end
     end)

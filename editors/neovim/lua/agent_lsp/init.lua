@@ -354,21 +354,20 @@ function M.undo(turn_id)
   end)
 end
 
---- `:AgentThreads`: pick a thread (or a new one); the chat follows it, replayed by resume.
+--- `:AgentThreads`: pick a thread (or a new one), subagents indented under their parent; the
+--- chat follows it, replayed by resume (a subagent's thread shows its transcript alone).
 function M.threads()
   local client = clients.ensure()
   if not client then
     return
   end
-  clients.request(client, 'agent/thread/list', vim.empty_dict(), function(result)
-    local choices = vim.list_extend({ { new = true } }, result.threads)
+  local subagents = require('agent_lsp.subagents')
+  subagents.tree(client, function(rows)
+    local choices = vim.list_extend({ { new = true } }, rows)
     vim.ui.select(choices, {
       prompt = 'Agent threads',
-      format_item = function(t)
-        if t.new then
-          return '+ New thread'
-        end
-        return ('%s  [%s, %s]'):format(t.title, t.status, (t.updatedAt or ''):sub(1, 16))
+      format_item = function(row)
+        return row.new and '+ New thread' or subagents.label(row)
       end,
     }, function(choice)
       if not choice then
@@ -379,9 +378,13 @@ function M.threads()
           state.follow(started.thread.id)
         end)
       else
-        state.thread(choice.id, client.root_dir).title = choice.title
-        state.follow(choice.id)
-        state.resume(client, choice.id)
+        local t = state.thread(choice.id, client.root_dir)
+        t.title = choice.title
+        if type(choice.parentThreadId) == 'string' then
+          t.kind, t.parent = 'subagent', choice.parentThreadId
+        end
+        state.follow(t.id)
+        state.resume(client, t.id)
       end
       require('agent_lsp.chat').open(true)
     end)

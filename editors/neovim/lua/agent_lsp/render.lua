@@ -12,16 +12,57 @@ local M = {}
 ---@field first integer 0-based line: the fold's title
 ---@field last integer 0-based line
 ---@field id string the item folded (its open/closed state is kept across redraws)
+---@field level integer 1, or 2 and more for a fold inside a subagent's transcript
+---@field parent? string the id of the fold this one is inside
 
 ---@class agent_lsp.Rendered
 ---@field lines string[]
 ---@field highlights agent_lsp.Highlight[]
 ---@field approvals table<integer, string> 0-based line -> approval id
----@field folds agent_lsp.Fold[] closed unless the user opened them
+---@field folds agent_lsp.Fold[] closed unless the user opened them (outer folds first)
+---@field subagents table<integer, string> 0-based line -> the child thread drawn there (its
+--- title line and its transcript)
+
+---@class agent_lsp.RenderContext
+---@field answered? table<string, true> approvals this Neovim answered
+---@field threads? table<string, agent_lsp.Thread> every known thread (a subagent's transcript)
+---@field nested? boolean drawing a subagent's transcript inside its parent's
 
 ---@class agent_lsp.Canvas: agent_lsp.Rendered
+---@field ctx agent_lsp.RenderContext
 local Canvas = {}
 Canvas.__index = Canvas
+
+---@param ctx agent_lsp.RenderContext
+---@return agent_lsp.Canvas
+local function canvas(ctx)
+  return setmetatable({ lines = {}, highlights = {}, approvals = {}, folds = {}, subagents = {}, ctx = ctx }, Canvas)
+end
+
+--- Appends what `other` drew, each line indented by `indent`, its folds one level deeper
+--- (inside the fold `parent`).
+---@param other agent_lsp.Canvas
+---@param indent string
+---@param parent string
+function Canvas:embed(other, indent, parent)
+  local shift = #self.lines
+  for _, line in ipairs(other.lines) do
+    self.lines[#self.lines + 1] = indent .. line
+  end
+  for _, h in ipairs(other.highlights) do
+    self.highlights[#self.highlights + 1] = { row = h.row + shift, group = h.group, line = h.line }
+  end
+  for row, id in pairs(other.approvals) do
+    self.approvals[row + shift] = id
+  end
+  for row, id in pairs(other.subagents) do
+    self.subagents[row + shift] = id
+  end
+  for _, f in ipairs(other.folds) do
+    self.folds[#self.folds + 1] = { first = f.first + shift, last = f.last + shift, id = f.id,
+      level = f.level + 1, parent = f.parent or parent }
+  end
+end
 
 ---@param text string
 ---@param group? string
@@ -157,9 +198,6 @@ local draw = {
         '    ' .. (TODO[todo.status] or '[ ]') .. ' ')
     end
   end,
-  subagent = function(c, item)
-    c:add(('%s Subagent: %s'):format(mark(item), item.description), 'Special', '  ')
-  end,
   compaction = function(c, item, _, entry)
     if item.status == 'inProgress' then
       c:add('… Compacting context', 'Comment')
@@ -170,7 +208,7 @@ local draw = {
     local summary = vim.trim(item.summary or '')
     if summary ~= '' then
       c:add(summary, nil, '  ')
-      c.folds[#c.folds + 1] = { first = first, last = #c.lines - 1, id = item.id }
+      c.folds[#c.folds + 1] = { first = first, last = #c.lines - 1, id = item.id, level = 1 }
     end
   end,
 }
@@ -208,6 +246,70 @@ local function draw_approval(c, t, approval, answered)
   end
   for row = first, #c.lines - 1 do
     c.approvals[row] = approval.id
+  end
+end
+
+--- The title line of a subagent: "▾ subagent explore tests — Reading src/x.py" while it
+--- works (its latest `subagent/progress`), its final status after; folded, it shows "▸".
+---@param item agent_lsp.Item
+---@param progress? string
+---@return string
+function M.subagent_title(item, progress)
+  local now = item.status == 'inProgress' and (progress or 'starting') or item.status
+  return ('▾ subagent %s — %s'):format(item.description or 'subagent', now)
+end
+
+local body
+
+--- Pending approvals of `t` and of its subagents, oldest first per thread.
+---@param t agent_lsp.Thread
+---@param threads table<string, agent_lsp.Thread>
+---@param out { thread: agent_lsp.Thread, approval: agent_lsp.Approval }[]
+local function pending_in(t, threads, out)
+  for _, entry in ipairs(t.entries) do
+    local approval = entry.kind == 'approval' and t.approvals[entry.id]
+    if approval and not approval.resolved then
+      out[#out + 1] = { thread = t, approval = approval }
+    end
+    local item = entry.kind == 'item' and t.items[entry.id]
+    local child = item and item.type == 'subagent' and threads[item.childThreadId]
+    if child then
+      pending_in(child, threads, out)
+    end
+  end
+  return out
+end
+
+--- A subagent: its title line, folded over its transcript (drawn from the child thread's own
+--- events, indented); its pending approvals below the fold, answerable like any.
+---@param c agent_lsp.Canvas
+---@param item agent_lsp.Item
+---@param t agent_lsp.Thread
+function draw.subagent(c, item, t)
+  local threads = c.ctx.threads or {}
+  local child = threads[item.childThreadId]
+  local first = #c.lines
+  local group = (item.status == 'failed' or item.status == 'interrupted') and 'WarningMsg' or 'Special'
+  c:add(M.subagent_title(item, t.progress and t.progress[item.id]), group)
+  local id = t.id .. ':' .. item.id
+  if child and child.last_seq > 0 then
+    local inner = canvas({ answered = c.ctx.answered, threads = threads, nested = true })
+    body(inner, child)
+    c:embed(inner, '    ', id)
+  else
+    c:add('(its transcript loads when you open this line: zo or <CR>)', 'Comment', '    ')
+  end
+  if #c.lines - 1 == first then -- a fold of one line never closes ('foldminlines')
+    c:add('(nothing yet)', 'Comment', '    ')
+  end
+  c.folds[#c.folds + 1] = { first = first, last = #c.lines - 1, id = id, level = 1 }
+  for row = first, #c.lines - 1 do
+    c.subagents[row] = c.subagents[row] or item.childThreadId
+  end
+  if child and not c.ctx.nested then
+    for _, p in ipairs(pending_in(child, threads, {})) do
+      draw_approval(c, p.thread, p.approval, c.ctx.answered)
+    end
   end
 end
 
@@ -251,6 +353,9 @@ end
 ---@return string
 function M.header(t, others)
   local line = ('Agent chat: %s  (%s)'):format(t.title or 'thread', t.id)
+  if t.parent then
+    line = ('%s  · subagent of %s'):format(line, t.parent)
+  end
   if others and #others > 0 then
     line = ('%s  · also here: %s'):format(line, table.concat(others, ', '))
   end
@@ -262,9 +367,10 @@ end
 ---@param answered? table<string, true> ids of the approvals this Neovim answered: a resolved
 --- approval says who answered only when it was another surface
 ---@param others? string[] the other surfaces attached to the thread, for the header
+---@param threads? table<string, agent_lsp.Thread> every known thread: subagents' transcripts
 ---@return agent_lsp.Rendered
-function M.thread(t, answered, others)
-  local c = setmetatable({ lines = {}, highlights = {}, approvals = {}, folds = {} }, Canvas)
+function M.thread(t, answered, others, threads)
+  local c = canvas({ answered = answered, threads = threads })
   if not t then
     c:add('Agent chat: type a prompt below and press <CR> (#buffer, @file add context). Press g? for keys.',
       'Comment')
@@ -272,6 +378,18 @@ function M.thread(t, answered, others)
   end
   c:add(M.header(t, others), 'Title')
   c:add('')
+  body(c, t)
+  if t.running then
+    c:add('… working (i or <C-c> interrupts)', 'Comment')
+  end
+  return c
+end
+
+--- The thread's entries (in a subagent's transcript, its pending approvals are left to the
+--- parent, which draws them outside the fold).
+---@param c agent_lsp.Canvas
+---@param t agent_lsp.Thread
+body = function(c, t)
   for _, entry in ipairs(t.entries) do
     if entry.kind == 'item' then
       local item = t.items[entry.id]
@@ -280,15 +398,14 @@ function M.thread(t, answered, others)
         fn(c, item, t, entry)
       end
     elseif entry.kind == 'approval' then
-      draw_approval(c, t, t.approvals[entry.id], answered)
+      local approval = t.approvals[entry.id]
+      if not (c.ctx.nested and not approval.resolved) then
+        draw_approval(c, t, approval, c.ctx.answered)
+      end
     else
       draw_turn_end(c, entry)
     end
   end
-  if t.running then
-    c:add('… working (i or <C-c> interrupts)', 'Comment')
-  end
-  return c
 end
 
 return M

@@ -66,6 +66,9 @@ local M = {}
 ---@field turn_cost number the latest turn's cost (turn/usage since its turn/started)
 ---@field cache_miss? string the latest turn's last cache-miss reason
 ---@field attached { clientId: string, clientName: string }[] the surfaces attached now, in the order they came (client/attached, client/detached)
+---@field kind? 'main'|'subagent' a subagent's thread belongs to its parent's chat and takes no prompt
+---@field parent? string the thread a subagent's thread works for
+---@field progress table<string, string> subagent item id -> what its child does now (subagent/progress)
 
 ---@type table<string, agent_lsp.Thread>
 M.threads = {}
@@ -100,7 +103,7 @@ function M.thread(id, root)
   local t = M.threads[id]
   if not t then
     t = { id = id, root = root, last_seq = 0, running = false, items = {}, approvals = {},
-          entries = {}, resuming = false, queue = {}, cost = 0, turn_cost = 0, attached = {} }
+          entries = {}, resuming = false, queue = {}, cost = 0, turn_cost = 0, attached = {}, progress = {} }
     M.threads[id] = t
   end
   t.root = t.root or root
@@ -136,7 +139,7 @@ local function set_current(thread_id)
   end
   M.current = thread_id
   local t = M.threads[thread_id]
-  if not (t and t.root) then
+  if not (t and t.root) or M.is_subagent(t) then -- a subagent is reopened from its parent
     return
   end
   local known = memory()
@@ -190,6 +193,12 @@ local streamed = { agentMessage = 'text', reasoning = 'text', commandExecution =
 local reducers = {
   ['thread/started'] = function(t, e)
     t.title = e.thread.title
+    if e.thread.kind == 'subagent' then
+      t.kind = 'subagent'
+    end
+    if type(e.thread.parentThreadId) == 'string' then
+      t.parent = e.thread.parentThreadId
+    end
   end,
   ['turn/started'] = function(t, e)
     t.running = true
@@ -288,6 +297,41 @@ function M.apply(t, event)
   return true
 end
 
+--- A subagent's thread: is `t` one (known from its thread/started or its parent's item)?
+---@param t agent_lsp.Thread?
+---@return boolean
+function M.is_subagent(t)
+  return t ~= nil and (t.kind == 'subagent' or t.parent ~= nil)
+end
+
+--- The main thread `thread_id` belongs to: itself, or its subagent's ancestors' first.
+---@param thread_id string
+---@return string
+function M.root_of(thread_id)
+  local seen = {} ---@type table<string, true>
+  local id = thread_id
+  while M.threads[id] and M.threads[id].parent and not seen[id] do
+    seen[id] = true
+    id = M.threads[id].parent
+  end
+  return id
+end
+
+--- What the plugin keeps beside the reducer's state: which thread is whose subagent (from the
+--- parent's `subagent` item), and each child's latest `subagent/progress` line.
+---@param t agent_lsp.Thread
+---@param event table
+local function note(t, event)
+  local item = event.item
+  if type(item) == 'table' and item.type == 'subagent' and type(item.childThreadId) == 'string' then
+    local child = M.thread(item.childThreadId, t.root)
+    child.kind, child.parent = 'subagent', child.parent or t.id
+    child.title = child.title or item.description
+  elseif event.type == 'subagent/progress' and type(event.itemId) == 'string' then
+    t.progress[event.itemId] = event.text
+  end
+end
+
 local resume
 
 --- Applies one event in seq order: drops duplicates, fetches what a gap skipped.
@@ -304,9 +348,11 @@ local function feed(client, t, event, may_resume)
     t.queue[#t.queue + 1] = event
     resume(client, t)
   else
-    M.apply(t, event)
-    if event.type == 'turn/started' and M.current ~= t.id then
-      set_current(t.id) -- the chat follows the thread the agent works on
+    if M.apply(t, event) then
+      note(t, event)
+    end
+    if event.type == 'turn/started' and M.current ~= t.id and not M.is_subagent(t) then
+      set_current(t.id) -- the chat follows the thread the agent works on (a child's is in its parent's)
     end
   end
 end
@@ -360,7 +406,7 @@ function M.on_notification(_, params, ctx)
   end
   local t = M.thread(params.threadId, client.root_dir)
   feed(client, t, params, true)
-  if not M.current then
+  if not M.current and not M.is_subagent(t) then
     set_current(t.id)
   end
   changed(t.id)
@@ -403,13 +449,13 @@ function M.on_attach(client)
   end)
 end
 
---- Pending approvals, oldest first: of `thread_id`, or of every thread.
+--- Pending approvals, oldest first: of `thread_id` and its subagents, or of every thread.
 ---@param thread_id? string
 ---@return agent_lsp.Approval[]
 function M.pending(thread_id)
   local found = {} ---@type agent_lsp.Approval[]
   for id, t in pairs(M.threads) do
-    if not thread_id or id == thread_id then
+    if not thread_id or id == thread_id or (M.is_subagent(t) and M.root_of(id) == thread_id) then
       for _, entry in ipairs(t.entries) do
         local approval = entry.kind == 'approval' and t.approvals[entry.id]
         if approval and not approval.resolved then
