@@ -586,6 +586,24 @@ async function main() {
     await page.screenshot({ path: join(dirs.screens, 'subagent-cancelled.png') });
   });
 
+  await step('after a reload the tree is drawn again; expanding a child loads its transcript', async () => {
+    const starts = (agentLog().match(/agent-lsp is running/g) ?? []).length;
+    await runCommand('Developer: Reload Window');
+    await until('a new server after the reload', () => (agentLog().match(/agent-lsp is running/g) ?? []).length > starts, 60000);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 90000 });
+    await statusItem('Agent: idle').waitFor({ timeout: 60000 });
+    await runCommand('Agent: Open Chat');
+    const stopped = chat().locator('#messages > .item.subagent.interrupted');
+    await stopped.locator('.badge.interrupted').waitFor();
+    // The window has none of the child's events: opening its transcript resumes its thread.
+    await stopped.locator('details.subagent-transcript > summary').click();
+    await stopped.locator('.subagent-items .item.user', { hasText: /List the tests|Check the style/ }).waitFor();
+    await stopped.locator('.subagent-items .item.tool .tool-name', { hasText: 'read_file' }).waitFor();
+    if ((await chat().locator('#messages > .item.subagent').count()) !== 2) {
+      throw new Error('the subagent tree is not drawn as before the reload');
+    }
+  });
+
   await page.screenshot({ path: join(dirs.screens, 'final.png') });
   await step('screenshots of the chat in the dark and light themes, kept as artifacts', async () => {
     const artifacts = process.env.AGENT_LSP_ARTIFACTS || join(REPO, 'tests', 'artifacts');
