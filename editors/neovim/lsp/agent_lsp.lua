@@ -11,12 +11,7 @@ return {
   root_markers = { { '.agent-lsp', '.git' }, 'pyproject.toml', 'package.json', 'Cargo.toml', 'go.mod' },
   -- the plugin answers agent/editor/query from the other language servers (lua/agent_lsp/intel.lua)
   capabilities = { experimental = { agentLsp = { editorQueries = true } } },
-  -- the plugin answers agent/editor/query from the other language servers (lua/agent_lsp/intel.lua)
-  capabilities = { experimental = { agentLsp = { editorQueries = true } } },
   handlers = {
-    ['agent/editor/query'] = function(_, params)
-      return require('agent_lsp.intel').query(params)
-    end,
     ['agent/editor/query'] = function(_, params)
       return require('agent_lsp.intel').query(params)
     end,

@@ -63,18 +63,6 @@ vim.api.nvim_create_autocmd('LspAttach', {
   end,
 })
 
--- The editor's diagnostics go to agent-lsp once it attaches (lua/agent_lsp/intel.lua).
-vim.api.nvim_create_autocmd('LspAttach', {
-  group = vim.api.nvim_create_augroup('agent_lsp.intel.load', { clear = true }),
-  callback = function(args)
-    local client = vim.lsp.get_client_by_id(args.data.client_id)
-    if client and client.name == 'agent_lsp' then
-      require('agent_lsp.intel').setup()
-      require('agent_lsp.intel').send(args.buf)
-    end
-  end,
-})
-
 -- An approval answered with the server's code actions is this Neovim's answer too.
 for _, name in ipairs({ 'agent.approve', 'agent.reject' }) do
   vim.lsp.commands[name] = vim.lsp.commands[name] or function(cmd, ctx)
