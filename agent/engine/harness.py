@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from agent.engine.approvals import ApprovalBroker
 from agent.engine.changeflow import ChangeFlow
 from agent.files.changes import ChangeApplier, ChangeSet, DiskApplier
+from agent.store.changes import LandedFile
 from agent.context.compaction import Rebuilder
 from agent.context.memory import Observer
 from agent.config import Settings
@@ -115,7 +116,7 @@ class Harness:
         self.observer = Observer(store, lambda: self.model, lambda: self.settings.memory_every)
         gate = Gate(self.policy, self.broker, label=self.subagents.label)
         self.changes = ChangeFlow(workspace, gate, applier or DiskApplier(), self._record_changes,
-                                  journal=store.record_changes)
+                                  journal=self._journal)
         self.dispatcher = ToolDispatcher(tools or default_tools(), workspace, gate, self.changes,
                                          state_for=lambda thread_id: StoredThreadState(store, thread_id))
         self.dispatcher.subagents = self.subagents
@@ -267,9 +268,20 @@ class Harness:
         self.store.update_state(thread_id, lambda s: s.model_copy(update={"system": system, "forked": seed is not None}))
         turn, scope, transcript = self._begin(thread_id)
         with scope.item(UserMessageItem(id=scope.new_item_id(), content=[TextPart(text=prompt)])):
-            start = seed or [message({"role": "user", "content": [{"type": "text", "text": prompt}]})]
-            transcript.append(turn.id, *start)
+            start = [m.wire() for m in seed] if seed else [{"role": "user", "content": [{"type": "text", "text": prompt}]}]
+            # stored and sent without secrets, as every message is (a fork's seed holds the
+            # parent's pending assistant message as the model wrote it)
+            transcript.append(turn.id, *(message(m) for m in scope.secrets.current().redact_json(start)))
         return self._launch(turn, scope, transcript, parent)
+
+    def _journal(self, thread_id: str, turn_id: str, item_id: str, title: str, files: list[LandedFile]) -> None:
+        """What undo reverts: a subagent's changes are its main thread's running turn's, so
+        undoing that turn undoes what its subagents changed too."""
+        root = self.store.root_thread(thread_id)
+        running = self._running.get(root) if root != thread_id else None
+        if running is not None:
+            thread_id, turn_id = root, running.turn.id
+        self.store.record_changes(thread_id, turn_id, item_id, title, files)
 
     def cancel_scope(self, thread_id: str) -> CancelScope | None:
         """The cancel scope of the thread's running turn: what its subagents run under."""

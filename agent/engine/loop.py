@@ -22,6 +22,7 @@ from agent.context.compaction import Rebuilder, summary_request, summary_text, t
 from agent.context.budget import CHARS_PER_TOKEN, ContextMeter, Measurement, request_tokens
 from agent.engine.dispatch import ToolDispatcher, ToolOutcome
 from agent.engine.items import TurnScope
+from agent.engine.turns import settle
 from agent.model.base import ModelClient, ModelError, ModelRequest, ModelResponse, QuietSink
 from agent.model.pricing import Price, Prefix, cache_read_share, cost_usd, digest, price_for
 from agent.protocol import (
@@ -201,11 +202,14 @@ class TurnRunner:
             # ran: a tool stopped by the interrupt may say what it did so far (a command's output)
             partial = getattr(exc, "outcome", None)
             filler = INTERRUPTED if isinstance(exc, asyncio.CancelledError) else INTERNAL_ERROR
+            running = [parallel[c["id"]] for c in calls[len(results):] if c["id"] in parallel]
+            for task in running:  # every subagent still running or queued stops, and is stored, first
+                task.cancel()
+            await settle(running)
             for call in calls[len(results):]:
                 task = parallel.get(call["id"])
-                if task is not None:  # a subagent still running: stopped, and its state stored, first
-                    task.cancel()
-                    outcome = await asyncio.shield(task) if not task.done() else task.result()
+                if task is not None:
+                    outcome = _outcome_of(task)
                 else:
                     outcome = partial if isinstance(partial, ToolOutcome) else ToolOutcome(filler, True)
                     partial = None
@@ -375,6 +379,16 @@ class TurnRunner:
     def _commit(self, messages: list[dict[str, Any]]) -> None:
         messages = self.scope.secrets.current().redact_json(messages)  # stored and sent: no secrets
         self.transcript.append(self.scope.turn_id, *(message(m) for m in messages))
+
+
+def _outcome_of(task: asyncio.Future[ToolOutcome]) -> ToolOutcome:
+    """What a finished parallel call tells the model, however it ended."""
+    if task.cancelled():
+        return ToolOutcome(INTERRUPTED, True)
+    if task.exception() is not None:
+        log.error("a parallel tool call failed", exc_info=task.exception())
+        return ToolOutcome(INTERNAL_ERROR, True)
+    return task.result()
 
 
 def backoff(attempt: int, retry_after: float | None) -> float:

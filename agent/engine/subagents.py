@@ -22,7 +22,8 @@ under the parent turn's cancel scope, and returns the child's final report as th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from agent.context.transcript import Message, message
@@ -49,7 +50,7 @@ class Subagents:
         self.harness = harness
         self.max_depth = max_depth
         self.max_parallel = max_parallel
-        self._slots: dict[str, asyncio.Semaphore] = {}  # per root thread: children running at once
+        self._slots: dict[str, tuple[asyncio.Semaphore, int]] = {}  # per parent thread: the limit, its users
 
     def hidden_tools(self, thread_id: str) -> frozenset[str]:
         """Tools left out of a thread's requests: ``spawn_agent`` at the depth limit."""
@@ -67,31 +68,55 @@ class Subagents:
         if depth >= self.max_depth:
             return ToolOutcome(f"spawn_agent is not available at this depth (subagents may nest {self.max_depth} "
                                "levels); do the task yourself with your other tools.", True)
-        slots = self._slots.setdefault(store.root_thread(scope.thread_id), asyncio.Semaphore(self.max_parallel))
         item_id = scope.new_item_id()
         started = store.create_thread(self.harness.workspace.key, shorten(args.description, 80),
                                       parent_thread_id=scope.thread_id, spawn_item_id=item_id)
         self.harness.log.publish(started)
         child_id = started.thread_id
         item = SubagentItem(id=item_id, child_thread_id=child_id, description=args.description)
-        with scope.item(item) as handle:
-            async with slots:
+        with scope.item(item) as handle, self._slot(scope.thread_id) as slots:
+            parent = self.harness.cancel_scope(scope.thread_id)
+            try:
+                await slots.acquire()  # siblings share a parent's slots; a child's children use its own
+            except asyncio.CancelledError as exc:
+                handle.finish(status="interrupted", output="Stopped before it started.")
+                exc.outcome = ToolOutcome("The subagent was stopped with the turn before it started.", True)  # type: ignore[attr-defined]
+                raise
+            try:
+                if parent is None or parent.cancelled:  # Stop came while it waited for a slot
+                    handle.finish(status="interrupted", output="Stopped before it started.")
+                    return ToolOutcome("The subagent was stopped with the turn before it started.", True)
                 seed = self._fork_seed(fork_base, args.prompt) if args.fork else None
-                parent = self.harness.cancel_scope(scope.thread_id)
                 turn = self.harness.start_child_turn(child_id, args.prompt, parent, seed)
                 unsubscribe = self.harness.on_event(self._progress(scope, item_id, child_id))
                 try:
                     report = await turn.result()
                 except asyncio.CancelledError as exc:  # the parent was interrupted: the child first
                     turn.cancel()
-                    await turn.result()
+                    await turn.settled()  # through a second Stop too: its end is stored before ours
                     done = self._so_far(child_id)
                     handle.finish(status="interrupted", output=done)
                     exc.outcome = ToolOutcome(f"The subagent was stopped with the turn. {done}", True)  # type: ignore[attr-defined]
                     raise
                 finally:
                     unsubscribe()
-            return self._outcome(report, child_id, handle, parent is not None and parent.cancelled)
+            finally:
+                slots.release()
+            return self._outcome(report, child_id, handle, parent.cancelled)
+
+    @contextmanager
+    def _slot(self, thread_id: str) -> Iterator[asyncio.Semaphore]:
+        """The parallel limit of one parent's subagents; forgotten when none is left."""
+        slots, users = self._slots.get(thread_id) or (asyncio.Semaphore(self.max_parallel), 0)
+        self._slots[thread_id] = (slots, users + 1)
+        try:
+            yield slots
+        finally:
+            slots, users = self._slots[thread_id]
+            if users <= 1:
+                del self._slots[thread_id]
+            else:
+                self._slots[thread_id] = (slots, users - 1)
 
     def _outcome(self, report: TurnReport, child_id: str, handle: Any, with_parent: bool) -> ToolOutcome:
         if report.status == "completed":

@@ -9,7 +9,9 @@ subagent's turn, say), children first, so a cancel cascades to whatever the turn
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from agent.protocol import Turn, TurnStatus, Usage
 
@@ -51,6 +53,20 @@ class CancelScope:
             await asyncio.gather(self.task, return_exceptions=True)
 
 
+async def settle(futures: Iterable[asyncio.Future[Any]]) -> bool:
+    """Wait until every future is done, through any number of cancels of the waiting task (a
+    second Stop during a clean-up must not cut the clean-up short); True when the waiting task
+    was cancelled meanwhile, so the caller can raise it afterwards."""
+    pending = {f for f in futures if not f.done()}
+    interrupted = False
+    while pending:
+        try:
+            _, pending = await asyncio.wait(pending)
+        except asyncio.CancelledError:
+            interrupted = True
+    return interrupted
+
+
 @dataclass
 class TurnHandle:
     turn: Turn
@@ -74,3 +90,8 @@ class TurnHandle:
 
     def cancel(self) -> None:
         self.scope.cancel()
+
+    async def settled(self) -> TurnReport:
+        """The final report, waited for through any cancel of the waiting task."""
+        await settle([self._report])
+        return self._report.result()

@@ -46,6 +46,7 @@ from agent.protocol import (
     ThreadResumeParams,
     ThreadStartParams,
     TurnInterruptParams,
+    TurnCompletedEvent,
     TurnStartedEvent,
     TurnStartParams,
 )
@@ -163,10 +164,11 @@ class HostServer:
     def _publish(self, hosted: Hosted, event: Event) -> None:
         for session in list(hosted.sessions):
             session.deliver(event)
-        if isinstance(event, TurnStartedEvent):  # every editor shows a running turn: it is on it
+        if isinstance(event, (TurnStartedEvent, TurnCompletedEvent)):  # an editor is on a running turn
+            started = isinstance(event, TurnStartedEvent)
             for session in list(hosted.sessions):
                 if session.everything:  # after this event reached everyone, so seqs stay in order
-                    asyncio.get_running_loop().call_soon(session.attach_quietly, event.thread_id)
+                    asyncio.get_running_loop().call_soon(session.on_turn, event.thread_id, started)
 
 
 class Session:
@@ -181,6 +183,8 @@ class Session:
         self.following: dict[str, int] = {}  # thread id -> last seq delivered
         self.client_id = new_id("cli")
         self.attached: set[str] = set()  # threads this client follows or started a turn in
+        self.while_running: set[str] = set()  # of those, the ones it is on only while their turn runs
+        self.unrelated: set[str] = set()  # threads known not to descend from a followed one
         for method in ("hello", "workspace/open", "workspace/subscribe", "thread/start", "thread/list",
                        "thread/resume", "thread/subscribe", "thread/unsubscribe", "thread/attach", "turn/start", "turn/interrupt",
                        "thread/compact", "approval/respond", "approval/pending", "host/status", "host/stop",
@@ -224,19 +228,29 @@ class Session:
             parent = self.hosted.harness.store.lineage(parent)[0]
         if parent is not None:  # from its start: thread/started is its first event
             self.following[thread_id] = 0
+        else:
+            self.unrelated.add(thread_id)
 
     def _attach(self, thread_id: str) -> None:
         """This client is now on the thread: ``client/attached`` once, for every surface to show."""
+        self.while_running.discard(thread_id)  # joined on purpose: it stays after the turn
         if thread_id not in self.attached:
             self.attached.add(thread_id)
             self.harness().presence(thread_id, self.client_id, self.name, attached=True)
 
-    def attach_quietly(self, thread_id: str) -> None:
-        if self.hosted is not None and not self.connection.closed.done():
-            try:
+    def on_turn(self, thread_id: str, started: bool) -> None:
+        """An editor is on a thread while its turn runs, unless it joined it on purpose."""
+        if self.hosted is None or self.connection.closed.done():
+            return
+        try:
+            if started and thread_id not in self.attached:
                 self._attach(thread_id)
-            except UnknownThread:
-                pass
+                self.while_running.add(thread_id)
+            elif not started and thread_id in self.while_running:
+                self.while_running.discard(thread_id)
+                self._detach(thread_id)
+        except UnknownThread:
+            pass
 
     def _detach(self, thread_id: str) -> None:
         if thread_id in self.attached and self.hosted is not None:
@@ -247,7 +261,8 @@ class Session:
                 pass
 
     def deliver(self, event: Event) -> None:
-        if event.thread_id not in self.following and self.following and not self.everything:
+        if (event.thread_id not in self.following and self.following and not self.everything
+                and event.thread_id not in self.unrelated):
             self._follow_child(event.thread_id)  # a subagent of a followed thread: its events too
         last = self.following.get(event.thread_id)
         if last is not None:
@@ -283,7 +298,7 @@ class Session:
         harness = self.harness()
         self.everything = True
         for turn in harness.running_turns():
-            self._attach(turn.thread_id)
+            self.on_turn(turn.thread_id, started=True)
         return {}
 
     def _document(self, params: Any) -> None:
@@ -323,6 +338,7 @@ class Session:
         thread = harness.get_thread(str(params["threadId"]))
         after = int(params.get("afterSeq") or 0)
         stored = harness.store.events_after(thread.id, after)  # sent before any live one
+        self.unrelated.clear()  # a new followed thread: its children are no longer unrelated
         self.following[thread.id] = stored[-1].seq if stored else after
         for event in stored:
             self.connection.notify("event", event.to_wire())
