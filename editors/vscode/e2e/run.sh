@@ -31,11 +31,16 @@ if [ -z "${AGENT_LSP_E2E_NETNS:-}" ]; then
   # The extension under test and the fixture linter, packaged as VS Code installs them.
   export E2E_BUILD="$(mktemp -d /tmp/agent-lsp-e2e-build.XXXXXX)"
   trap 'rm -rf "$E2E_BUILD"' EXIT
-  (cd "$EXT" && npm run --silent package >"$E2E_BUILD/package.log" 2>&1) || { cat "$E2E_BUILD/package.log"; exit 1; }
+  # Two e2e runs at once (pytest -n 2) build in the same folder: one at a time, each keeping its copy.
+  (
+    flock 9
+    (cd "$EXT" && npm run --silent package >"$E2E_BUILD/package.log" 2>&1) || { cat "$E2E_BUILD/package.log"; exit 1; }
+    cp "$EXT/dist/agent-lsp.vsix" "$E2E_BUILD/agent-lsp.vsix"
+  ) 9>"/tmp/agent-lsp-e2e-package-$(id -u).lock" || exit 1
   (cd "$HERE/fixture-linter" && "$EXT/node_modules/.bin/vsce" package --no-dependencies --skip-license \
     --allow-missing-repository -o "$E2E_BUILD/fake-linter.vsix" >>"$E2E_BUILD/package.log" 2>&1) \
     || { cat "$E2E_BUILD/package.log"; exit 1; }
-  export E2E_VSIX="$EXT/dist/agent-lsp.vsix" E2E_LINTER_VSIX="$E2E_BUILD/fake-linter.vsix" E2E_REPO="$REPO"
+  export E2E_VSIX="$E2E_BUILD/agent-lsp.vsix" E2E_LINTER_VSIX="$E2E_BUILD/fake-linter.vsix" E2E_REPO="$REPO"
   # A network namespace with loopback only: nothing in the test can reach another host.
   if [ "$(id -u)" = 0 ]; then
     netns=(unshare --net)

@@ -349,7 +349,8 @@ async function main() {
 
   await step('"View diff" opens the current text beside the proposed text', async () => {
     await chat().locator('.approval button', { hasText: 'View diff' }).click();
-    const diff = page.locator('.monaco-diff-editor');
+    // the review diff that opened by itself may still be shown in another group: this one is active
+    const diff = page.locator('.editor-group-container.active .monaco-diff-editor');
     await diff.waitFor();
     await diff.locator('.modified .view-line', { hasText: 'return a + b' }).waitFor();
     await diff.locator('.original .view-line', { hasText: 'return a - b' }).waitFor();

@@ -80,6 +80,16 @@ export async function applyAndSave(
   return { applied: true };
 }
 
+/**
+ * One edit at a time: the server may send the next edit as soon as the buffer shows the last
+ * one, while that one is still being saved; applied at once, the next edit would find the
+ * document dirty, take it for the user's typing and never save it.
+ */
 export function install(client: LanguageClient): vscode.Disposable {
-  return client.onRequest(ApplyWorkspaceEditRequest.type, (params) => applyAndSave(client, params));
+  let last: Promise<unknown> = Promise.resolve();
+  return client.onRequest(ApplyWorkspaceEditRequest.type, (params) => {
+    const next = last.then(() => applyAndSave(client, params));
+    last = next.catch(() => undefined);
+    return next;
+  });
 }
