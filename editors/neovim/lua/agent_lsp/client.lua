@@ -128,19 +128,20 @@ end
 
 ---@param line string
 ---@param encoding string
----@param col integer byte column
+---@param col integer? byte column (nil: 0)
 ---@return integer
 local function character(line, encoding, col)
-  return vim.str_utfindex(line, encoding, math.min(col, #line), false)
+  return vim.str_utfindex(line, encoding, math.min(col or 0, #line), false)
 end
 
 --- The LSP form of a |vim.Diagnostic|: the server's own when it came from LSP.
+--- (Also what lua/agent_lsp/intel.lua forwards as `agent/editor/diagnostics`, in UTF-16.)
 ---@param d vim.Diagnostic
 ---@param bufnr integer
 ---@param encoding string
 ---@return lsp.Diagnostic
 function M.lsp_diagnostic(d, bufnr, encoding)
-  if d.user_data and d.user_data.lsp then
+  if d.user_data and d.user_data.lsp and d.user_data.lsp.range then
     return d.user_data.lsp
   end
   local function position(lnum, col)

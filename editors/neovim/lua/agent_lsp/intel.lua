@@ -6,6 +6,8 @@
 --- workspaceSymbols, hover) with `request_sync` to every OTHER language server attached to the
 --- buffer. Positions on the wire are 0-based lines and UTF-16 characters.
 
+local clients = require('agent_lsp.client')
+
 local M = {}
 
 local NAME = 'agent_lsp'
@@ -34,27 +36,6 @@ local function line_of(bufnr, lnum)
   return vim.api.nvim_buf_get_lines(bufnr, lnum, lnum + 1, false)[1] or ''
 end
 
---- A |vim.Diagnostic| in LSP form (its server's own when it came from LSP).
----@param d vim.Diagnostic
----@param bufnr integer
----@return table
-local function lsp_form(d, bufnr)
-  if d.user_data and d.user_data.lsp and d.user_data.lsp.range then
-    return d.user_data.lsp
-  end
-  local function at(lnum, col)
-    local line = line_of(bufnr, lnum)
-    return { line = lnum, character = vim.str_utfindex(line, 'utf-16', math.min(col or 0, #line), false) }
-  end
-  return {
-    range = { start = at(d.lnum, d.col), ['end'] = at(d.end_lnum or d.lnum, d.end_col or d.col) },
-    severity = d.severity,
-    message = d.message,
-    source = d.source,
-    code = d.code,
-  }
-end
-
 --- Sends the buffer's diagnostics (all but agent-lsp's) to every agent-lsp client.
 ---@param bufnr integer
 function M.send(bufnr)
@@ -69,7 +50,7 @@ function M.send(bufnr)
   local diagnostics = {}
   for _, d in ipairs(vim.diagnostic.get(bufnr)) do
     if not own[d.namespace] then
-      diagnostics[#diagnostics + 1] = lsp_form(d, bufnr)
+      diagnostics[#diagnostics + 1] = clients.lsp_diagnostic(d, bufnr, 'utf-16')
     end
   end
   local params = { uri = vim.uri_from_bufnr(bufnr), version = vim.lsp.util.buf_versions[bufnr],
