@@ -260,10 +260,7 @@ def register(server: AgentServer) -> None:
     @domain_errors
     async def compact(*arguments: Any) -> dict[str, Any]:
         runtime = rt()
-        thread_id = arguments[0] if arguments and isinstance(arguments[0], str) else runtime.current_thread_id
-        if thread_id is None:
-            raise JsonRpcInvalidParams("agent.compact: no current thread; pass [threadId, instructions?]")
-        instructions = arguments[1] if len(arguments) > 1 and isinstance(arguments[1], str) else None
+        thread_id, instructions = _thread_and_text(runtime, arguments, "agent.compact", "instructions")
         turn = await runtime.agent.compact(thread_id, instructions)
         runtime.progress.start(turn, None)
         return {"threadId": thread_id, "turnId": turn.id}
@@ -272,10 +269,7 @@ def register(server: AgentServer) -> None:
     @domain_errors
     async def undo_turn(*arguments: Any) -> dict[str, Any]:
         runtime = rt()
-        thread_id = arguments[0] if arguments and isinstance(arguments[0], str) else runtime.current_thread_id
-        if thread_id is None:
-            raise JsonRpcInvalidParams("agent.undoTurn: no current thread; pass [threadId, turnId?]")
-        turn_id = arguments[1] if len(arguments) > 1 and isinstance(arguments[1], str) else None
+        thread_id, turn_id = _thread_and_text(runtime, arguments, "agent.undoTurn", "turnId")
         return {"undone": await runtime.agent.undo_turn(thread_id, turn_id)}
 
     @server.command("agent.interrupt")
@@ -313,6 +307,16 @@ def _first(arguments: tuple[Any, ...], command: str) -> str:
     if not arguments or not isinstance(arguments[0], str):
         raise JsonRpcInvalidParams(f"{command} expects [approvalId, ...]")
     return arguments[0]
+
+
+def _thread_and_text(runtime: Runtime, arguments: tuple[Any, ...], command: str,
+                     text_name: str) -> tuple[str, str | None]:
+    """A command's ``[threadId?, <text_name>?]``: the thread (else the current one) and the string."""
+    thread_id = arguments[0] if arguments and isinstance(arguments[0], str) else runtime.current_thread_id
+    if thread_id is None:
+        raise JsonRpcInvalidParams(f"{command}: no current thread; pass [threadId, {text_name}?]")
+    text = arguments[1] if len(arguments) > 1 and isinstance(arguments[1], str) else None
+    return thread_id, text
 
 
 def _title(text: str) -> str:
