@@ -6,7 +6,8 @@ numbers lines); the editor's language servers take 0-based lines and UTF-16 colu
 workspace or hidden by a deny rule, like ``read_file``). ``render_locations`` turns the
 editor's ``[{uri, range, text?}]`` back into ``path:line:column`` relative to the workspace,
 bounded: results outside the workspace are only counted, never shown, and results in files a
-deny rule hides are left out.
+deny rule hides are left out. ``query_locations`` is both in one: what definition and
+references run.
 """
 
 from __future__ import annotations
@@ -146,3 +147,8 @@ def render_locations(results: list[dict[str, Any]], ctx: ToolContext, what: str)
         head = f"No {what} found in the workspace"
         return head + (f" ({'; '.join(notes)})." if notes else ".")
     return "\n".join(body + ([f"[{'; '.join(notes)}]"] if notes else []))
+
+
+async def query_locations(kind: str, args: PositionInput, ctx: ToolContext) -> str:
+    """Ask the editor for the ``kind`` locations (definition, references) at a position, as text."""
+    return render_locations(await ctx.workspace.sight.query(kind, position_params(args, ctx)), ctx, kind)

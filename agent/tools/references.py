@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.tools.base import Tool, ToolContext
-from agent.tools.editor_common import PositionInput, position_params, render_locations
+from agent.tools.editor_common import PositionInput, query_locations
 
 
 class References(Tool):
@@ -17,5 +17,4 @@ class References(Tool):
     kind = "read"
 
     async def run(self, args: PositionInput, ctx: ToolContext) -> str:
-        params = position_params(args, ctx)
-        return render_locations(await ctx.workspace.sight.query("references", params), ctx, "references")
+        return await query_locations("references", args, ctx)
