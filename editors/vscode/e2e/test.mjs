@@ -454,24 +454,21 @@ async function main() {
     const artifacts = process.env.AGENT_LSP_ARTIFACTS || join(REPO, 'tests', 'artifacts');
     mkdirSync(artifacts, { recursive: true });
     const isDark = async () => ((await page.locator('.monaco-workbench').getAttribute('class')) ?? '').includes('vs-dark');
-    // The theme is switched through the user's settings.json (written again every 3 s in case the
-    // settings watcher missed it). Screenshots are artifacts, not checks: a theme that will not
-    // switch here is reported in the log and its screenshot skipped; the test goes on.
-    const settingsFile = join(dirs['user-data'], 'User', 'settings.json');
+    // The theme is switched by the fixture extension's commands (VS Code's API; the palette's
+    // toggle command is unreliable in code-server). Screenshots are artifacts, not checks: a
+    // theme that will not switch is reported in the log and its screenshot skipped.
     for (const dark of [await isDark(), !(await isDark())]) {
-      let written = 0;
+      let asked = 0;
       const switched = await until(`the ${dark ? 'dark' : 'light'} theme`, async () => {
         if ((await isDark()) === dark) {
           return true;
         }
-        if (Date.now() - written > 3000) {
-          const settings = JSON.parse(readFileSync(settingsFile, 'utf8'));
-          settings['workbench.colorTheme'] = dark ? 'Default Dark Modern' : 'Default Light Modern';
-          writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
-          written = Date.now();
+        if (Date.now() - asked > 5000) {
+          await runCommand(dark ? 'Fixture: Dark Theme' : 'Fixture: Light Theme');
+          asked = Date.now();
         }
         return false;
-      }, 20000).catch((error) => log(`no ${dark ? 'dark' : 'light'} screenshot: ${error.message}`));
+      }, 30000).catch((error) => log(`no ${dark ? 'dark' : 'light'} screenshot: ${error.message}`));
       if (!switched) {
         continue;
       }

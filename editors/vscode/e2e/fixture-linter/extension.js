@@ -76,6 +76,12 @@ const symbols = {
 };
 
 function activate(context) {
+  // the e2e's theme screenshots: set the color theme through the API (the toggle command is
+  // unreliable in code-server)
+  for (const [name, theme] of [['fakeLinter.themeDark', 'Default Dark Modern'], ['fakeLinter.themeLight', 'Default Light Modern']]) {
+    context.subscriptions.push(vscode.commands.registerCommand(name, () =>
+      vscode.workspace.getConfiguration('workbench').update('colorTheme', theme, vscode.ConfigurationTarget.Global)));
+  }
   const collection = vscode.languages.createDiagnosticCollection('fakelint');
   const lint = (doc) => {
     if (doc.uri.scheme !== 'file') {
