@@ -205,22 +205,22 @@ class EditorSight:
         return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
 
 
-def describe_change(rel: str, before: list[EditorDiagnostic], after: list[EditorDiagnostic]) -> str:
-    """"Editor diagnostics for a.py now: new: …; fixed: …", each list bounded."""
-    left = Counter(d.key for d in before)
-    new = []
-    for diagnostic in after:
+def _beyond(these: list[EditorDiagnostic], those: list[EditorDiagnostic]) -> list[EditorDiagnostic]:
+    """The diagnostics of ``these`` that ``those`` does not also hold (as a multiset, by key),
+    in their order."""
+    left = Counter(d.key for d in those)
+    extra = []
+    for diagnostic in these:
         if left[diagnostic.key] > 0:
             left[diagnostic.key] -= 1
         else:
-            new.append(diagnostic)
-    right = Counter(d.key for d in after)
-    fixed = []
-    for diagnostic in before:
-        if right[diagnostic.key] > 0:
-            right[diagnostic.key] -= 1
-        else:
-            fixed.append(diagnostic)
+            extra.append(diagnostic)
+    return extra
+
+
+def describe_change(rel: str, before: list[EditorDiagnostic], after: list[EditorDiagnostic]) -> str:
+    """"Editor diagnostics for a.py now: new: …; fixed: …", each list bounded."""
+    new, fixed = _beyond(after, before), _beyond(before, after)
     if not new and not fixed:
         if not after:
             return f"Editor diagnostics for {rel} now: no problems."
