@@ -34,7 +34,7 @@ _EXPORTS: dict[str, str] = {
     "TurnBusy": "agent.engine.harness",
     "CancelScope": "agent.engine.turns", "TurnHandle": "agent.engine.turns", "TurnReport": "agent.engine.turns",
     "HostClient": "agent.host.client", "HostMismatch": "agent.host.client", "LocalAgent": "agent.host.client",
-    "stop_host": "agent.host.client", "host_status": "agent.host.client", "RemoteError": "agent.host.rpc", "HostPlace": "agent.host.place", "start_early": "agent.host.place",
+    "stop_host": "agent.host.client", "host_status": "agent.host.client", "RemoteError": "agent.host.rpc", "HostPlace": "agent.host.place", "start_early": "agent.host.early",
     "Store": "agent.store.sqlite", "UnknownThread": "agent.store.sqlite", "default_state_dir": "agent.store.sqlite",
     "UnknownApproval": "agent.engine.approvals",
     "UndoError": "agent.engine.undo", "FileUndo": "agent.engine.undo", "HunkError": "agent.files.hunks",
@@ -78,7 +78,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from agent.config import OPTIONS, Settings, api_key_present, apply_options, resolve_settings
     from agent.engine.harness import Harness, NoDirectInput, NothingToCompact, Resumed, TurnBusy
     from agent.host.client import HostClient, HostMismatch, LocalAgent, host_status, stop_host
-    from agent.host.place import HostPlace, start_early
+    from agent.host.early import start_early
+    from agent.host.place import HostPlace
     from agent.host.rpc import RemoteError
     from agent.methods import COMMAND_NAMES, COMMANDS, METHODS, PROTOCOL_VERSION
     from agent.model.base import NO_KEY_MESSAGE

@@ -18,13 +18,13 @@ import re
 import sys
 import threading
 from collections.abc import Callable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.markup import escape
-from rich.status import Status
-from rich.syntax import Syntax
+
+if TYPE_CHECKING:
+    from rich.status import Status
 
 from agent import (
     Approval,
@@ -109,6 +109,8 @@ class RichView:
 
     def _draw_markdown(self, text: str) -> None:
         if text.strip():
+            from rich.markdown import Markdown  # on the first text drawn: not before the first request
+
             self._print(Markdown(text))
 
     # --- events ------------------------------------------------------------------------------
@@ -132,6 +134,8 @@ class RichView:
         elif isinstance(item, CommandExecutionItem):
             self._print(f"[bold]$ {escape(item.command)}[/bold]")
         elif isinstance(item, FileChangeItem):
+            from rich.syntax import Syntax
+
             for change in item.changes:
                 self._print(f"[bold]± {escape(change.path)}[/bold] ({change.kind})")
                 self._print(Syntax(change.diff.rstrip("\n"), "diff", theme="ansi_dark"))

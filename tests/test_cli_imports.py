@@ -46,6 +46,11 @@ def test_ask_through_the_host_imports_no_sdk_and_no_harness(fake: FakeAnthropic,
         assert cold.returncode == 0, cold.stderr
         assert "Hello from the host." in cold.stdout
         assert cold_modules == [], cold_modules
+        host_pid = int((state_dir / "host.lock").read_text().split()[0])
+        if Path(f"/proc/{host_pid}/cmdline").exists():  # forked by the CLI (agent.host.early), retitled
+            cmdline = Path(f"/proc/{host_pid}/cmdline").read_bytes()
+            assert cmdline.rstrip(b"\0") == b"agent-lsp host", cmdline[:200]
+            assert b"say hello" not in cmdline
         warm, warm_modules = ask_through_host("say it again", root, env)  # the host is running now
         assert warm.returncode == 0, warm.stderr
         assert "Again." in warm.stdout

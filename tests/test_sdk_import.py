@@ -76,3 +76,85 @@ def test_a_turn_imports_only_what_it_uses() -> None:
     assert slim["module_of_error"] == "anthropic"  # as the eager import renames the exported classes
     eager = run(SLIM, lazy=False)
     assert len(modules) < len(eager["modules"]) * 0.6, (len(modules), len(eager["modules"]))
+
+
+STATE_PROBE = r"""
+import importlib, json, sys
+from agent.model.sdk_import import LazyPackages, sdk_ready
+sys.meta_path.insert(0, LazyPackages("anthropic"))
+importlib.import_module("anthropic")  # what the prewarm thread has done when a turn asks
+print(json.dumps({"ready": sdk_ready(), "streaming": "anthropic.lib.streaming" in sys.modules}))
+"""
+
+
+def test_asking_whether_the_sdk_is_ready_imports_nothing() -> None:
+    """A turn asks while the prewarm thread is still importing: the question must not make the
+    lazy package search its star imports (``anthropic.lib.streaming`` and 500 beta modules)."""
+    probe = run(STATE_PROBE)
+    assert probe == {"ready": False, "streaming": False}
+
+
+FIRST_REQUEST = r"""
+import asyncio, json, sys
+from opentelemetry import trace
+
+
+class RecordingSpan(trace.NonRecordingSpan):  # the API alone has no recording span
+    def is_recording(self):
+        return True
+
+
+class Tracer(trace.NoOpTracer):
+    def start_span(self, *args, **kwargs):
+        return RecordingSpan(trace.INVALID_SPAN_CONTEXT)
+
+
+class Provider(trace.NoOpTracerProvider):
+    def get_tracer(self, *args, **kwargs):
+        return Tracer()
+
+
+from agent.model.anthropic_api import AnthropicModel
+from agent.model.base import ModelRequest, QuietSink
+from agent.model.sdk_import import import_sdk
+
+TRACING = "anthropic.lib._tracing._api_call"
+anthropic = import_sdk()
+model = AnthropicModel()
+model._get_client()
+seen = {"before_request": TRACING in sys.modules}
+request = ModelRequest(model="claude-sonnet-4-5", max_tokens=100, system="Be brief.", tools=[],
+                       messages=[{"role": "user", "content": "hi"}])
+seen["text"] = asyncio.run(model.stream(request, QuietSink())).content[0]["text"]
+seen["untraced"] = TRACING in sys.modules  # a client without a tracer never finishes a span
+traced = anthropic.AsyncAnthropic(max_retries=0, open_telemetry={"tracer_provider": Provider()})
+
+
+async def traced_call():  # an SDK method names its span; the client finishes it when the response comes
+    stream = await traced.messages.create(model="claude-sonnet-4-5", max_tokens=100, stream=True,
+                                          messages=[{"role": "user", "content": "hi"}])
+    return "".join([event.delta.text async for event in stream if event.type == "content_block_delta"])
+
+
+seen["traced_text"] = asyncio.run(traced_call())
+seen["traced"] = TRACING in sys.modules  # the forwarder imported the module and finished the span
+print(json.dumps(seen))
+"""
+
+
+def test_the_first_request_does_not_wait_for_the_tracing_module(fake) -> None:
+    """``finish_api_call_span`` is a forwarder: the module behind it (with 560 beta modules) is
+    not imported for the harness's requests (no span: the raw post names none, and no tracer is
+    configured), and a tracing client's SDK method calls it all the same (the forwarder imports
+    the module then and finishes the span)."""
+    from fake_anthropic import Reply, text
+
+    fake.script(Reply([text("Hello.")]), Reply([text("Traced.")]))
+    done = subprocess.run([sys.executable, "-c", FIRST_REQUEST], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "AGENT_LSP_SDK_LAZY": "1", "ANTHROPIC_BASE_URL": fake.url,
+                               "ANTHROPIC_API_KEY": "test-key"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == {"before_request": False, "text": "Hello.", "untraced": False, "traced_text": "Traced.",
+                    "traced": True}
+    assert len(fake.requests) == 2

@@ -1,10 +1,11 @@
 """``python -m agent.host --state-dir DIR [--idle-timeout S] [--detach]``: run the agent host.
 
-Clients start it (``agent.host.place.spawn``); with ``--detach`` this launcher takes the lock,
-forks the host into its own session and exits at once, so no client is left with a child. A
-second host for the same state directory never starts: without the lock it exits quietly. The
-host imports the model SDK in a thread from its first moment, beside the harness and the
-socket, with the garbage collector off until both imports are done.
+Clients start it (``agent.host.place.spawn``; ``agent.host.early`` forks one into ``serve``).
+With ``--detach`` this launcher takes the lock, forks the host into its own session and exits
+at once, so no client is left with a child. A second host for the same state directory never
+starts: without the lock it exits quietly. The host imports the model SDK in a thread from its
+first moment, beside the harness and the socket, with the garbage collector off until both
+imports are done.
 """
 
 from __future__ import annotations
@@ -39,19 +40,28 @@ def main(argv: list[str] | None = None) -> int:
         os.ftruncate(lock, 0)  # the lock names the host, not the launcher that took it
         os.lseek(lock, 0, os.SEEK_SET)
         os.write(lock, f"{os.getpid()}\n".encode())
-    os.environ["AGENT_LSP_STATE_DIR"] = str(place.state_dir)
+    return serve(place.state_dir, lock, args.idle_timeout)
+
+
+def serve(state_dir: Path, lock: int, idle_timeout: float | None) -> int:
+    """Serve as the host of ``state_dir`` (this process holds its ``lock``) until it stops;
+    also what a client's early fork runs (``agent.host.early``)."""
+    os.environ["AGENT_LSP_STATE_DIR"] = str(state_dir)
     imported = threading.Event()
     gc.disable()  # start-up only allocates what lives on: no collection until both imports are done
     threading.Thread(target=_prewarm, args=(imported,), name="prewarm-anthropic", daemon=True).start()
     logging.basicConfig(stream=sys.stderr, level=os.environ.get("AGENT_LSP_HOST_LOG_LEVEL", "INFO"),
                         format=f"%(asctime)s host[{os.getpid()}] %(levelname)s %(name)s: %(message)s")
+    from agent.host.place import HostPlace
     from agent.host.server import DEFAULT_IDLE_S, HostServer
 
+    place = HostPlace(state_dir)
     imported.set()
-    idle = args.idle_timeout if args.idle_timeout is not None else float(
+    idle = idle_timeout if idle_timeout is not None else float(
         os.environ.get("AGENT_LSP_HOST_IDLE_TIMEOUT", DEFAULT_IDLE_S))
     asyncio.run(HostServer(place, idle).serve())
     os.close(lock)
+    logging.shutdown()
     return 0
 
 

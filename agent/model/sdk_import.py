@@ -10,6 +10,11 @@ does the same for the top-level package, whose few other statements are known an
 (the logging set-up, the ``resources`` proxy, the classes' ``__module__``). Every name still
 resolves to the very object the eager import would give; only when it is built changes.
 
+One name is bound to a forwarder instead (``_DEFERRED``): ``finish_api_call_span``, which the
+client calls only when it traces its calls with OpenTelemetry (a tracer provider is configured)
+to finish a call's span. Its module pulls in about 560 beta type modules, 100 ms of the import,
+that a client without tracing never uses; the forwarder imports it on its first call.
+
 Anything the finder does not recognise (another SDK version with other statements in an
 ``__init__.py``, an exported name that shadows a submodule) is imported the ordinary way, so
 an SDK upgrade can make this slower but not wrong. ``AGENT_LSP_SDK_LAZY=0`` turns it off.
@@ -47,12 +52,16 @@ _TOP_KNOWN = (
     "            pass",
 )
 
+# package -> name -> the submodule that defines it: names the first request does not need
+_DEFERRED = {"anthropic.lib._tracing": {"finish_api_call_span": "_api_call"}}
+
 _importing = threading.Lock()  # a second caller (the turn, while prewarm runs) waits for the first
 
 
 def sdk_ready() -> bool:
     """Whether ``import_sdk`` would return at once."""
-    return bool(getattr(sys.modules.get(SDK), "_agent_lsp_ready", False))
+    # the module's own dict: a getattr on the lazy top would search its star imports for the name
+    return bool(getattr(sys.modules.get(SDK), "__dict__", {}).get("_agent_lsp_ready", False))
 
 
 def import_sdk() -> types.ModuleType:
@@ -71,6 +80,21 @@ def import_sdk() -> types.ModuleType:
             module.types.Message, module.types.RawMessageStreamEvent  # noqa: B018
         module._agent_lsp_ready = True  # type: ignore[attr-defined]
     return module
+
+
+def _forwarder(module_name: str, name: str) -> Any:
+    """A function that imports ``module_name`` on its first call and calls its ``name``."""
+    real: list[Any] = []
+
+    def forward(*args: Any, **kwargs: Any) -> Any:
+        if not real:
+            real.append(getattr(importlib.import_module(module_name), name))
+        return real[0](*args, **kwargs)
+
+    forward.__name__ = forward.__qualname__ = name
+    forward.__module__ = module_name
+    forward.__doc__ = f"{module_name}.{name}, imported on the first call (agent.model.sdk_import)."
+    return forward
 
 
 @contextlib.contextmanager
@@ -209,6 +233,9 @@ class _LazyInit(importlib.abc.Loader):
         if target is None:
             raise AttributeError(f"module {module.__name__!r} has no attribute {name!r}")
         submodule, attribute = target
+        if (_DEFERRED.get(module.__name__, {}).get(name) == submodule and attribute == name
+                and f"{module.__name__}.{submodule}" not in sys.modules):
+            return _forwarder(f"{module.__name__}.{submodule}", name)
         loaded = importlib.import_module(f"{module.__name__}.{submodule}")
         return loaded if attribute is None else getattr(loaded, attribute)
 
