@@ -214,6 +214,8 @@ async def _ask_in(options: AskOptions, agent: LocalAgent | HostClient) -> int:
     loop.add_signal_handler(signal.SIGINT, on_sigint)
     try:
         turn = await agent.start_turn(thread_id, [TextPart(text=options.prompt)])
+        if isinstance(view, RichView) and isinstance(agent, HostClient):
+            view.prepare()  # the turn runs in the host: this process is idle until its text comes
         while turn.id not in ended:
             changed.clear()
             await changed.wait()

@@ -46,6 +46,11 @@ DECISION_WORDS = {"approve": "approved", "approveForSession": "approved for this
 FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
 
 
+def _import_drawing() -> None:
+    import rich.markdown  # noqa: F401
+    import rich.syntax  # noqa: F401
+
+
 class JsonView:
     def __init__(self, out: IO[str] | None = None) -> None:
         self.out = out or sys.stdout
@@ -99,6 +104,11 @@ class RichView:
         elif not on and self._status is not None:
             self._status.stop()
             self._status = None
+
+    def prepare(self) -> None:
+        """Import what drawing the agent's text takes (Markdown, syntax) in a thread now, while
+        this process only waits; otherwise that happens when the first text is drawn."""
+        threading.Thread(target=_import_drawing, name="rich-drawing", daemon=True).start()
 
     def _print(self, *args: Any, **kwargs: Any) -> None:
         self.waiting(False)

@@ -11,7 +11,7 @@ client's own time.
 
 Rows: spawn -> initialize (agent-lsp serve) and the settled RSS after it; CLI spawn -> first
 model request, cold (``agent-lsp ask`` / ``claude -p``: in-process with the agent host off, and
-the default, where the CLI starts the agent host), and last request -> exit; marginal
+the default, where the CLI starts the agent host), and last request -> exit of both; marginal
 time per round trip over 50 trips, and at trips 1-20 vs 281-300 of a 300-trip turn; warm
 ``turn/start`` -> first request at turn 2 and turn 1,000 and the RSS after that thread (in a
 child process); ``agent/thread/resume`` of a 10,000-event thread, full and after last seq - 10
@@ -307,7 +307,8 @@ def main(runs: int) -> None:
             target="≤ 1x Claude Code")
         subprocess.run([agent_lsp(), "host", "stop"], env={**os.environ, "AGENT_LSP_STATE_DIR": str(host_home / "state")},
                        capture_output=True, timeout=60)
-        row("CLI last request → exit", [r["exit"] for r in a], [r["exit"] for r in b] or None)
+        row("CLI last request → exit (in-process)", [r["exit"] for r in a], [r["exit"] for r in b] or None)
+        row("CLI last request → exit (through the host)", [r["exit"] for r in c], [r["exit"] for r in cb] or None)
 
         for trips in (() if cli_only else (50, 300)):
             def ours_trips(trips: int = trips) -> dict[str, float]:

@@ -307,3 +307,26 @@ def test_a_dead_hosts_surfaces_are_detached_when_the_next_host_starts(tmp_path: 
         assert store.list_threads("ws")[0].updated_at == before  # presence is not activity
     finally:
         store.close()
+
+
+def test_cold_asks_racing_fork_one_host_and_all_get_their_answer(fake: FakeAnthropic, root: Path,
+                                                                   state_dir: Path) -> None:
+    """Three ``agent-lsp ask`` started together with no host: each tries to fork one as its first
+    act (``agent.host.early``); one takes the lock, the others connect to that host. Every ask
+    answers, one host serves them all, and it holds nothing of theirs (each ask's pipes close
+    when it exits, or ``communicate`` would hang)."""
+    env = server_env(fake.url, state_dir, AGENT_LSP_HOST="1")
+    fake.script(*[Reply([text("Done.")]) for _ in range(3)])
+    asks = [subprocess.Popen([*agent_lsp_command(), "ask", f"task {n}"], cwd=root, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for n in range(3)]
+    try:
+        outs = [ask.communicate(timeout=60) for ask in asks]
+        assert [ask.returncode for ask in asks] == [0, 0, 0], [err[-800:] for _, err in outs]
+        assert all("Done." in out for out, _ in outs)
+        pid = host_pid(state_dir)
+        assert len(fake.requests) == 3
+        status = json.loads(subprocess.run([*agent_lsp_command(), "host", "status", "--json"], env=env,
+                                           capture_output=True, text=True, timeout=30).stdout)
+        assert status["pid"] == pid
+    finally:
+        subprocess.run([*agent_lsp_command(), "host", "stop"], env=env, capture_output=True, timeout=60)

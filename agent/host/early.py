@@ -11,12 +11,11 @@ cold first request, which waits for exactly that host.
 A double fork leaves the host no parent to wait for it, and the client reaps the short-lived
 middle process at once. Where ``fork`` is missing, or anything here fails, ``start_early`` does
 nothing and ``place.connect`` starts the host the ordinary way (``python -m agent.host``).
-Only ``os``, ``fcntl`` and ``errno`` are imported: this runs before everything else.
+Only ``os`` and ``fcntl`` are imported: this runs before everything else.
 """
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import os
 import sys
@@ -57,14 +56,17 @@ def start_early() -> None:
         return
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
+    except OSError:  # a host holds the lock (it runs or is starting), or no lock: connect decides
         os.close(lock)
-        if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-            return
-        return  # a host holds the lock: it runs or is starting
+        return
     for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    middle = os.fork()
+        if stream is not None:
+            stream.flush()
+    try:
+        middle = os.fork()
+    except OSError:
+        os.close(lock)
+        return
     if middle == 0:  # the middle process: fork the host and leave
         code = 1
         try:
