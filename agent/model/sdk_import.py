@@ -11,9 +11,9 @@ does the same for the top-level package, whose few other statements are known an
 resolves to the very object the eager import would give; only when it is built changes.
 
 One name is bound to a forwarder instead (``_DEFERRED``): ``finish_api_call_span``, which the
-client calls only when it traces its calls with OpenTelemetry (a tracer provider is configured)
-to finish a call's span. Its module pulls in about 560 beta type modules, 100 ms of the import,
-that a client without tracing never uses; the forwarder imports it on its first call.
+client calls only to finish the OpenTelemetry span of a traced call (an SDK method's call with a
+tracer provider configured; the harness's raw posts never have one). Its module pulls in about
+560 beta type modules, 100 ms of the import; the forwarder imports it on its first call.
 
 Anything the finder does not recognise (another SDK version with other statements in an
 ``__init__.py``, an exported name that shadows a submodule) is imported the ordinary way, so
