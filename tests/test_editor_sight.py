@@ -267,6 +267,33 @@ async def test_many_references_are_bounded_and_hover_text_is_shown(root: Path) -
     assert symbols.startswith("src/many.py:1:7  total(add(0, 1))")
 
 
+async def test_the_hover_of_a_symbol_defined_in_a_denied_file_is_kept_back(root: Path) -> None:
+    """A hover repeats the definition's signature and docstring: when the editor places the
+    definition in a file a deny rule hides, the model gets neither, only why."""
+    deny(root, "read_file(secret/**)")
+    (root / "secret").mkdir()
+    (root / "secret" / "keys.py").write_text('def token():\n    """Returns sk-live-1234."""\n')
+    asked: list[str] = []
+    defined_in = {"where": root / "secret" / "keys.py"}
+
+    async def answer(params: dict[str, Any]) -> dict[str, Any]:
+        asked.append(params["kind"])
+        if params["kind"] == "hover":
+            return {"results": [{"uri": params["uri"], "range": {"start": params["position"], "end": params["position"]},
+                                 "text": "def token() -> str\n\nReturns sk-live-1234."}]}
+        return {"results": [{"uri": defined_in["where"].as_uri(),
+                             "range": {"start": {"line": 0, "character": 4}, "end": {"line": 0, "character": 9}}}]}
+
+    ctx = context(Workspace(root, sight=EditorSight(answer)))
+    where = PositionInput(path="src/calc.py", line=1, column=5)
+    out = await Hover().run(where, ctx)
+    assert "sk-live" not in out and "token" not in out and "keys.py" not in out
+    assert out == "The symbol at src/calc.py:1:5 is defined in a file hidden by deny rules; its hover is not shown."
+    assert asked == ["definition"]  # the hover itself was never asked for
+    defined_in["where"] = root / "src" / "calc.py"  # the same symbol defined in a readable file: shown
+    assert (await Hover().run(where, ctx)).endswith("Returns sk-live-1234.")
+
+
 # --- after an edit, in a turn ---------------------------------------------------------------------
 
 

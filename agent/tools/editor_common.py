@@ -6,8 +6,9 @@ numbers lines); the editor's language servers take 0-based lines and UTF-16 colu
 workspace or hidden by a deny rule, like ``read_file``). ``render_locations`` turns the
 editor's ``[{uri, range, text?}]`` back into ``path:line:column`` relative to the workspace,
 bounded: results outside the workspace are only counted, never shown, and results in files a
-deny rule hides are left out. ``query_locations`` is both in one: what definition and
-references run.
+deny rule hides are left out (``place`` says which is which; ``hover`` uses it too, to keep
+the hover of a symbol defined in a hidden file back). ``query_locations`` is both in one: what
+definition and references run.
 """
 
 from __future__ import annotations
@@ -97,28 +98,36 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 3] + "..."
 
 
+def place(result: dict[str, Any], ctx: ToolContext) -> tuple[str, Path | None, tuple[int, int] | None]:
+    """Where an editor's location result is, for the model: ``"shown"`` (a workspace file the
+    rules let it read, with its path and 0-based start), ``"outside"`` the workspace, ``"hidden"``
+    by a deny rule, or ``"unusable"`` (no file, no range)."""
+    start = _start(result)
+    try:
+        path = Path(os.path.realpath(uri_to_path(str(result.get("uri")))))
+    except (ToolError, ValueError, OSError):
+        return "unusable", None, None
+    if start is None:
+        return "unusable", None, None
+    if path != ctx.workspace.root and ctx.workspace.root not in path.parents:
+        return "outside", path, start
+    if ctx.denied(ctx.workspace.relative(path)):
+        return "hidden", path, start
+    return "shown", path, start
+
+
 def render_locations(results: list[dict[str, Any]], ctx: ToolContext, what: str) -> str:
     """One ``path:line:column  text`` line per result inside the workspace, bounded."""
     lines = _Lines(ctx)
     shown: list[str] = []
     seen: set[str] = set()
-    outside = hidden = unusable = 0
+    counts = {"outside": 0, "hidden": 0, "unusable": 0}
     for result in results:
-        start = _start(result)
-        try:
-            path = Path(os.path.realpath(uri_to_path(str(result.get("uri")))))
-        except (ToolError, ValueError, OSError):
-            path = None
-        if path is None or start is None:
-            unusable += 1
-            continue
-        if path != ctx.workspace.root and ctx.workspace.root not in path.parents:
-            outside += 1
+        where, path, start = place(result, ctx)
+        if where != "shown" or path is None or start is None:
+            counts[where] += 1
             continue
         rel = ctx.workspace.relative(path)
-        if ctx.denied(rel):
-            hidden += 1
-            continue
         source = lines.line(path, start[0])
         column = (from_utf16(source, start[1]) if source is not None else start[1]) + 1
         label = result.get("text") if isinstance(result.get("text"), str) and result.get("text") else source
@@ -126,6 +135,7 @@ def render_locations(results: list[dict[str, Any]], ctx: ToolContext, what: str)
         if entry not in seen:
             seen.add(entry)
             shown.append(entry)
+    outside, hidden, unusable = counts["outside"], counts["hidden"], counts["unusable"]
     total = len(shown)
     body: list[str] = []
     size = 0

@@ -1,9 +1,13 @@
-"""``hover``: a symbol's type and documentation, answered by the editor's own language servers."""
+"""``hover``: a symbol's type and documentation, answered by the editor's own language servers.
+
+A hover shows what the symbol's definition says (its signature, its docstring), so it is kept
+back when the editor places that definition in a file a deny rule hides, as ``read_file`` would
+refuse the file itself."""
 
 from __future__ import annotations
 
 from agent.tools.base import Tool, ToolContext
-from agent.tools.editor_common import PositionInput, position_params
+from agent.tools.editor_common import PositionInput, place, position_params
 
 MAX_HOVER = 4000
 
@@ -20,6 +24,10 @@ class Hover(Tool):
 
     async def run(self, args: PositionInput, ctx: ToolContext) -> str:
         params = position_params(args, ctx)
+        definitions = await ctx.workspace.sight.query("definition", params)
+        if any(place(result, ctx)[0] == "hidden" for result in definitions):
+            return (f"The symbol at {args.path}:{args.line}:{args.column} is defined in a file hidden by deny "
+                    "rules; its hover is not shown.")
         texts: list[str] = []
         for result in await ctx.workspace.sight.query("hover", params):
             text = result.get("text")
