@@ -149,7 +149,7 @@ class AcpAgent:
             applier = ClientApplier(self.loop, self.conn, session_for, self.fs_read) if self.fs_write else None
             harness = Harness(Workspace(root, documents), self._store, self.settings, applier=applier)
             harness.on_event(self._on_event)
-            harness.on_notice(lambda text: log.warning("%s", text))
+            harness.on_notice(lambda text, thread_id: log.warning("%s", text))
             self._harnesses[root] = harness
         return harness
 

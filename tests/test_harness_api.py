@@ -106,7 +106,7 @@ async def test_subscribe_yields_stored_then_live_events_once(srun: HarnessRecord
 
 async def test_a_broken_rules_file_is_reported_once(srun: HarnessRecorder, scripted: ScriptedModel, root: Path) -> None:
     notices: list[str] = []
-    srun.harness.on_notice(notices.append)
+    srun.harness.on_notice(lambda message, thread_id: notices.append(message))
     (root / ".agent-lsp").mkdir()
     (root / ".agent-lsp" / "settings.json").write_text("{not json")
     scripted.script(Reply([text("a")]), Reply([text("b")]))

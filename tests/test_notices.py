@@ -30,9 +30,12 @@ def test_a_retry_notice_says_why_how_long_and_which_attempt() -> None:
 
 async def test_each_retry_is_a_notice(run: Run, fake: FakeAnthropic, clock: FakeClock) -> None:
     notices: list[str] = []
-    run.harness.on_notice(notices.append)
+    about: set[str | None] = set()
+    run.harness.on_notice(lambda message, thread_id: (notices.append(message), about.add(thread_id)))
     fake.script(OVERLOADED, HttpError(500, "api_error", "boom"), Reply([text("made it")]))
-    assert (await run.turn("hi")).turn.status == "completed"
+    done = await run.turn("hi")
+    assert done.turn.status == "completed"
+    assert about == {done.turn.thread_id}  # a retry's notice names its thread (the host tells its followers)
     assert clock.sleeps[0] == 4
     assert notices[0] == "model overloaded, retrying in 4 s (attempt 2 of 5)"
     assert notices[1].startswith("the API had a server error, retrying in ") and notices[1].endswith("(attempt 3 of 5)")
@@ -42,7 +45,7 @@ async def test_each_retry_is_a_notice(run: Run, fake: FakeAnthropic, clock: Fake
 @pytest.mark.parametrize("settings", [Settings(fallback_model="claude-fallback")])
 async def test_falling_back_to_another_model_is_a_notice(run: Run, fake: FakeAnthropic) -> None:
     notices: list[str] = []
-    run.harness.on_notice(notices.append)
+    run.harness.on_notice(lambda message, thread_id: notices.append(message))
     fake.script(OVERLOADED, OVERLOADED, Reply([text("from the fallback")]))
     assert (await run.turn("hi")).turn.status == "completed"
     assert fake.requests[-1].body["model"] == "claude-fallback"
@@ -77,3 +80,47 @@ def test_the_cli_prints_a_retry(fake: FakeAnthropic, root: Path, state_dir: Path
     assert asked.returncode == 0, asked.stderr
     assert "model overloaded, retrying in 0.0 s (attempt 2 of 5)" in asked.stdout + asked.stderr
     assert "Hello." in asked.stdout
+
+
+class Wire:
+    """Stands in for a client's socket: what the host's session would send it."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def on(self, *args: object) -> None: ...
+
+    def on_notification(self, *args: object) -> None: ...
+
+    def notify(self, method: str, params: dict[str, object]) -> None:
+        if method == "notice":
+            self.sent.append(str(params["message"]))
+
+
+def test_the_host_tells_a_retry_to_those_who_see_its_thread(tmp_path: Path) -> None:
+    """A retry's notice names its thread: the host sends it to the clients following that thread
+    (or a thread it descends from, a subagent's) and to editors that show every thread; a client
+    following another thread does not hear of it. A notice about no thread reaches everyone."""
+    from types import SimpleNamespace
+
+    from agent.host.server import Session
+    from agent.store.sqlite import Store
+
+    store = Store(tmp_path / "agent.db")
+    a = store.create_thread("ws", "A").thread_id
+    b = store.create_thread("ws", "B").thread_id
+    child = store.create_thread("ws", "A's subagent", parent_thread_id=a).thread_id
+    hosted = SimpleNamespace(harness=SimpleNamespace(store=store))
+    sessions = {name: Session(SimpleNamespace(), Wire()) for name in ("on A", "on B", "editor")}  # type: ignore[arg-type]
+    for session in sessions.values():
+        session.hosted = hosted  # type: ignore[assignment]
+    sessions["on A"].following[a] = 1
+    sessions["on B"].following[b] = 1
+    sessions["editor"].everything = True
+    for message, thread in (("retry in A", a), ("retry in A's subagent", child), ("rules file broken", None)):
+        for session in sessions.values():
+            session.notice(message, thread)
+    heard = {name: session.connection.sent for name, session in sessions.items()}  # type: ignore[attr-defined]
+    assert heard == {"on A": ["retry in A", "retry in A's subagent", "rules file broken"],
+                     "on B": ["rules file broken"],
+                     "editor": ["retry in A", "retry in A's subagent", "rules file broken"]}

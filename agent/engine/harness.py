@@ -63,7 +63,7 @@ from agent.engine.undo import FileUndo, Undoer, check_approved_hunks
 from agent.files.workspace import Workspace
 
 log = logging.getLogger(__name__)
-Notice = Callable[[str], None]
+Notice = Callable[[str, "str | None"], None]  # (message, the thread it is about, or None)
 
 
 class NothingToCompact(ValueError):
@@ -143,14 +143,15 @@ class Harness:
         return self._model
 
     def on_notice(self, callback: Notice) -> Callable[[], None]:
-        """Messages a person should see outside the conversation (a broken rules file, a retry)."""
+        """Messages a person should see outside the conversation (a broken rules file, a retry),
+        with the thread a message is about (a retry's), or None (the rules file's)."""
         self._notices.append(callback)
         return lambda: self._notices.remove(callback)
 
-    def _notify(self, message: str) -> None:
-        """Tell every surface (a retry, a fallback to another model)."""
+    def _notify(self, message: str, thread_id: str | None = None) -> None:
+        """Tell the surfaces (a retry, a fallback to another model): of ``thread_id``, or all."""
         for notice in list(self._notices):
-            notice(message)
+            notice(message, thread_id)
 
     def check_rules(self) -> list[str]:
         """Re-read the rules file; report its problems once each time they change."""
@@ -160,7 +161,7 @@ class Harness:
             self._reported = errors
             for message in errors:
                 for notice in list(self._notices):
-                    notice(f"{message}. Fix the file; until then its rules are not applied.")
+                    notice(f"{message}. Fix the file; until then its rules are not applied.", None)
         return list(errors)
 
     # --- threads -----------------------------------------------------------------------------
@@ -364,7 +365,7 @@ class Harness:
                             auto_compact_at=auto_compact_at(settings.model, settings.context_window,
                                                             settings.max_tokens, settings.auto_compact_at),
                             compact_instructions=instructions, cache_ttl=settings.cache_ttl,
-                            prices=settings.prices, notice=self._notify)
+                            prices=settings.prices, notice=lambda message: self._notify(message, thread_id))
         measured = (Measurement(state.measured_tokens, state.measured_messages)
                     if state.measured_tokens is not None and state.measured_messages is not None else None)
         return TurnRunner(scope=scope, store=self.store, model=self.model, dispatcher=self.dispatcher,

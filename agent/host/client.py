@@ -298,7 +298,7 @@ class LocalAgent:
         return self.harness.on_event(callback)
 
     def on_notice(self, callback: Callable[[str], None]) -> Callable[[], None]:
-        return self.harness.on_notice(callback)
+        return self.harness.on_notice(lambda message, thread_id: callback(message))
 
     def document_changed(self, uri: str, version: int | None, text: str | None) -> None:
         pass  # the harness reads the editor's buffers itself

@@ -157,8 +157,8 @@ class HostServer:
                               applier=HostApplier(editors))
             hosted = self.workspaces[root] = Hosted(harness, editors)
             harness.on_event(lambda event, h=hosted: self._publish(h, event))
-            harness.on_notice(lambda message, h=hosted: [s.connection.notify("notice", {"message": message})
-                                                        for s in list(h.sessions)])
+            harness.on_notice(lambda message, thread_id, h=hosted: [s.notice(message, thread_id)
+                                                                   for s in list(h.sessions)])
         return self.workspaces[root]
 
     def _publish(self, hosted: Hosted, event: Event) -> None:
@@ -260,10 +260,21 @@ class Session:
             except UnknownThread:  # deleted meanwhile: nothing to leave
                 pass
 
+    def _check_child(self, thread_id: str) -> None:
+        if thread_id not in self.following and self.following and not self.everything and thread_id not in self.unrelated:
+            self._follow_child(thread_id)  # a subagent of a followed thread: its events too
+
+    def notice(self, message: str, thread_id: str | None) -> None:
+        """A notice about ``thread_id`` (a retry) reaches those who see that thread; one about
+        none (the rules file) reaches everyone."""
+        if thread_id is not None and not self.everything:
+            self._check_child(thread_id)
+            if thread_id not in self.following:
+                return
+        self.connection.notify("notice", {"message": message})
+
     def deliver(self, event: Event) -> None:
-        if (event.thread_id not in self.following and self.following and not self.everything
-                and event.thread_id not in self.unrelated):
-            self._follow_child(event.thread_id)  # a subagent of a followed thread: its events too
+        self._check_child(event.thread_id)
         last = self.following.get(event.thread_id)
         if last is not None:
             if event.seq <= last:  # already replayed by thread/subscribe
