@@ -82,7 +82,7 @@ def build_parser(setting_flags: bool = False) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "ask" and not {"-h", "--help", "--state-dir"} & {a.split("=")[0] for a in argv}:
+    if (not argv or argv[0] in ("ask", "chat")) and not {"-h", "--help", "--state-dir"} & {a.split("=")[0] for a in argv}:
         from agent import start_early  # the agent host's start-up overlaps ours (a cold start)
 
         start_early()
