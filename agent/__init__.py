@@ -5,8 +5,8 @@ The harness knows nothing of LSP or ACP. A front-end opens a ``Harness`` on a ``
 drives it: threads (``start_thread``, ``list_threads``, ``resume``, ``subscribe``,
 ``on_event``), turns (``start_turn`` → ``TurnHandle``, ``interrupt``, ``wait``), approvals
 (``pending_approvals``, ``respond``), settings (``Settings``, ``resolve_settings``) and the
-protocol's data types (``agent.protocol``). ``tests/test_layering.py`` checks that front-ends
-import nothing else from ``agent``.
+protocol's data types (``agent.protocol``, ``agent.events``, ``agent.params``).
+``tests/test_layering.py`` checks that front-ends import nothing else from ``agent``.
 
 Names load on first use (PEP 562), so importing ``agent`` (for ``METHODS``, say) costs
 nothing on the path to ``initialize``.
@@ -18,18 +18,27 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _PROTOCOL = (
-    "AgentMessageItem", "Approval", "ApprovalRequestedEvent", "ApprovalResolvedEvent", "ApprovalRespondParams",
-    "ApprovalSource", "CacheMiss", "EditorDiagnosticsParams", "EditorQueryParams", "ClientAttachedEvent", "ClientDetachedEvent", "CommandExecutionItem", "CompactionItem", "Decision", "DiagnosticPart", "Event",
-    "EVENT_ADAPTER", "FileChange", "FileChangeItem", "InputPart", "Item", "ItemCompletedEvent", "ItemDeltaEvent",
-    "ItemStartedEvent", "Location", "PermissionMode", "Position", "Range", "ReasoningItem", "SelectionPart",
-    "SubagentItem", "SubagentProgressEvent", "TextPart", "Thread", "ThreadCompactParams", "ThreadSubscribeParams", "ThreadUnsubscribeParams", "ThreadCompactedEvent", "ThreadListParams", "ThreadMemoryParams", "ThreadResumeParams",
-    "ThreadStartParams", "ThreadStartedEvent", "Todo", "TodoListItem", "ToolCallItem", "Turn",
-    "TurnCompletedEvent", "TurnInterruptParams", "TurnStartParams", "TurnStartedEvent", "TurnUsageEvent", "Usage",
-    "UserMessageItem", "TurnUndoParams", "TurnUndoResult",
+    "AgentMessageItem", "Approval", "ApprovalSource", "CommandExecutionItem", "CompactionItem", "Decision",
+    "DiagnosticPart", "FileChange", "FileChangeItem", "InputPart", "Item", "Location", "PermissionMode", "Position",
+    "Range", "ReasoningItem", "SelectionPart", "SubagentItem", "TextPart", "Thread", "Todo", "TodoListItem",
+    "ToolCallItem", "Turn", "Usage", "UserMessageItem",
+)
+_EVENTS = (
+    "EVENT_ADAPTER", "ApprovalRequestedEvent", "ApprovalResolvedEvent", "CacheMiss", "ClientAttachedEvent",
+    "ClientDetachedEvent", "Event", "ItemCompletedEvent", "ItemDeltaEvent", "ItemStartedEvent",
+    "SubagentProgressEvent", "ThreadCompactedEvent", "ThreadStartedEvent", "TurnCompletedEvent", "TurnStartedEvent",
+    "TurnUsageEvent",
+)
+_PARAMS = (
+    "ApprovalRespondParams", "EditorDiagnosticsParams", "EditorQueryParams", "ThreadCompactParams",
+    "ThreadListParams", "ThreadMemoryParams", "ThreadResumeParams", "ThreadStartParams", "ThreadSubscribeParams",
+    "ThreadUnsubscribeParams", "TurnInterruptParams", "TurnStartParams", "TurnUndoParams", "TurnUndoResult",
 )
 
 _EXPORTS: dict[str, str] = {
     **{name: "agent.protocol" for name in _PROTOCOL},
+    **{name: "agent.events" for name in _EVENTS},
+    **{name: "agent.params" for name in _PARAMS},
     "Harness": "agent.engine.harness", "NoDirectInput": "agent.engine.harness", "NothingToCompact": "agent.engine.harness", "Resumed": "agent.engine.harness",
     "TurnBusy": "agent.engine.harness",
     "CancelScope": "agent.engine.turns", "TurnHandle": "agent.engine.turns", "TurnReport": "agent.engine.turns",
@@ -85,6 +94,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     from agent.model.base import NO_KEY_MESSAGE
     from agent.files.patching import rebase
     from agent.files.sight import EditorSight
+    from agent.events import *  # noqa: F403
+    from agent.params import *  # noqa: F403
     from agent.protocol import *  # noqa: F403
     from agent.store.sqlite import Store, UnknownThread, default_state_dir
     from agent.context.thread_state import ThreadState

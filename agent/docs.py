@@ -1,10 +1,10 @@
 """The protocol reference, ``docs/protocol.md``, rendered from the exported JSON Schema.
 
 ``python -m agent.docs`` (and ``python -m agent.schema``, with the other generated files) writes
-``docs/protocol.md`` from ``agent.schema.build_schema()`` (the
-same source as ``spec/protocol.schema.json``: ``agent/protocol.py``, ``agent/methods.py`` and
-``agent/config.py``): every method with its params and result, every command, event, item,
-shared type, vocabulary and setting, the JSON-RPC error codes, and an example exchange for a
+``docs/protocol.md`` from ``agent.schema.build_schema()`` (the same source as
+``spec/protocol.schema.json``: ``agent/protocol.py``, ``agent/events.py``, ``agent/params.py``,
+``agent/methods.py`` and ``agent/config.py``): every method with its params and result, every
+command, event, item, shared type, vocabulary and setting, the JSON-RPC error codes, and an example exchange for a
 turn with an approval built from the shared reducer vector ``06_file_change_approved.json``
 (each event re-validated against the wire models). ``--check`` writes nothing and exits 1
 when the committed file differs from what the code gives, so CI catches drift.
@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any, get_args
 
 from agent import protocol, schema
+from agent.events import EVENT_ADAPTER, Event
+from agent.params import ThreadStartParams, TurnStartParams
 
 ROOT = schema.ROOT
 DOC_PATH = Path("docs/protocol.md")
@@ -44,11 +46,11 @@ ERRORS: tuple[tuple[int, str, str], ...] = (
 
 
 def _members(union: Any) -> tuple[str, ...]:
-    """The model names of a discriminated union of ``agent.protocol``, in declaration order."""
+    """The model names of a discriminated union of the protocol, in declaration order."""
     return tuple(model.__name__ for model in get_args(get_args(union)[0]))
 
 
-ITEMS, EVENTS, INPUTS = _members(protocol.Item), _members(protocol.Event), _members(protocol.InputPart)
+ITEMS, EVENTS, INPUTS = _members(protocol.Item), _members(Event), _members(protocol.InputPart)
 
 
 def _anchor(name: str) -> str:
@@ -234,13 +236,13 @@ def _message(arrow: str, payload: dict[str, Any]) -> list[str]:
 def _example(doc: dict[str, Any], root: Path) -> list[str]:
     """A turn with an approval: requests built from the params models, events from the vector."""
     vector = json.loads((root / VECTOR_PATH).read_text(encoding="utf-8"))
-    events = [protocol.EVENT_ADAPTER.validate_python(raw).to_wire() for raw in vector["events"]]
+    events = [EVENT_ADAPTER.validate_python(raw).to_wire() for raw in vector["events"]]
     user = next(e["item"] for e in events if e["type"] == "item/started")
     title = user["content"][0]["text"]
     events[0]["thread"]["title"] = title  # the CLI and the chat name a thread after its first prompt
     thread, turn = events[0]["thread"], events[1]["turn"]
     approval = next(e["approval"] for e in events if e["type"] == "approval/requested")
-    start = protocol.TurnStartParams(thread_id=thread["id"], input=user["content"]).to_wire()
+    start = TurnStartParams(thread_id=thread["id"], input=user["content"]).to_wire()
     commands = [e["name"] for e in doc["x-methods"] if e["kind"] == "command"]
     out: list[str] = []
     out += _message("→", {"jsonrpc": "2.0", "id": 1, "method": "initialize",
@@ -251,7 +253,7 @@ def _example(doc: dict[str, Any], root: Path) -> list[str]:
         "experimental": {"agentLsp": {"protocolVersion": doc["x-protocolVersion"]}}}}})
     out += _message("→", {"jsonrpc": "2.0", "method": "initialized", "params": {}})
     out += _message("→", {"jsonrpc": "2.0", "id": 2, "method": "agent/thread/start",
-                          "params": protocol.ThreadStartParams(title=title).to_wire()})
+                          "params": ThreadStartParams(title=title).to_wire()})
     out += _message("←", {"jsonrpc": "2.0", "method": "agent/event", "params": events[0]})
     out += _message("←", {"jsonrpc": "2.0", "id": 2, "result": {"thread": thread}})
     out += _message("→", {"jsonrpc": "2.0", "id": 3, "method": "agent/turn/start", "params": start})

@@ -3,7 +3,7 @@
 Plain data with no imports beyond the standard library, so the language server can declare
 its capabilities from it before the harness is loaded, and docs and tests can list it. Each
 front-end registers a handler for each entry it serves; a test checks that nothing is missing
-and nothing extra is served. Params and result models live in ``agent.protocol`` under the
+and nothing extra is served. Params and result models live in ``agent.params`` under the
 names given here.
 """
 
@@ -20,7 +20,7 @@ Direction = Literal["client→server", "server→client"]
 @dataclass(frozen=True)
 class Method:
     name: str
-    params: str  # the agent.protocol model that parses the params
+    params: str  # the agent.params model that parses the params
     summary: str
     kind: Literal["request", "notification"] = "request"
     direction: Direction = "client→server"

@@ -1,7 +1,8 @@
 """The protocol's vocabulary exported from the code: one JSON Schema, and TypeScript types built from it.
 
 ``python -m agent.schema`` writes ``spec/protocol.schema.json`` (JSON Schema draft 2020-12):
-``$defs`` holds every wire model of ``agent.protocol`` (named by its class), the discriminated
+``$defs`` holds every wire model of ``agent.protocol``, ``agent.events`` and ``agent.params``
+(named by its class), the discriminated
 unions ``InputPart``, ``Item`` and ``Event`` and the named literal vocabularies (``ItemStatus``,
 ``Decision``, ...); ``x-methods`` lists ``agent.methods`` (requests, notifications and
 ``workspace/executeCommand`` commands) and ``x-settings`` lists ``agent.config.OPTIONS`` with
@@ -24,22 +25,25 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any, get_args
 
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaValue
 
-from agent import config, methods, protocol
+from agent import config, events, methods, params, protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_PATH = Path("spec/protocol.schema.json")
 TS_PATH = Path("editors/vscode/src/chat/protocol.generated.ts")
 REGENERATE = "python -m agent.schema"
 
+# The modules that hold the wire vocabulary; no name is defined in two of them.
+MODULES: tuple[ModuleType, ...] = (protocol, events, params)
 # Bases that only lend fields to the models on the wire; every other ``Wire`` model is exported.
-BASES: tuple[type[BaseModel], ...] = (protocol.Wire, protocol.ItemBase, protocol.EventBase)
+BASES: tuple[type[BaseModel], ...] = (protocol.Wire, protocol.ItemBase, events.EventBase)
 UNIONS: tuple[tuple[str, Any], ...] = (
-    ("InputPart", protocol.InputPart), ("Item", protocol.Item), ("Event", protocol.Event),
+    ("InputPart", protocol.InputPart), ("Item", protocol.Item), ("Event", events.Event),
 )
 # Named literal vocabularies: an inline enum with exactly these values becomes a $ref.
 ENUMS: tuple[tuple[str, Any], ...] = (
@@ -53,10 +57,19 @@ _NAME_MAPS = frozenset({"properties", "$defs", "patternProperties"})
 
 
 def _wire_models() -> list[type[BaseModel]]:
-    """Every model of ``agent.protocol`` that travels, by name."""
-    found = [value for value in vars(protocol).values()
-             if isinstance(value, type) and issubclass(value, protocol.Wire) and value not in BASES]
+    """Every model of the wire modules (``MODULES``) that travels, by name."""
+    found = {value for module in MODULES for value in vars(module).values()
+             if isinstance(value, type) and issubclass(value, protocol.Wire) and value not in BASES}
     return sorted(found, key=lambda model: model.__name__)
+
+
+def wire_model(name: str) -> type[BaseModel] | None:
+    """The wire model called ``name``, from whichever of ``MODULES`` defines it."""
+    for module in MODULES:
+        value = vars(module).get(name)
+        if isinstance(value, type) and issubclass(value, protocol.Wire) and value.__module__ == module.__name__:
+            return value
+    return None
 
 
 def _params_names() -> set[str]:
@@ -116,7 +129,7 @@ def _methods() -> list[dict[str, Any]]:
     for method in methods.METHODS:
         entry: dict[str, Any] = {"name": method.name, "params": method.params, "summary": method.summary,
                                  "kind": method.kind, "direction": method.direction, "issue": method.issue}
-        if hasattr(protocol, method.params):
+        if any(hasattr(module, method.params) for module in MODULES):  # a model or a union
             entry["paramsRef"] = f"#/$defs/{method.params}"
         entries.append(entry)
     for command in methods.COMMANDS:
@@ -146,7 +159,8 @@ def build_schema() -> dict[str, Any]:
     refs = _named_refs(unions)
     param_names = _params_names()
     for name, schema in list(defs.items()):
-        model = getattr(protocol, name)
+        model = wire_model(name)
+        assert model is not None, name
         schema = _clean(schema, refs)
         schema["required"] = _required(model, params=name in param_names)
         defs[name] = schema

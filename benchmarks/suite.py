@@ -186,7 +186,8 @@ async def warm_child(turns: int, runs: int) -> dict[str, Any]:
     rss_long = rss_mib()
 
     # a 10,000-event thread: items started, streamed and completed, as a chat would see them
-    from agent.protocol import AgentMessageItem, ItemCompletedEvent, ItemDeltaEvent, ItemStartedEvent
+    from agent.events import ItemCompletedEvent, ItemDeltaEvent, ItemStartedEvent
+    from agent.protocol import AgentMessageItem
 
     store = harness.store
     big = store.create_thread(harness.workspace.key, "big").thread

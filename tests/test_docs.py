@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from agent import config, docs, methods, protocol, schema
+from agent.events import EVENT_ADAPTER, Event
+from agent.params import TurnStartParams
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,11 +53,11 @@ def test_every_name_the_protocol_speaks_is_documented(rendered: str) -> None:
         assert f"| `{method.name}` |" in rendered, method.name
     for command in methods.COMMANDS:
         assert f"| `{command.name}` | `{command.arguments}` | `{command.result}` |" in rendered, command.name
-    for union in (protocol.Event, protocol.Item, protocol.InputPart):
+    for union in (Event, protocol.Item, protocol.InputPart):
         for model in docs._members(union):
-            tag = getattr(protocol, model).model_fields["type"].default
+            tag = schema.wire_model(model).model_fields["type"].default
             assert f"### `{tag}`" in rendered, model
-            for field in getattr(protocol, model).model_fields.values():
+            for field in schema.wire_model(model).model_fields.values():
                 assert f"| `{field.alias}` |" in rendered or field.alias in ("type", "id", "status", "threadId",
                                                                                "seq"), (model, field.alias)
     for option in config.OPTIONS:
@@ -73,11 +75,11 @@ def test_the_example_is_a_turn_with_an_approval_in_valid_messages(rendered: str)
     events = [m["params"] for arrow, m in messages if m.get("method") == "agent/event"]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     for event in events:
-        assert protocol.EVENT_ADAPTER.validate_python(event).to_wire() == event
+        assert EVENT_ADAPTER.validate_python(event).to_wire() == event
     kinds = [e["type"] for e in events]
     assert "approval/requested" in kinds and "approval/resolved" in kinds and kinds[-1] == "turn/completed"
     requests = {m["method"]: m for arrow, m in messages if arrow == "→" and "id" in m}
-    protocol.TurnStartParams.model_validate(requests["agent/turn/start"]["params"])
+    TurnStartParams.model_validate(requests["agent/turn/start"]["params"])
     approve = requests["workspace/executeCommand"]["params"]
     assert approve["command"] == "agent.approve"
     approval = next(e["approval"] for e in events if e["type"] == "approval/requested")

@@ -289,7 +289,7 @@ async def test_a_terminal_client_never_receives_an_editors_edit(fake: FakeAnthro
 def test_a_dead_hosts_surfaces_are_detached_when_the_next_host_starts(tmp_path: Path) -> None:
     """Presence is projected into the store; a host that died with clients on a thread left rows
     there, and the next host's start detaches each one with an event every reducer applies."""
-    from agent.protocol import ClientAttachedEvent
+    from agent.events import ClientAttachedEvent
     from agent.store.sqlite import Store
 
     store = Store(tmp_path / "threads.sqlite3")

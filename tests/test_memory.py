@@ -13,14 +13,13 @@ from agent.config import Settings
 from agent.context.compaction import SUMMARY_MARKER
 from agent.context.memory import NOTE_MARKER
 from agent.engine.titles import recap
+from agent.events import ItemCompletedEvent, TurnCompletedEvent
 from agent.protocol import (
     AgentMessageItem,
     CommandExecutionItem,
     FileChange,
     FileChangeItem,
-    ItemCompletedEvent,
     Turn,
-    TurnCompletedEvent,
     Usage,
 )
 from agent.testing.kit import HarnessRecorder, Reply, ScriptedModel, text, tool_use

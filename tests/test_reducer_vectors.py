@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from agent.protocol import EVENT_ADAPTER, ApprovalRequestedEvent
+from agent.events import EVENT_ADAPTER, ApprovalRequestedEvent
 from agent.store.sqlite import Store
 from test_neovim import NVIM
 
@@ -67,7 +67,7 @@ def test_the_vectors_are_well_formed() -> None:
         if not vector.get("clientOnly"):  # the store numbers events: they must be 1, 2, 3, ...
             assert seqs == list(range(1, len(events) + 1)), path
             for wire in events:
-                EVENT_ADAPTER.validate_python(wire)  # every event is one agent/protocol.py knows
+                EVENT_ADAPTER.validate_python(wire)  # every event is one agent/events.py knows
 
 
 @pytest.mark.parametrize("path", VECTORS, ids=lambda p: p.stem)

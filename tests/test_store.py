@@ -5,16 +5,14 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
-from agent.protocol import (
-    AgentMessageItem,
+from agent.events import (
     ItemCompletedEvent,
     ItemDeltaEvent,
     ItemStartedEvent,
-    Turn,
     TurnCompletedEvent,
     TurnStartedEvent,
-    Usage,
 )
+from agent.protocol import AgentMessageItem, Turn, Usage
 from agent.store.sqlite import Store
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from agent.model.base import ModelError, ModelRequest
-from agent.protocol import Event
+from agent.events import Event
 from agent.testing.kit import (
     Broken,
     Fail,

@@ -218,7 +218,8 @@ async def test_resume_after_seq_is_a_delta_and_full_resume_pages(srun: HarnessRe
 
 
 async def test_a_delta_carries_an_item_still_streaming(tmp_path: Path) -> None:
-    from agent.protocol import AgentMessageItem, ItemDeltaEvent, ItemStartedEvent
+    from agent.events import ItemDeltaEvent, ItemStartedEvent
+    from agent.protocol import AgentMessageItem
 
     store = Store(tmp_path / "s.db")
     thread = store.create_thread("ws", "t").thread
@@ -255,7 +256,7 @@ def test_a_store_made_before_deltas_is_migrated(tmp_path: Path) -> None:
 def test_thread_resume_params_take_a_limit() -> None:
     from pydantic import ValidationError
 
-    from agent.protocol import ThreadResumeParams
+    from agent.params import ThreadResumeParams
 
     assert ThreadResumeParams.model_validate({"threadId": "t", "afterSeq": 4, "limit": 500}).limit == 500
     with pytest.raises(ValidationError):

@@ -15,14 +15,8 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent.protocol import (
-    Approval,
-    ApprovalRequestedEvent,
-    ApprovalResolvedEvent,
-    ApprovalSource,
-    Decision,
-    Event,
-)
+from agent.events import ApprovalRequestedEvent, ApprovalResolvedEvent, Event
+from agent.protocol import Approval, ApprovalSource, Decision
 
 
 class UnknownApproval(LookupError):

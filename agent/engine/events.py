@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from agent.protocol import EVENT_ADAPTER, Event, TurnStartedEvent
+from agent.events import EVENT_ADAPTER, Event, TurnStartedEvent
 from agent.policy.secrets import Secrets, SecretSource
 from agent.store.sqlite import Store
 

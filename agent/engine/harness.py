@@ -32,22 +32,24 @@ from agent.engine.loop import LoopConfig, TurnResult, TurnRunner
 from agent.model.base import ModelClient
 from agent.policy.permissions import PermissionPolicy
 from agent.context.prompt import build_system_prompt
-from agent.protocol import (
+from agent.events import (
     EVENT_ADAPTER,
+    ClientAttachedEvent,
+    ClientDetachedEvent,
+    Event,
+    TurnCompletedEvent,
+    TurnStartedEvent,
+)
+from agent.protocol import (
     ITEM_ADAPTER,
     Approval,
     ApprovalSource,
-    ClientAttachedEvent,
-    ClientDetachedEvent,
     Decision,
-    Event,
     InputPart,
     Item,
     TextPart,
     Thread,
     Turn,
-    TurnCompletedEvent,
-    TurnStartedEvent,
     Usage,
     UserMessageItem,
 )

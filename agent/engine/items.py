@@ -23,14 +23,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.protocol import (
+from agent.events import (
     Event,
-    FileChangeItem,
-    Item,
     ItemCompletedEvent,
     ItemDeltaEvent,
     ItemStartedEvent,
 )
+from agent.protocol import FileChangeItem, Item
 from agent.policy.secrets import SecretSource, StreamRedactor
 from agent.store.sqlite import new_id
 

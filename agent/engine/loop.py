@@ -25,16 +25,18 @@ from agent.engine.items import TurnScope
 from agent.engine.turns import settle
 from agent.model.base import ModelClient, ModelError, ModelRequest, ModelResponse, QuietSink
 from agent.model.pricing import Price, Prefix, cache_read_share, cost_usd, digest, price_for
+from agent.events import (
+    Event,
+    ItemStartedEvent,
+    ThreadCompactedEvent,
+    TurnUsageEvent,
+)
 from agent.protocol import (
     AgentMessageItem,
     CompactionItem,
-    Event,
     Item,
-    ItemStartedEvent,
     ReasoningItem,
-    ThreadCompactedEvent,
     TurnStatus,
-    TurnUsageEvent,
     Usage,
 )
 from agent.store.sqlite import Store

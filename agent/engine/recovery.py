@@ -14,19 +14,21 @@ from __future__ import annotations
 from typing import Any
 
 from agent.engine.events import EventLog
-from agent.protocol import (
+from agent.events import (
     ApprovalRequestedEvent,
-    CommandExecutionItem,
-    FileChangeItem,
-    Item,
     ItemDeltaEvent,
-    SubagentItem,
-    ToolCallItem,
     ApprovalResolvedEvent,
     ItemCompletedEvent,
     ItemStartedEvent,
-    Turn,
     TurnCompletedEvent,
+)
+from agent.protocol import (
+    CommandExecutionItem,
+    FileChangeItem,
+    Item,
+    SubagentItem,
+    ToolCallItem,
+    Turn,
     Usage,
 )
 from agent.store.sqlite import Store, owner_alive

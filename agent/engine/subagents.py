@@ -31,7 +31,8 @@ from agent.engine.dispatch import ToolOutcome
 from agent.engine.items import TurnScope
 from agent.engine.titles import item_title, shorten
 from agent.engine.turns import TurnReport
-from agent.protocol import AgentMessageItem, Event, ItemStartedEvent, SubagentItem, SubagentProgressEvent
+from agent.events import Event, ItemStartedEvent, SubagentProgressEvent
+from agent.protocol import AgentMessageItem, SubagentItem
 from agent.tools.spawn_agent import SpawnAgentInput
 
 if TYPE_CHECKING:

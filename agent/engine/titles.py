@@ -8,11 +8,9 @@ a command ("Run pytest -q"). A change's title ("Edit src/calc.py", "Patch 3 file
 
 from __future__ import annotations
 
+from agent.events import Event, ItemCompletedEvent, TurnCompletedEvent
 from agent.protocol import (
     AgentMessageItem,
-    Event,
-    ItemCompletedEvent,
-    TurnCompletedEvent,
     CommandExecutionItem,
     CompactionItem,
     FileChangeItem,

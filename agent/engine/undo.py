@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Literal
 from agent.files.changes import ChangeSet, PlannedFile
 from agent.files.hunks import HunkError, check_hunks, describe_lines, three_way
 from agent.engine.items import TurnScope
-from agent.protocol import FileChangeItem, Turn, TurnCompletedEvent, TurnStartedEvent, Usage
+from agent.events import TurnCompletedEvent, TurnStartedEvent
+from agent.protocol import FileChangeItem, Turn, Usage
 from agent.store.changes import JournaledChange, LandedFile
 from agent.store.sqlite import new_id, owner_alive
 

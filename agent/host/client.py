@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from agent.config import Settings
 from agent.host.place import VERSION, HostPlace, connect, key_proof
 from agent.host.rpc import Connection, RemoteError
-from agent.protocol import EVENT_ADAPTER, ITEM_ADAPTER, Approval, Decision, Event, InputPart, Item, Thread, Turn
+from agent.events import EVENT_ADAPTER, Event
+from agent.protocol import ITEM_ADAPTER, Approval, Decision, InputPart, Item, Thread, Turn
 from agent.store.sqlite import ResumePage, Store, UnknownThread
 
 if TYPE_CHECKING:  # the harness is imported only where it runs (not in a client of the host)

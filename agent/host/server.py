@@ -38,16 +38,14 @@ from agent.host.editors import EditorRegistry, HostApplier
 from agent.host.place import VERSION, HostPlace, key_proof, peer_uid
 from agent.host.rpc import MAX_LINE, Connection, RpcError
 from agent.methods import PROTOCOL_VERSION
-from agent.protocol import (
+from agent.events import Event, TurnCompletedEvent, TurnStartedEvent
+from agent.params import (
     ApprovalRespondParams,
-    Event,
     ThreadCompactParams,
     ThreadListParams,
     ThreadResumeParams,
     ThreadStartParams,
     TurnInterruptParams,
-    TurnCompletedEvent,
-    TurnStartedEvent,
     TurnStartParams,
 )
 from agent.store.sqlite import Store, UnknownThread, new_id

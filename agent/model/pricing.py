@@ -26,7 +26,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from agent.protocol import CacheMiss, Usage
+from agent.events import CacheMiss
+from agent.protocol import Usage
 
 CacheTtl = Literal["5m", "1h"]
 TTL_SECONDS: dict[str, float] = {"5m": 300.0, "1h": 3600.0}

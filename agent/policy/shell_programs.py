@@ -1,4 +1,4 @@
-"""The command-line grammars of programs that run other programs, for ``agent.policy.shell``.
+"""The command-line grammars of programs that run other programs, for ``agent.policy.shell_unwrap``.
 
 ``WRAPPERS`` maps each program that runs the program named in its arguments (``env``,
 ``sudo``, ``timeout``, ``busybox``, ``chroot``…) to its ``Options``: which options take an
@@ -69,7 +69,7 @@ WRAPPERS: dict[str, Options] = {
     "busybox": Options(),  # busybox APPLET args
     "flock": Options("wE", "sexnoFu", _set("timeout", "wait", "conflict-exit-code"),
                      _set("shared", "exclusive", "unlock", "nonblock", "nb", "close", "no-fork", "verbose"),
-                     positionals=1),  # flock FILE PROG…, or flock FILE -c SCRIPT (see agent.policy.shell)
+                     positionals=1),  # flock FILE PROG…, or flock FILE -c SCRIPT (see agent.policy.shell_unwrap)
     "chroot": Options(long_with_arg=_set("userspec", "groups"), long_flags=_set("skip-chdir"), positionals=1,
                       shell_default=True),
     "watch": Options("nq", "bcCegprtwx", _set("interval", "equexit"),

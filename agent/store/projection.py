@@ -15,21 +15,19 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from agent.protocol import (
-    ITEM_ADAPTER,
+from agent.events import (
     ApprovalRequestedEvent,
     ApprovalResolvedEvent,
     ClientAttachedEvent,
     ClientDetachedEvent,
-    CommandExecutionItem,
     Event,
-    Item,
     ItemCompletedEvent,
     ItemDeltaEvent,
     ItemStartedEvent,
     TurnCompletedEvent,
     TurnStartedEvent,
 )
+from agent.protocol import ITEM_ADAPTER, CommandExecutionItem, Item
 
 
 class Projection:

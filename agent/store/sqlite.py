@@ -27,17 +27,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from agent.protocol import (
+from agent.events import (
     EVENT_ADAPTER,
-    ITEM_ADAPTER,
     ClientAttachedEvent,
     ClientDetachedEvent,
     Event,
+    ThreadStartedEvent,
+    TurnStartedEvent,
+)
+from agent.protocol import (
+    ITEM_ADAPTER,
     Item,
     Thread,
-    ThreadStartedEvent,
     Turn,
-    TurnStartedEvent,
     Usage,
 )
 from agent.store.changes import ChangeJournal

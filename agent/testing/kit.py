@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union, get_args
 
 from agent.model.base import ErrorKind, ModelError, ModelRequest, ModelResponse, StreamSink
-from agent.protocol import Event, TextPart, Usage
+from agent.events import Event
+from agent.protocol import TextPart, Usage
 from agent.testing.rules import PromptCache, check_request, estimate_tokens, input_tokens
 
 if TYPE_CHECKING:
