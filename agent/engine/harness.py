@@ -5,13 +5,13 @@ tool dispatcher, the running turns) and offers what PROTOCOL.md sections 3 and 4
 threads (start, list, resume, subscribe), turns (start, interrupt, wait: each a
 ``TurnHandle``), approvals (pending ones with their locations, answers), settings and
 notices. Each turn runs as an asyncio task under a cancel scope; ``turn/completed`` is always
-emitted, whatever happens. Which thread is "current" is a front-end's business, not this.
+emitted, whatever happens (that machinery is ``agent.engine.launch``, a mixin of ``Harness``).
+Which thread is "current" is a front-end's business, not this.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -22,23 +22,18 @@ from agent.store.changes import LandedFile
 from agent.context.compaction import Rebuilder
 from agent.context.memory import Observer
 from agent.config import Settings
-from agent.context.budget import ContextMeter, Measurement, auto_compact_at, context_window
 from agent.engine.dispatch import ToolDispatcher
 from agent.engine.events import EventLog, Subscriber
 from agent.engine.gate import Gate, StoredGrants
 from agent.engine.input import render_input
-from agent.engine.items import TurnScope
-from agent.engine.loop import LoopConfig, TurnResult, TurnRunner
+from agent.engine.launch import TurnBusy, TurnLauncher
 from agent.model.base import ModelClient
 from agent.policy.permissions import PermissionPolicy
-from agent.context.prompt import build_system_prompt
 from agent.events import (
     EVENT_ADAPTER,
     ClientAttachedEvent,
     ClientDetachedEvent,
     Event,
-    TurnCompletedEvent,
-    TurnStartedEvent,
 )
 from agent.protocol import (
     ITEM_ADAPTER,
@@ -50,21 +45,19 @@ from agent.protocol import (
     TextPart,
     Thread,
     Turn,
-    Usage,
     UserMessageItem,
 )
-from agent.engine.recovery import recover, repair_turn
+from agent.engine.recovery import recover
 from agent.engine.subagents import Subagents
 from agent.policy.rules import RuleFile
-from agent.store.sqlite import ResumePage, Store, StoredThreadState, UnknownThread, new_id, owner_alive
+from agent.store.sqlite import ResumePage, Store, StoredThreadState, UnknownThread
 from agent.context.thread_state import ThreadState
 from agent.tools import Tool, default_tools
-from agent.context.transcript import Message, Transcript, message
+from agent.context.transcript import Message, message
 from agent.engine.turns import CancelScope, TurnHandle, TurnReport
 from agent.engine.undo import FileUndo, Undoer, check_approved_hunks
 from agent.files.workspace import Workspace
 
-log = logging.getLogger(__name__)
 Notice = Callable[[str, "str | None"], None]  # (message, the thread it is about, or None)
 
 
@@ -83,15 +76,6 @@ class NoDirectInput(ValueError):
                          "or interrupt the subagent with agent/turn/interrupt on its thread")
 
 
-class TurnBusy(Exception):
-    def __init__(self, turn_id: str) -> None:
-        super().__init__(
-            f"A turn is already running on this thread (turn {turn_id}); interrupt it with "
-            "agent/turn/interrupt or wait for turn/completed."
-        )
-        self.turn_id = turn_id
-
-
 @dataclass(frozen=True)
 class Resumed:
     """``agent/thread/resume``'s answer: the thread, its items, the events after a seq."""
@@ -102,7 +86,7 @@ class Resumed:
     items_complete: bool = True
 
 
-class Harness:
+class Harness(TurnLauncher):
     def __init__(self, workspace: Workspace, store: Store, settings: Settings, *,
                  applier: ChangeApplier | None = None, model: ModelClient | None = None,
                  tools: list[Tool] | None = None,
@@ -298,83 +282,6 @@ class Harness:
             raise NothingToCompact(thread_id)
         turn, scope, transcript = self._begin(thread_id)
         return self._launch(turn, scope, transcript, None, compact=True, instructions=instructions)
-
-    def _begin(self, thread_id: str) -> tuple[Turn, TurnScope, Transcript]:
-        self.get_thread(thread_id)
-        busy = self._running.get(thread_id)
-        if busy is not None:
-            raise TurnBusy(busy.id)
-        self.check_rules()
-        for dead, owner in self.store.running_turns(thread_id):
-            if not owner_alive(owner):
-                repair_turn(self.store, self.log, dead, owner)
-        turn = Turn(id=new_id("turn"), thread_id=thread_id, status="running")
-        started = self.log.emit_turn_start(TurnStartedEvent(thread_id=thread_id, turn=turn), owner_alive)
-        if isinstance(started, str):  # another live process runs a turn here: one writer per thread
-            raise TurnBusy(started)
-        scope = TurnScope(thread_id, turn.id, self.log.emit, self.workspace.secrets)
-        return turn, scope, Transcript.load(self.store, thread_id)
-
-    def _launch(self, turn: Turn, scope: TurnScope, transcript: Transcript, parent: CancelScope | None,
-                compact: bool = False, instructions: str | None = None) -> TurnHandle:
-        loop = asyncio.get_running_loop()
-        report: asyncio.Future[TurnReport] = loop.create_future()
-        task = loop.create_task(self._run_turn(scope, turn, transcript, report, compact, instructions))
-        handle = TurnHandle(turn, CancelScope(task, parent), report)
-        # a task cancelled before it ever ran never reaches _run_turn's `finally`
-        task.add_done_callback(lambda _: self._finish(turn, TurnReport("interrupted"), report))
-        self._running[turn.thread_id] = handle
-        return handle
-
-    async def _run_turn(self, scope: TurnScope, turn: Turn, transcript: Transcript,
-                        report: asyncio.Future[TurnReport], compact: bool = False,
-                        instructions: str | None = None) -> None:
-        result = TurnResult("failed", Usage(), "the turn did not start")
-        runner: TurnRunner | None = None
-        try:
-            runner = self._runner(scope, transcript, instructions)
-            result = await runner.run("compact" if compact else "model")
-        except asyncio.CancelledError:
-            result = TurnResult("interrupted", runner.usage if runner else Usage())
-        except Exception as exc:  # a bug must still end the turn visibly
-            log.exception("turn %s crashed", turn.id)
-            result = TurnResult("failed", Usage(), f"internal error: {exc!r}; the thread is intact, try again")
-        finally:
-            self._finish(turn, TurnReport(result.status, result.usage, result.error), report)
-
-    def _finish(self, turn: Turn, final: TurnReport, report: asyncio.Future[TurnReport]) -> None:
-        """End the turn once: ``turn/completed`` stored and sent, the report set."""
-        if report.done():
-            return
-        if self._running.get(turn.thread_id) is not None and self._running[turn.thread_id].turn is turn:
-            del self._running[turn.thread_id]
-        ended = turn.model_copy(update={"status": final.status, "error": final.error})
-        self.log.emit(TurnCompletedEvent(thread_id=turn.thread_id, turn=ended, usage=final.usage))
-        report.set_result(final)
-
-    def _runner(self, scope: TurnScope, transcript: Transcript, instructions: str | None = None) -> TurnRunner:
-        thread_id = scope.thread_id
-        state = self.store.thread_state(thread_id)
-        if state.system is None:  # built once per thread: every request starts with the same bytes
-            system = build_system_prompt(self.workspace.root)
-            state = self.store.update_state(thread_id, lambda s: s if s.system else s.model_copy(
-                update={"system": system}))
-        assert state.system is not None
-        settings = self.settings
-        config = LoopConfig(model=settings.model, max_tokens=settings.max_tokens, system=state.system,
-                            fallback_model=settings.fallback_model, sleep=self._sleep,
-                            context_window=context_window(settings.model, settings.context_window),
-                            auto_compact_at=auto_compact_at(settings.model, settings.context_window,
-                                                            settings.max_tokens, settings.auto_compact_at),
-                            compact_instructions=instructions, cache_ttl=settings.cache_ttl,
-                            prices=settings.prices, notice=lambda message: self._notify(message, thread_id))
-        measured = (Measurement(state.measured_tokens, state.measured_messages)
-                    if state.measured_tokens is not None and state.measured_messages is not None else None)
-        return TurnRunner(scope=scope, store=self.store, model=self.model, dispatcher=self.dispatcher,
-                          config=config, transcript=transcript, meter=ContextMeter(measured),
-                          rebuilder=self._rebuilder,
-                          hidden_tools=frozenset() if state.forked else self.subagents.hidden_tools(thread_id),
-                          observer=self.observer)
 
     def _record_changes(self, thread_id: str, changes: ChangeSet) -> None:
         def touch(state: ThreadState) -> ThreadState:

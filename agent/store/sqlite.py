@@ -10,6 +10,12 @@ Each item row carries the seq of the last event that changed it (``changed_seq``
 after a seq sends only what changed (``resume_page``), a page of events at a time; each thread
 carries a transcript revision, bumped by every change of its messages, so a transcript kept in
 memory (``agent.context.transcript``) knows with one read whether it is still current.
+
+This module owns the connection, the schema and its migrations, the event log (append, read,
+resume pages, usage) and the turns' rows; ``Store`` takes the rest from mixins: thread rows and
+state (``agent.store.threads``), model transcripts (``agent.store.messages``), records of things
+in flight (``agent.store.records``), the change journal (``agent.store.changes``) and the
+projection of events (``agent.store.projection``).
 """
 
 from __future__ import annotations
@@ -44,8 +50,9 @@ from agent.protocol import (
 )
 from agent.store.changes import ChangeJournal
 from agent.store.projection import Projection, _item_json, _streamed_wire, _with_streamed
+from agent.store.messages import ModelTranscript
 from agent.store.records import ApprovalRecord, PendingCall, Records, owner_alive, process_identity
-from agent.context.thread_state import FileKind, ThreadState
+from agent.store.threads import StoredThreadState, Threads, UnknownThread, _thread_from_row
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS threads (
@@ -132,11 +139,7 @@ class UsageTotals:
     requests: int
 
 
-class UnknownThread(LookupError):
-    """Raised for a thread id the store does not hold."""
-
-
-class Store(Records, ChangeJournal, Projection):
+class Store(Threads, ModelTranscript, Records, ChangeJournal, Projection):
     """One SQLite connection, safe to share between the event loop and worker threads."""
 
     def __init__(self, path: Path, owner: str | None = None) -> None:
@@ -224,71 +227,6 @@ class Store(Records, ChangeJournal, Projection):
             event = ThreadStartedEvent(thread_id=thread.id, seq=1, thread=thread)
             self._insert_event(db, event, stamp)
         return event
-
-    def get_thread(self, thread_id: str) -> Thread:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT id, title, created_at, updated_at, status, last_seq, parent_thread_id, kind FROM threads WHERE id=?",
-                (thread_id,),
-            ).fetchone()
-        if row is None:
-            raise UnknownThread(thread_id)
-        return _thread_from_row(row)
-
-    def thread_workspace(self, thread_id: str) -> str:
-        with self._lock:
-            row = self._db.execute("SELECT workspace FROM threads WHERE id=?", (thread_id,)).fetchone()
-        if row is None:
-            raise UnknownThread(thread_id)
-        return str(row[0])
-
-    def list_threads(self, workspace: str, parent_thread_id: str | None = None) -> list[Thread]:
-        """The workspace's main threads, most recently updated first; with ``parent_thread_id``,
-        that thread's subagents, oldest first (the order they were spawned in)."""
-        with self._lock:
-            if parent_thread_id is None:
-                rows = self._db.execute(
-                    "SELECT id, title, created_at, updated_at, status, last_seq, parent_thread_id, kind FROM threads "
-                    "WHERE workspace=? AND parent_thread_id IS NULL ORDER BY touched DESC", (workspace,)).fetchall()
-            else:
-                rows = self._db.execute(
-                    "SELECT id, title, created_at, updated_at, status, last_seq, parent_thread_id, kind FROM threads "
-                    "WHERE workspace=? AND parent_thread_id=? ORDER BY rowid", (workspace, parent_thread_id)).fetchall()
-        return [_thread_from_row(r) for r in rows]
-
-    def lineage(self, thread_id: str) -> tuple[str | None, str | None, int]:
-        """A thread's parent, the item that spawned it, and its depth (0 for a main thread)."""
-        with self._lock:
-            row = self._db.execute("SELECT parent_thread_id, spawn_item_id, depth FROM threads WHERE id=?",
-                                   (thread_id,)).fetchone()
-        if row is None:
-            raise UnknownThread(thread_id)
-        return row[0], row[1], int(row[2])
-
-    def root_thread(self, thread_id: str) -> str:
-        """The main thread a subagent's thread descends from (itself for a main thread)."""
-        parent = self.lineage(thread_id)[0]
-        while parent is not None:
-            thread_id, parent = parent, self.lineage(parent)[0]
-        return thread_id
-
-    def thread_state(self, thread_id: str) -> ThreadState:
-        """What the harness keeps beside the thread (system prompt, todos, files, grants)."""
-        with self._lock:
-            row = self._db.execute("SELECT state FROM threads WHERE id=?", (thread_id,)).fetchone()
-        if row is None:
-            raise UnknownThread(thread_id)
-        return ThreadState.model_validate_json(row[0])
-
-    def update_state(self, thread_id: str, change: Callable[[ThreadState], ThreadState]) -> ThreadState:
-        """Read, change and write the thread's state in one transaction; returns the new state."""
-        with self._tx() as db:
-            row = db.execute("SELECT state FROM threads WHERE id=?", (thread_id,)).fetchone()
-            if row is None:
-                raise UnknownThread(thread_id)
-            state = change(ThreadState.model_validate_json(row[0]))
-            db.execute("UPDATE threads SET state=? WHERE id=?", (state.model_dump_json(exclude_defaults=True), thread_id))
-        return state
 
     # --- events ------------------------------------------------------------------------------
 
@@ -435,115 +373,3 @@ class Store(Records, ChangeJournal, Projection):
                                 (self.owner, turn_id, dead_owner))
             return cursor.rowcount == 1
 
-    # --- model transcript --------------------------------------------------------------------
-
-    def transcript_revision(self, thread_id: str) -> int:
-        """Bumped by every change of the thread's messages (one indexed read)."""
-        with self._lock:
-            row = self._db.execute("SELECT transcript_rev FROM threads WHERE id=?", (thread_id,)).fetchone()
-        if row is None:
-            raise UnknownThread(thread_id)
-        return int(row[0])
-
-    def transcript_rewrites(self, thread_id: str) -> int:
-        """How many times the thread's transcript was rewritten (compactions)."""
-        with self._lock:
-            row = self._db.execute("SELECT transcript_rewrites FROM threads WHERE id=?", (thread_id,)).fetchone()
-        if row is None:
-            raise UnknownThread(thread_id)
-        return int(row[0])
-
-    def _bump_transcript(self, db: sqlite3.Connection, thread_id: str, rewrite: bool = False) -> int | None:
-        row = db.execute("UPDATE threads SET transcript_rev=transcript_rev+1, "
-                         "transcript_rewrites=transcript_rewrites+? WHERE id=? RETURNING transcript_rev",
-                         (int(rewrite), thread_id)).fetchone()
-        return None if row is None else int(row[0])
-
-    def cache_watch(self, thread_id: str) -> dict[str, Any] | None:
-        """What the thread's last model request left in the prompt cache (agent.model.pricing)."""
-        with self._lock:
-            row = self._db.execute("SELECT body FROM cache_watch WHERE thread_id=?", (thread_id,)).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
-
-    def set_cache_watch(self, thread_id: str, body: dict[str, Any]) -> None:
-        with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO cache_watch (thread_id, body) VALUES (?,?)",
-                       (thread_id, json.dumps(body, separators=(",", ":"))))
-
-    def append_messages(self, thread_id: str, turn_id: str, messages: list[dict[str, Any]]) -> int | None:
-        """Append API messages atomically: callers only append at points where the
-        transcript is valid to send (an assistant message together with its tool results).
-        Calls recorded as in flight are done once their message is in the transcript."""
-        with self._tx() as db:
-            db.execute("DELETE FROM pending_calls WHERE thread_id=?", (thread_id,))
-            row = db.execute(
-                "SELECT COALESCE(MAX(idx), -1) FROM messages WHERE thread_id=?", (thread_id,)
-            ).fetchone()
-            start = int(row[0]) + 1
-            db.executemany(
-                "INSERT INTO messages (thread_id, idx, turn_id, body) VALUES (?,?,?,?)",
-                [
-                    (thread_id, start + i, turn_id, json.dumps(m, separators=(",", ":")))
-                    for i, m in enumerate(messages)
-                ],
-            )
-            return self._bump_transcript(db, thread_id)
-
-    def replace_messages_prefix(self, thread_id: str, turn_id: str, count: int,
-                                messages: list[dict[str, Any]]) -> int | None:
-        """Replace the transcript's first ``count`` messages with ``messages``, keeping the
-        rest after them, in one transaction: a reader sees the old transcript or the new one."""
-        shift = len(messages) - count
-        with self._tx() as db:
-            db.execute("DELETE FROM messages WHERE thread_id=? AND idx<?", (thread_id, count))
-            if shift:  # through negative indexes, so no row collides with another mid-update
-                db.execute("UPDATE messages SET idx=-idx-1 WHERE thread_id=? AND idx>=?", (thread_id, count))
-                db.execute("UPDATE messages SET idx=-idx-1+? WHERE thread_id=? AND idx<0", (shift, thread_id))
-            db.executemany(
-                "INSERT INTO messages (thread_id, idx, turn_id, body) VALUES (?,?,?,?)",
-                [(thread_id, i, turn_id, json.dumps(m, separators=(",", ":"))) for i, m in enumerate(messages)],
-            )
-            return self._bump_transcript(db, thread_id, rewrite=True)
-
-    def message_count(self, thread_id: str) -> int:
-        with self._lock:
-            row = self._db.execute("SELECT COUNT(*) FROM messages WHERE thread_id=?", (thread_id,)).fetchone()
-        return int(row[0])
-
-    def messages(self, thread_id: str) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT body FROM messages WHERE thread_id=? ORDER BY idx", (thread_id,)
-            ).fetchall()
-        return [json.loads(r[0]) for r in rows]
-
-def _thread_from_row(row: tuple[Any, ...]) -> Thread:
-    return Thread(
-        id=row[0], title=row[1], created_at=row[2], updated_at=row[3], status=row[4], last_seq=row[5],
-        parent_thread_id=row[6], kind=row[7] or "main",
-    )
-
-
-class StoredThreadState:
-    """One thread's state as tools and run_command use it, backed by the store."""
-
-    def __init__(self, store: Store, thread_id: str) -> None:
-        self._store = store
-        self._thread_id = thread_id
-
-    def load(self) -> ThreadState:
-        return self._store.thread_state(self._thread_id)
-
-    def update(self, change: Callable[[ThreadState], ThreadState]) -> ThreadState:
-        return self._store.update_state(self._thread_id, change)
-
-    def touch(self, rel: str, kind: FileKind) -> None:
-        """Note that the agent read or changed ``rel`` now (compaction re-reads these)."""
-        self.update(lambda state: state.touched(rel, kind))
-
-    def record_process(self, turn_id: str, pgid: int, identity: str) -> None:
-        """``ProcessLedger`` (agent.engine.supervisor): run_command records its groups here."""
-        self._store.record_process(self._thread_id, turn_id, pgid, identity)
-
-    def forget_process(self, turn_id: str, pgid: int) -> None:
-        self._store.forget_process(turn_id, pgid)
