@@ -3,10 +3,10 @@
  *
  * The types come from `protocol.generated.ts`, which `python -m agent.schema` generates from
  * the harness's own models (agent/protocol.py, events.py and params.py, through
- * spec/protocol.schema.json), so they cannot drift from the server. This module only re-exports them under the names the shim
- * uses and adds what the schema leaves open (the LSP diagnostic inside a diagnostic part, the
- * results of requests). Nothing here imports `vscode`, so the reducer and its tests can use
- * it in plain Node.
+ * spec/protocol.schema.json), so they cannot drift from the server. This module only
+ * re-exports them under the names the shim uses and adds what the schema leaves open (the LSP
+ * diagnostic inside a diagnostic part, the results of requests). Nothing here imports
+ * `vscode`, so the reducer and its tests can use it in plain Node.
  */
 
 import type { CacheMiss, Event, Item, MethodName, Range, Thread } from './protocol.generated';
