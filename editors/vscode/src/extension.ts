@@ -9,7 +9,7 @@
 import * as vscode from 'vscode';
 import { createLogChannel, showLogs, traceInfo } from './common/logging';
 import { ServerManager } from './common/server';
-import { ProposedContent, SCHEME, showDiff } from './chat/diffView';
+import { besideChat, ProposedContent, SCHEME, showDiff } from './chat/diffView';
 import type { Approval, InputPart } from './chat/protocol';
 import { ChatSession } from './chat/session';
 import { findItem } from './chat/state';
@@ -119,8 +119,9 @@ function registerCommands(
     command('agentLsp.viewDiff', async (itemId: string, index = 0) => {
       const item = findItem(session.current, itemId);
       const change = item?.type === 'fileChange' ? item.changes[index] : undefined;
-      if (change) {
-        await showDiff(proposed, change);
+      if (change) {  // beside the chat when the chat is an editor tab, never over it
+        const chat = view.panelColumn;
+        await showDiff(proposed, change, 'proposed', chat === undefined ? {} : { viewColumn: besideChat(chat) });
       }
     }),
   ];

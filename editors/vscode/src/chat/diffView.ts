@@ -67,6 +67,12 @@ export async function currentText(uri: vscode.Uri): Promise<string | undefined> 
 }
 
 /** Opens the diff; returns the proposed side's URI (undefined when none was opened). */
+/** The editor column for a diff that must not cover the chat when the chat is an editor tab
+ * in column `chat` (the first column, or the second when the chat holds the first). */
+export function besideChat(chat: vscode.ViewColumn | undefined): vscode.ViewColumn {
+  return chat === vscode.ViewColumn.One ? vscode.ViewColumn.Two : vscode.ViewColumn.One;
+}
+
 export async function showDiff(
   content: ProposedContent,
   change: FileChange,

@@ -11,7 +11,7 @@
 
 import * as vscode from 'vscode';
 import { parseHunks, proposedHunkLines } from './diff';
-import { currentText, ProposedContent, resolve, SCHEME, showDiff } from './diffView';
+import { besideChat, currentText, ProposedContent, resolve, SCHEME, showDiff } from './diffView';
 import type { Approval, FileChange } from './protocol';
 import type { ChatSession } from './session';
 import { findItem } from './state';
@@ -89,7 +89,7 @@ export class Review implements vscode.CodeLensProvider, vscode.Disposable {
       open.lines.push(change.kind === 'update' ? proposedHunkLines(current, change.diff) : new Array(count).fill(0));
     }
     open.marks = new Array(offset).fill(undefined);
-    const viewColumn = this.chatColumn() === vscode.ViewColumn.One ? vscode.ViewColumn.Two : vscode.ViewColumn.One;
+    const viewColumn = besideChat(this.chatColumn());
     for (const change of changes) {
       open.uris.push(await showDiff(this.proposed, change, `review-${approval.id}`, { viewColumn, preserveFocus: true }));
     }
