@@ -330,3 +330,29 @@ def test_cold_asks_racing_fork_one_host_and_all_get_their_answer(fake: FakeAnthr
         assert status["pid"] == pid
     finally:
         subprocess.run([*agent_lsp_command(), "host", "stop"], env=env, capture_output=True, timeout=60)
+
+
+def test_after_a_host_is_killed_the_next_ask_forks_a_new_one(fake: FakeAnthropic, root: Path, state_dir: Path) -> None:
+    """A host killed with SIGKILL leaves its socket behind but frees its lock: the next ``ask``
+    sees the free lock, forks a new host at once (not the slow path through the stale socket)
+    and gets its answer from it."""
+    env = server_env(fake.url, state_dir, AGENT_LSP_HOST="1")
+    fake.script(Reply([text("First.")]), Reply([text("Second.")]))
+    try:
+        first = subprocess.run([*agent_lsp_command(), "ask", "one"], cwd=root, env=env, capture_output=True,
+                               text=True, timeout=60)
+        assert first.returncode == 0 and "First." in first.stdout, first.stderr
+        dead = host_pid(state_dir)
+        os.kill(dead, signal.SIGKILL)
+        asyncio.run(until(lambda: HostPlace(state_dir).holder() is None))
+        assert HostPlace(state_dir).socket.exists()  # stale
+        second = subprocess.run([*agent_lsp_command(), "ask", "two"], cwd=root, env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert second.returncode == 0 and "Second." in second.stdout, second.stderr
+        again = host_pid(state_dir)
+        assert again != dead
+        cmdline = Path(f"/proc/{again}/cmdline")
+        if cmdline.exists():
+            assert cmdline.read_bytes().rstrip(b"\0") == b"agent-lsp host"  # forked by the ask, retitled
+    finally:
+        subprocess.run([*agent_lsp_command(), "host", "stop"], env=env, capture_output=True, timeout=60)

@@ -46,10 +46,8 @@ def start_early() -> None:
     if not host_wanted() or not hasattr(os, "fork"):
         return
     try:
-        state_dir = env_state_dir().resolve()
-        if (state_dir / "host.sock").exists():
-            return  # a host runs (a stale socket is left to connect, which checks it)
-        state_dir.mkdir(parents=True, exist_ok=True)
+        state_dir = env_state_dir().resolve()  # the lock, not the socket, says whether a host runs:
+        state_dir.mkdir(parents=True, exist_ok=True)  # a dead host's socket is stale, its lock free
         os.chmod(state_dir, 0o700)
         lock = os.open(state_dir / "host.lock", os.O_RDWR | os.O_CREAT, 0o600)
     except OSError:
