@@ -15,10 +15,10 @@ local M = {}
 local state = require('agent_lsp.state')
 local render = require('agent_lsp.render')
 local prompt = require('agent_lsp.prompt')
+local folds = require('agent_lsp.folds')
 
 local PROMPT = prompt.PROMPT
 local ns = vim.api.nvim_create_namespace('agent_lsp.chat')
-local prompt_ns = vim.api.nvim_create_namespace('agent_lsp.chat.prompt')
 
 ---@type integer?
 M.buf = nil
@@ -61,118 +61,14 @@ function M.subagent_at_cursor()
   return shown.subagents[vim.api.nvim_win_get_cursor(0)[1] - 1]
 end
 
---- What a closed fold of the chat shows: its title line, "▾" turned to "▸".
----@return string
-function M.foldtext()
-  local line = vim.fn.getline(vim.v.foldstart)
-  return (line:gsub('^(%s*)▾', '%1▸', 1))
-end
+--- What a closed fold of the chat shows ('foldtext'): its title line, "▾" turned to "▸".
+M.foldtext = folds.text
 
---- 'foldexpr' of the chat windows: the folds of what is drawn (see `shown.folds`), a
---- subagent's folds inside its own.
+--- 'foldexpr' of the chat windows: the folds of what is drawn, a subagent's folds inside its own.
 ---@param lnum integer
 ---@return string
 function M.foldexpr(lnum)
-  local level, starts = 0, false
-  for _, f in ipairs(shown.folds) do
-    if lnum >= f.first + 1 and lnum <= f.last + 1 then
-      level = level + 1
-      starts = starts or lnum == f.first + 1
-    end
-  end
-  return (starts and '>' or '') .. level
-end
-
---- The ids of the folds the user opened in `win` (from what was drawn until now).
----@param win integer
----@return table<string, true>
-local function opened(win)
-  local open = {} ---@type table<string, true>
-  if vim.wo[win].foldmethod ~= 'expr' then
-    return open
-  end
-  vim.api.nvim_win_call(win, function()
-    for _, f in ipairs(shown.folds) do
-      if vim.fn.foldlevel(f.first + 1) > 0 and vim.fn.foldclosed(f.first + 1) == -1 then
-        open[f.id] = true
-      end
-    end
-  end)
-  return open
-end
-
---- Folds `win` as drawn: each fold closed, unless its id is in `open` (and so are the folds
---- it is inside).
----@param win integer
----@param open table<string, true>
-local function fold(win, open)
-  local wo = vim.wo[win]
-  wo.foldmethod = 'expr'
-  wo.foldexpr = "v:lua.require'agent_lsp.chat'.foldexpr(v:lnum)"
-  wo.foldtext = "v:lua.require'agent_lsp.chat'.foldtext()"
-  wo.foldlevel = 0
-  wo.foldenable = true
-  wo.fillchars = 'fold: '
-  vim.api.nvim_win_call(win, function()
-    local levels = vim.deepcopy(shown.folds)
-    table.sort(levels, function(a, b)
-      return a.level < b.level
-    end)
-    for i = #levels, 1, -1 do -- inner folds first: one foldclose closes one level
-      vim.cmd(('silent! %dfoldclose'):format(levels[i].first + 1))
-    end
-    local opened_now = {} ---@type table<string, true>
-    for _, f in ipairs(levels) do -- outer folds first: one foldopen opens one level
-      if open[f.id] and (not f.parent or opened_now[f.parent]) then
-        opened_now[f.id] = true
-        vim.cmd(('silent! %dfoldopen'):format(f.first + 1))
-      end
-    end
-  end)
-end
-
---- The first line of the prompt (0-based): where the prompt mark is, else the last line.
----@param buf integer
----@return integer
-local function prompt_row(buf)
-  local mark = vim.api.nvim_buf_get_extmarks(buf, prompt_ns, 0, -1, { limit = 1 })[1]
-  local last = vim.api.nvim_buf_line_count(buf) - 1
-  return mark and math.min(mark[2], last) or last
-end
-
---- Puts the prompt mark on `row` (the prompt's first line).
----@param buf integer
----@param row integer
-local function mark_prompt(buf, row)
-  vim.api.nvim_buf_clear_namespace(buf, prompt_ns, 0, -1)
-  vim.api.nvim_buf_set_extmark(buf, prompt_ns, row, 0, { right_gravity = false })
-end
-
---- What is typed on the prompt (every prompt line, the "> " taken off the first).
----@param buf integer
----@return string
-local function typed(buf)
-  local lines = vim.api.nvim_buf_get_lines(buf, prompt_row(buf), -1, false)
-  if lines[1] and vim.startswith(lines[1], PROMPT) then
-    lines[1] = lines[1]:sub(#PROMPT + 1)
-  elseif lines[1] and vim.startswith(lines[1], vim.trim(PROMPT)) then
-    lines[1] = lines[1]:sub(#vim.trim(PROMPT) + 1)
-  end
-  return table.concat(lines, '\n')
-end
-
---- Replaces the prompt with `text` and puts the cursor at its end (in every chat window).
----@param buf integer
----@param text string
-local function set_prompt(buf, text)
-  local row = prompt_row(buf)
-  local lines = vim.split(PROMPT .. text, '\n', { plain = true })
-  vim.api.nvim_buf_set_lines(buf, row, -1, false, lines)
-  mark_prompt(buf, row)
-  local last = vim.api.nvim_buf_line_count(buf)
-  for _, win in ipairs(vim.fn.win_findbuf(buf)) do
-    vim.api.nvim_win_set_cursor(win, { last, #lines[#lines] })
-  end
+  return folds.expr(shown.folds, lnum)
 end
 
 --- Redraws the chat now.
@@ -186,10 +82,10 @@ function M.draw()
   local r = render.thread(t, state.answered, t and state.others(t) or nil, state.threads)
   local open_by_win = {} ---@type table<integer, table<string, true>>
   for _, win in ipairs(vim.fn.win_findbuf(buf)) do
-    open_by_win[win] = opened(win)
+    open_by_win[win] = folds.opened(win, shown.folds)
   end
-  vim.api.nvim_buf_set_lines(buf, 0, prompt_row(buf), false, r.lines)
-  mark_prompt(buf, #r.lines)
+  vim.api.nvim_buf_set_lines(buf, 0, prompt.row(buf), false, r.lines)
+  prompt.mark(buf, #r.lines)
   vim.api.nvim_buf_clear_namespace(buf, ns, 0, -1)
   for _, h in ipairs(r.highlights) do
     local opts = h.line and { line_hl_group = h.group }
@@ -200,7 +96,7 @@ function M.draw()
   shown = r
   for win, open in pairs(open_by_win) do
     if vim.api.nvim_win_is_valid(win) then
-      fold(win, open)
+      folds.apply(win, shown.folds, open)
     end
   end
 end
@@ -233,8 +129,8 @@ end
 --- <CR>: send what is typed on the prompt, clear it, and be in Normal mode.
 local function send_prompt()
   local buf = assert(M.buf)
-  local text = typed(buf)
-  set_prompt(buf, '')
+  local text = prompt.typed(buf)
+  prompt.set(buf, '')
   if vim.api.nvim_get_mode().mode:sub(1, 1) == 'i' then
     vim.cmd.stopinsert()
   end
@@ -256,12 +152,12 @@ end
 ---@param key string
 local function history_key(direction, key)
   local buf = assert(M.buf)
-  if vim.api.nvim_win_get_cursor(0)[1] - 1 < prompt_row(buf) then
+  if vim.api.nvim_win_get_cursor(0)[1] - 1 < prompt.row(buf) then
     return vim.api.nvim_feedkeys(vim.keycode(key), 'n', false)
   end
-  local text = prompt.step(state.current and state.threads[state.current] or nil, typed(buf), direction)
+  local text = prompt.step(state.current and state.threads[state.current] or nil, prompt.typed(buf), direction)
   if text then
-    set_prompt(buf, text)
+    prompt.set(buf, text)
   end
 end
 
@@ -286,7 +182,7 @@ local function keymaps(buf)
   end
   map('<CR>', send_prompt, 'send the prompt', 'i')
   map('<CR>', function()
-    if vim.api.nvim_win_get_cursor(0)[1] - 1 >= prompt_row(buf) or not fold_key('za') then
+    if vim.api.nvim_win_get_cursor(0)[1] - 1 >= prompt.row(buf) or not fold_key('za') then
       send_prompt()
     end
   end, 'send the prompt (on a folded line: open or close it)')
@@ -329,7 +225,7 @@ function M.buffer()
   vim.bo[buf].omnifunc = "v:lua.require'agent_lsp.prompt'.omnifunc"
   pcall(vim.treesitter.start, buf, 'markdown')
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, { PROMPT })
-  mark_prompt(buf, 0)
+  prompt.mark(buf, 0)
   keymaps(buf)
   if not subscribed then
     subscribed = true
@@ -400,7 +296,7 @@ function M.open(focus)
     vim.wo[win].signcolumn = 'no'
     vim.wo[win].winfixwidth = true
     vim.wo[win].conceallevel = 0
-    fold(win, {})
+    folds.apply(win, shown.folds, {})
     vim.api.nvim_win_set_cursor(win, { vim.api.nvim_buf_line_count(buf), 0 })
     if not focus then
       vim.api.nvim_set_current_win(previous)

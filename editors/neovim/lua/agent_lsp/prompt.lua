@@ -10,6 +10,9 @@ local M = {}
 
 M.PROMPT = '> '
 
+--- Marks the prompt's first line in the chat buffer (it moves with the text around it).
+local prompt_ns = vim.api.nvim_create_namespace('agent_lsp.chat.prompt')
+
 ---@type string[] prompts sent from this Neovim, oldest first
 local sent = {}
 
@@ -138,6 +141,50 @@ function M.step(t, current, direction)
   end
   walk.at = at
   return walk.items[at] or walk.draft
+end
+
+--- The first line of the prompt (0-based): where the prompt mark is, else the last line.
+---@param buf integer
+---@return integer
+function M.row(buf)
+  local mark = vim.api.nvim_buf_get_extmarks(buf, prompt_ns, 0, -1, { limit = 1 })[1]
+  local last = vim.api.nvim_buf_line_count(buf) - 1
+  return mark and math.min(mark[2], last) or last
+end
+
+--- Puts the prompt mark on `row` (the prompt's first line).
+---@param buf integer
+---@param row integer
+function M.mark(buf, row)
+  vim.api.nvim_buf_clear_namespace(buf, prompt_ns, 0, -1)
+  vim.api.nvim_buf_set_extmark(buf, prompt_ns, row, 0, { right_gravity = false })
+end
+
+--- What is typed on the prompt (every prompt line, the "> " taken off the first).
+---@param buf integer
+---@return string
+function M.typed(buf)
+  local lines = vim.api.nvim_buf_get_lines(buf, M.row(buf), -1, false)
+  if lines[1] and vim.startswith(lines[1], M.PROMPT) then
+    lines[1] = lines[1]:sub(#M.PROMPT + 1)
+  elseif lines[1] and vim.startswith(lines[1], vim.trim(M.PROMPT)) then
+    lines[1] = lines[1]:sub(#vim.trim(M.PROMPT) + 1)
+  end
+  return table.concat(lines, '\n')
+end
+
+--- Replaces the prompt with `text` and puts the cursor at its end (in every chat window).
+---@param buf integer
+---@param text string
+function M.set(buf, text)
+  local row = M.row(buf)
+  local lines = vim.split(M.PROMPT .. text, '\n', { plain = true })
+  vim.api.nvim_buf_set_lines(buf, row, -1, false, lines)
+  M.mark(buf, row)
+  local last = vim.api.nvim_buf_line_count(buf)
+  for _, win in ipairs(vim.fn.win_findbuf(buf)) do
+    vim.api.nvim_win_set_cursor(win, { last, #lines[#lines] })
+  end
 end
 
 --- 'omnifunc' of the chat (|i_CTRL-X_CTRL-O|): `#buffer` and `@` file names.
