@@ -218,6 +218,13 @@ export function createKit({ logPrefix, tmpPrefix, settings = {}, agentLogTail })
         // already gone
       }
     }
+    // The agent host is detached from every child: a failed run can leave a turn waiting on an
+    // approval, which keeps the host from its idle exit. Stop it (it interrupts such turns).
+    try {
+      execFileSync(join(BIN_DIR, 'agent-lsp'), ['host', 'stop'], { env, stdio: 'pipe', timeout: 30000 });
+    } catch {
+      // no host ran
+    }
   }
 
   /** Run `main`, report PASS or FAIL (screenshot, LSP trace, children's output), clean up, exit. */
