@@ -42,7 +42,7 @@ _EXPORTS: dict[str, str] = {
     "Harness": "agent.engine.harness", "NoDirectInput": "agent.engine.harness", "NothingToCompact": "agent.engine.harness", "Resumed": "agent.engine.harness",
     "TurnBusy": "agent.engine.harness",
     "CancelScope": "agent.engine.turns", "TurnHandle": "agent.engine.turns", "TurnReport": "agent.engine.turns",
-    "HostClient": "agent.host.client", "HostMismatch": "agent.host.client", "LocalAgent": "agent.host.client",
+    "HostClient": "agent.host.client", "HostMismatch": "agent.host.client", "LocalAgent": "agent.host.local",
     "stop_host": "agent.host.client", "host_status": "agent.host.client", "RemoteError": "agent.host.rpc", "HostPlace": "agent.host.place", "start_early": "agent.host.early",
     "Store": "agent.store.sqlite", "UnknownThread": "agent.store.sqlite", "default_state_dir": "agent.store.sqlite",
     "UnknownApproval": "agent.engine.approvals",
@@ -86,7 +86,8 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
                                changed_lines, split_lines)
     from agent.config import OPTIONS, Settings, api_key_present, apply_options, resolve_settings
     from agent.engine.harness import Harness, NoDirectInput, NothingToCompact, Resumed, TurnBusy
-    from agent.host.client import HostClient, HostMismatch, LocalAgent, host_status, stop_host
+    from agent.host.client import HostClient, HostMismatch, host_status, stop_host
+    from agent.host.local import LocalAgent
     from agent.host.early import start_early
     from agent.host.place import HostPlace
     from agent.host.rpc import RemoteError

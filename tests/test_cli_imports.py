@@ -19,7 +19,7 @@ def leave(code):
     heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("anthropic", "httpx2", "httpx", "bashlex")
                    or m.startswith(("agent.engine", "agent.tools", "agent.policy.permissions", "agent.policy.rules",
                                     "agent.policy.shell", "agent.model.anthropic_api"))
-                   or m == "agent.host.server")
+                   or m in ("agent.host.server", "agent.host.session"))
     sys.stderr.write("MODULES " + json.dumps(heavy) + "\n")
     sys.stderr.flush()
     real_exit(code)

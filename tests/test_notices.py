@@ -103,7 +103,7 @@ def test_the_host_tells_a_retry_to_those_who_see_its_thread(tmp_path: Path) -> N
     following another thread does not hear of it. A notice about no thread reaches everyone."""
     from types import SimpleNamespace
 
-    from agent.host.server import Session
+    from agent.host.session import Session
     from agent.store.sqlite import Store
 
     store = Store(tmp_path / "agent.db")
