@@ -9,9 +9,10 @@ client's own time.
 
     .venv/bin/python benchmarks/suite.py [RUNS]
 
-Rows: spawn -> initialize (agent-lsp serve) and the settled RSS after it; CLI spawn -> first
-model request, cold (``agent-lsp ask`` / ``claude -p``: in-process with the agent host off, and
-the default, where the CLI starts the agent host), and last request -> exit of both; marginal
+Rows: spawn -> initialize (agent-lsp serve; in the right-hand column a bare pygls server, paired)
+and the settled RSS after it; CLI spawn -> first model request, cold (``agent-lsp ask`` /
+``claude -p``: in-process with the agent host off, and the default, where the CLI starts the
+agent host), and last request -> exit of both; marginal
 time per round trip over 50 trips, and at trips 1-20 vs 281-300 of a 300-trip turn; warm
 ``turn/start`` -> first request at turn 2 and turn 1,000 and the RSS after that thread (in a
 child process); ``agent/thread/resume`` of a 10,000-event thread, full and after last seq - 10
@@ -75,10 +76,14 @@ def env_for(fake: ConstantFake, home: Path) -> dict[str, str]:
 # --- the subjects ----------------------------------------------------------------------------
 
 
-def initialize(runs: int) -> tuple[list[float], list[float]]:
-    """Spawn -> initialize answer of `agent-lsp serve`, and its VmRSS 1 s later."""
-    times, rss = [], []
+def initialize(runs: int) -> tuple[list[float], list[float], list[float]]:
+    """Spawn -> initialize answer of `agent-lsp serve` and its VmRSS 1 s later, and, paired with
+    each run, a bare pygls server's spawn -> initialize (the floor: Python, pygls, lsprotocol)."""
+    from startup import BARE, time_initialize
+
+    times, rss, bare = [], [], []
     for _ in range(runs):
+        bare.append(time_initialize([sys.executable, "-c", BARE], {**os.environ}))
         root, home = workspace(), Path(tempfile.mkdtemp())
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
                            "params": {"processId": None, "rootUri": root.as_uri(), "capabilities": {}}}).encode()
@@ -95,7 +100,7 @@ def initialize(runs: int) -> tuple[list[float], list[float]]:
         rss.append(rss_mib(proc.pid))
         proc.kill()
         proc.wait()
-    return times, rss
+    return times, rss, bare
 
 
 def cli_turn(fake: ConstantFake, command: list[str], plan: Plan, timeout: float = 300,
@@ -257,8 +262,8 @@ def main(runs: int) -> None:
 
     cli_only = "--cli" in sys.argv
     if not cli_only:
-        init_times, init_rss = initialize(runs)
-        row("spawn → initialize", init_times, None)
+        init_times, init_rss, bare = initialize(runs)
+        row("spawn → initialize (right: bare pygls)", init_times, bare, target="≈ bare pygls")
         row("settled RSS after initialize", init_rss, None, "MiB", 1.0, "≤ 80 MiB")
 
     with ConstantFake() as fake:
