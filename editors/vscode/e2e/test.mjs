@@ -484,6 +484,8 @@ async function main() {
       }
       await runCommand('Agent: Open Chat');
       await chat().locator('#prompt').waitFor();
+      // the command palette fades out: shoot once it has gone, not through its ghost
+      await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
       await page.screenshot({ path: join(artifacts, dark ? 'vscode-chat-dark.png' : 'vscode-chat-light.png') });
     }
   });
