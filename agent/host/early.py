@@ -1,6 +1,6 @@
 """Starting the agent host from a client's first moment, without a second interpreter start.
 
-``agent-lsp ask`` calls ``start_early`` before it imports anything else. When the environment
+``agent-lsp ask`` and ``chat`` call ``start_early`` before they import anything else. When the environment
 alone says a host should serve this state directory and none holds its lock, this process
 takes the lock and forks: the copy (in a session of its own, its output in ``host.log``, the
 lock its only inherited descriptor) becomes the host and starts importing the harness and the
@@ -11,7 +11,9 @@ cold first request, which waits for exactly that host.
 A double fork leaves the host no parent to wait for it, and the client reaps the short-lived
 middle process at once. Where ``fork`` is missing, or anything here fails, ``start_early`` does
 nothing and ``place.connect`` starts the host the ordinary way (``python -m agent.host``).
-Only ``os`` and ``fcntl`` are imported: this runs before everything else.
+It imports nothing beyond ``os``, ``fcntl``, ``sys`` and ``pathlib``: it runs before
+everything else. Whether a host runs is the lock's answer, not the socket's (a killed host
+leaves a stale socket but frees its lock).
 """
 
 from __future__ import annotations
