@@ -1,8 +1,8 @@
 """Starting the agent host from a client's first moment, without a second interpreter start.
 
-``agent-lsp ask`` and ``chat`` call ``start_early`` before they import anything else. When the environment
-alone says a host should serve this state directory and none holds its lock, this process
-takes the lock and forks: the copy (in a session of its own, its output in ``host.log``, the
+``agent-lsp ask`` and ``chat`` call ``start_early`` before they import anything else. When the
+environment alone says a host should serve this state directory and none holds its lock, this
+process takes the lock and forks: the copy (in a session of its own, its output in ``host.log``, the
 lock its only inherited descriptor) becomes the host and starts importing the harness and the
 model SDK at once, while the client goes on with its own imports and then connects. Forking
 saves the host a whole interpreter start and the launcher's imports (about 100 ms here) on a
