@@ -5,7 +5,9 @@ asked by a command (``PlainSurfaces``: a message when it starts and when it wait
 approval if the client shows no ``$/progress``, and at its end a message and an answer
 diagnostic on the asking line).
 
-Both are event subscribers: they never change the harness, they only draw it. Progress
+Both are event subscribers: they never change the harness, they only draw it. A short turn in
+the agent host can end before ``turn/start``'s reply registers it: ``EarlyEvents`` keeps its end
+and answer for the tracker that registers it just after. Progress
 follows PROTOCOL.md section 6 (begin "Agent", a report at each item start and each
 approval, end with a one-line summary; cancel interrupts the turn).
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -48,6 +51,36 @@ log = logging.getLogger(__name__)
 Token = str | int
 
 
+class EarlyEvents:
+    """What happened to turns before the front-end learned their id. Through the agent host a
+    short turn's events can arrive before ``turn/start``'s reply: its end and its answer are
+    kept here (the last few turns only) for the tracker that registers the turn just after."""
+
+    def __init__(self, keep: int = 32) -> None:
+        self._keep = keep
+        self._ended: OrderedDict[str, TurnCompletedEvent] = OrderedDict()
+        self._answers: OrderedDict[str, str] = OrderedDict()
+
+    def note(self, event: Event) -> None:
+        if isinstance(event, TurnCompletedEvent):
+            self._put(self._ended, event.turn.id, event)
+        elif (isinstance(event, ItemCompletedEvent) and isinstance(event.item, AgentMessageItem)
+              and event.item.text.strip()):
+            self._put(self._answers, event.turn_id, event.item.text)
+
+    def _put(self, kept: OrderedDict[str, object], key: str, value: object) -> None:
+        kept[key] = value
+        kept.move_to_end(key)
+        while len(kept) > self._keep:
+            kept.popitem(last=False)
+
+    def ended(self, turn_id: str) -> TurnCompletedEvent | None:
+        return self._ended.pop(turn_id, None)
+
+    def answer(self, turn_id: str) -> str:
+        return self._answers.pop(turn_id, "")
+
+
 @dataclass
 class _TurnProgress:
     token: Token
@@ -63,11 +96,14 @@ class ProgressTracker:
         self._server = server
         self._interrupt = interrupt
         self._turns: dict[str, _TurnProgress] = {}
+        self._early = EarlyEvents()
 
     def client_supports(self) -> bool:
         return bool(get_capability(self._server.client_capabilities, "window.work_done_progress", False))
 
     def start(self, turn: Turn, token: Token | None) -> None:
+        if self._early.ended(turn.id) is not None:
+            return  # it ended before its reply came: no progress that would never end
         if token is None:
             if not self.client_supports():
                 return
@@ -119,6 +155,8 @@ class ProgressTracker:
             progress = self._turns.pop(event.turn.id, None)
             if progress is not None:
                 self._send(progress, t.WorkDoneProgressEnd(message=convert.turn_summary(event)))
+            else:
+                self._early.note(event)
             return
         progress = self._turns.get(turn_id) if turn_id else None
         if progress is None:
@@ -241,14 +279,20 @@ class PlainSurfaces:
         self._progress = progress
         self._chat_rel = chat_rel
         self._turns: dict[str, _Origin] = {}
+        self._early = EarlyEvents()
 
     def _show(self, message: str) -> None:
         self._server.window_show_message(t.ShowMessageParams(type=t.MessageType.Info, message=message))
 
     def started(self, turn: Turn, uri: str | None = None, line: int | None = None) -> None:
-        self._turns[turn.id] = _Origin(uri, line)
+        origin = _Origin(uri, line, self._early.answer(turn.id))
         if uri is not None:
             self._diagnostics.set_answer(uri, None)
+        ended = self._early.ended(turn.id)
+        if ended is not None:  # a short turn's events came before turn/start's reply
+            self._end(ended, origin)
+            return
+        self._turns[turn.id] = origin
         if not self._progress():
             self._show("Agent: working on it" + self._where(turn.thread_id))
 
@@ -262,8 +306,10 @@ class PlainSurfaces:
             origin = self._turns.pop(event.turn.id, None)
             if origin is not None:
                 self._end(event, origin)
+            else:
+                self._early.note(event)
         elif origin is None:
-            return
+            self._early.note(event)
         elif isinstance(event, ItemCompletedEvent) and isinstance(event.item, AgentMessageItem):
             if event.item.text.strip():
                 origin.answer = event.item.text
