@@ -40,7 +40,7 @@ from agent.store.sqlite import UnknownThread, new_id
 if TYPE_CHECKING:
     from agent.host.server import Hosted, HostServer
 
-log = logging.getLogger("agent.host.server")
+log = logging.getLogger(__name__)
 
 
 class Session:
