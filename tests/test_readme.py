@@ -156,8 +156,12 @@ def test_the_shell_snippets_work_as_written(fake: FakeAnthropic, tmp_path: Path)
     fake.script(*[play] * model_requests_for(prompts))
     home = tmp_path / "home"
     home.mkdir()
-    done = subprocess.run(["bash", "-c", "\n".join(script)], cwd=the_clone(tmp_path), env=fresh_env(fake, home),
-                          input="y\n", capture_output=True, text=True, timeout=220)
+    try:
+        done = subprocess.run(["bash", "-c", "\n".join(script)], cwd=the_clone(tmp_path), env=fresh_env(fake, home),
+                              input="y\n", capture_output=True, text=True, timeout=220)
+    finally:  # the snippets' agent host (started by `agent-lsp ask`) leaves with the test
+        subprocess.run([str(Path(sys.prefix) / "bin" / "agent-lsp"), "host", "stop"], env=fresh_env(fake, home),
+                       capture_output=True, timeout=60)
     report = f"exit {done.returncode}\n--- stdout ---\n{done.stdout[-4000:]}\n--- stderr ---\n{done.stderr[-4000:]}"
     assert done.returncode == 0, report
     assert "Allow: Edit calc.py? [y]es / [s]ession / [a]lways / [n]o" in done.stderr, report
